@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * On-CPU sampling. Attached to one software (cpu-clock) or hardware perf
+ * event per CPU; every sample becomes one ring-buffer record with the kernel
+ * and user stacks, ids and names of the interrupted task.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "sonde_events.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the loader before load. */
+const volatile bool include_idle = false;
+const volatile __u32 filter_tgid = 0;	 /* 0: every process */
+const volatile __u64 wakeup_bytes = 0;	 /* 0: wake userspace on every record */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20); /* resized by the loader */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SONDE_CNT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void counter_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		(*v)++;
+}
+
+/*
+ * Userspace drains the buffer on a timer; we only wake it early when the
+ * buffer fills past wakeup_bytes, so that a quiet host costs no wake-ups.
+ */
+static __always_inline __u64 submit_flags(void)
+{
+	if (!wakeup_bytes)
+		return 0;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+SEC("perf_event")
+int sonde_oncpu(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	__u32 tid = (__u32)id;
+	struct task_struct *task;
+	struct sonde_sample *s;
+
+	counter_inc(SONDE_CNT_SAMPLES);
+	if (tid == 0 && !include_idle) {
+		counter_inc(SONDE_CNT_IDLE_SKIPPED);
+		return 0;
+	}
+	if (filter_tgid && tgid != filter_tgid) {
+		counter_inc(SONDE_CNT_FILTERED);
+		return 0;
+	}
+
+	s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
+	if (!s) {
+		counter_inc(SONDE_CNT_RB_DROPS);
+		return 0;
+	}
+
+	s->hdr.kind = SONDE_EV_ONCPU;
+	s->hdr.cpu = bpf_get_smp_processor_id();
+	s->hdr.pid = tgid;
+	s->hdr.tid = tid;
+	s->hdr.ts_ns = bpf_ktime_get_ns();
+	s->hdr.cgroup_id = bpf_get_current_cgroup_id();
+	s->hdr.period = ctx->sample_period;
+	bpf_get_current_comm(s->hdr.thread_name, sizeof(s->hdr.thread_name));
+	task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ_STR_INTO(&s->hdr.comm, task, group_leader, comm) < 0)
+		__builtin_memcpy(s->hdr.comm, s->hdr.thread_name, sizeof(s->hdr.comm));
+
+	s->hdr.kstack_sz = bpf_get_stack(ctx, s->kstack, sizeof(s->kstack), 0);
+	if (s->hdr.kstack_sz < 0)
+		counter_inc(SONDE_CNT_KSTACK_ERR);
+	/* Kernel threads have no user stack; that is not an error. */
+	if (BPF_CORE_READ(task, flags) & 0x00200000 /* PF_KTHREAD */) {
+		s->hdr.ustack_sz = 0;
+	} else {
+		s->hdr.ustack_sz = bpf_get_stack(ctx, s->ustack, sizeof(s->ustack),
+						 BPF_F_USER_STACK);
+		if (s->hdr.ustack_sz < 0)
+			counter_inc(SONDE_CNT_USTACK_ERR);
+	}
+
+	bpf_ringbuf_submit(s, submit_flags());
+	return 0;
+}
