@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+void config__defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	config__parse_listen(CONFIG_DEFAULT_LISTEN, cfg->listen_host, sizeof(cfg->listen_host),
+			     &cfg->listen_port);
+	cfg->frequency = CONFIG_DEFAULT_FREQUENCY;
+	cfg->event = SONDE_EVENT_CPU_CLOCK;
+	cfg->max_seconds = CONFIG_DEFAULT_MAX_SECONDS;
+	cfg->max_sessions = CONFIG_MAX_SESSIONS;
+	cfg->agg_max_entries = 64 * 1024;
+	cfg->log_level = LOG_LVL_INFO;
+}
+
+int config__parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int config__parse_listen(const char *s, char *host, size_t host_len, uint16_t *port)
+{
+	const char *colon, *h = s;
+	size_t hlen;
+	uint64_t p;
+
+	if (!s)
+		return -EINVAL;
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL; /* a bare IPv6 address needs brackets */
+		hlen = (size_t)(colon - s);
+	}
+	if (config__parse_u64(colon + 1, 1, 65535, &p))
+		return -EINVAL;
+	if (hlen >= host_len)
+		return -EINVAL;
+	if (hlen == 0) {
+		snprintf(host, host_len, "0.0.0.0");
+	} else {
+		memcpy(host, h, hlen);
+		host[hlen] = '\0';
+	}
+	*port = (uint16_t)p;
+	return 0;
+}
+
+const char *config__event_name(enum sonde_event ev)
+{
+	return ev == SONDE_EVENT_CYCLES ? "cycles" : "cpu-clock";
+}
+
+void config__usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sonde [OPTION]...\n"
+		"An eBPF continuous profiler that serves pprof profiles over HTTP.\n"
+		"\n"
+		"  -l, --listen ADDR:PORT   address to serve on (default %s);\n"
+		"                           IPv6 as [ADDR]:PORT, all addresses as :PORT\n"
+		"  -F, --frequency HZ       samples per second per CPU, 1..%u (default %u)\n"
+		"  -e, --event EVENT        cpu-clock (default, works without a PMU) or cycles\n"
+		"      --include-idle       keep samples of the idle task\n"
+		"      --ringbuf-size KIB   BPF ring buffer size in KiB, a power of two\n"
+		"                           (default: sized from CPUs and frequency)\n"
+		"      --max-seconds N      upper bound on ?seconds= (default %u)\n"
+		"      --max-entries N      distinct stacks kept per profile (default 65536)\n"
+		"      --log-level LEVEL    error, warn, info or debug (default info)\n"
+		"  -h, --help               show this help and exit\n"
+		"  -V, --version            show the version and exit\n"
+		"\n"
+		"Endpoints: /debug/pprof/profile?seconds=N[&pid=P], /debug/pprof/, /metrics, "
+		"/healthz\n",
+		CONFIG_DEFAULT_LISTEN, CONFIG_MAX_FREQUENCY, CONFIG_DEFAULT_FREQUENCY,
+		CONFIG_DEFAULT_MAX_SECONDS);
+}
+
+enum {
+	OPT_INCLUDE_IDLE = 256,
+	OPT_RINGBUF_SIZE,
+	OPT_MAX_SECONDS,
+	OPT_MAX_ENTRIES,
+	OPT_LOG_LEVEL,
+};
+
+static const struct option long_opts[] = {
+	{"listen", required_argument, NULL, 'l'},
+	{"frequency", required_argument, NULL, 'F'},
+	{"event", required_argument, NULL, 'e'},
+	{"include-idle", no_argument, NULL, OPT_INCLUDE_IDLE},
+	{"ringbuf-size", required_argument, NULL, OPT_RINGBUF_SIZE},
+	{"max-seconds", required_argument, NULL, OPT_MAX_SECONDS},
+	{"max-entries", required_argument, NULL, OPT_MAX_ENTRIES},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+int config__parse_args(struct config *cfg, int argc, char **argv, char *err, size_t err_len)
+{
+	uint64_t v;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":l:F:e:hV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (config__parse_listen(optarg, cfg->listen_host,
+						 sizeof(cfg->listen_host), &cfg->listen_port)) {
+				snprintf(err, err_len,
+					 "invalid --listen '%s': expected ADDR:PORT with a port "
+					 "from 1 to 65535",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'F':
+			if (config__parse_u64(optarg, 1, CONFIG_MAX_FREQUENCY, &v)) {
+				snprintf(err, err_len,
+					 "invalid --frequency '%s': expected an integer from 1 to %u",
+					 optarg, CONFIG_MAX_FREQUENCY);
+				return -EINVAL;
+			}
+			cfg->frequency = (uint32_t)v;
+			break;
+		case 'e':
+			if (strcmp(optarg, "cpu-clock") == 0) {
+				cfg->event = SONDE_EVENT_CPU_CLOCK;
+			} else if (strcmp(optarg, "cycles") == 0) {
+				cfg->event = SONDE_EVENT_CYCLES;
+			} else {
+				snprintf(err, err_len,
+					 "invalid --event '%s': expected cpu-clock or cycles", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_INCLUDE_IDLE:
+			cfg->include_idle = true;
+			break;
+		case OPT_RINGBUF_SIZE:
+			if (config__parse_u64(optarg, 4, 1024 * 1024, &v) || (v & (v - 1))) {
+				snprintf(err, err_len,
+					 "invalid --ringbuf-size '%s': expected a power of two from "
+					 "4 to 1048576 (KiB)",
+					 optarg);
+				return -EINVAL;
+			}
+			cfg->ringbuf_kib = (uint32_t)v;
+			break;
+		case OPT_MAX_SECONDS:
+			if (config__parse_u64(optarg, 1, 86400, &v)) {
+				snprintf(err, err_len,
+					 "invalid --max-seconds '%s': expected an integer from 1 to "
+					 "86400",
+					 optarg);
+				return -EINVAL;
+			}
+			cfg->max_seconds = (uint32_t)v;
+			break;
+		case OPT_MAX_ENTRIES:
+			if (config__parse_u64(optarg, 16, 16 * 1024 * 1024, &v)) {
+				snprintf(err, err_len,
+					 "invalid --max-entries '%s': expected an integer from 16 to "
+					 "16777216",
+					 optarg);
+				return -EINVAL;
+			}
+			cfg->agg_max_entries = (uint32_t)v;
+			break;
+		case OPT_LOG_LEVEL:
+			if (log__parse_level(optarg, &cfg->log_level)) {
+				snprintf(err, err_len,
+					 "invalid --log-level '%s': expected error, warn, info or debug",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'h':
+			return CONFIG_HELP;
+		case 'V':
+			return CONFIG_VERSION;
+		case ':':
+			snprintf(err, err_len, "option '%s' needs a value", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			snprintf(err, err_len, "unknown option '%s' (see --help)", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, err_len, "unexpected argument '%s' (see --help)", argv[optind]);
+		return -EINVAL;
+	}
+	return CONFIG_RUN;
+}

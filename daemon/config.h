@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Command-line configuration. Parsing never exits; main() decides. */
+#ifndef SONDE_CONFIG_H
+#define SONDE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log.h"
+
+enum sonde_event {
+	SONDE_EVENT_CPU_CLOCK = 0, /* software timer: works everywhere, period in ns */
+	SONDE_EVENT_CYCLES,	   /* hardware cycles: needs a PMU */
+};
+
+#define CONFIG_DEFAULT_LISTEN	 "127.0.0.1:6060"
+#define CONFIG_DEFAULT_FREQUENCY 99
+#define CONFIG_MAX_FREQUENCY	 10000
+#define CONFIG_DEFAULT_MAX_SECONDS 3600
+#define CONFIG_MAX_SESSIONS	 32
+
+struct config {
+	char listen_host[256];	/* numeric IPv4/IPv6 address or host name */
+	uint16_t listen_port;
+	uint32_t frequency;	/* samples per second per CPU */
+	enum sonde_event event;
+	bool include_idle;
+	uint32_t ringbuf_kib;	/* 0: sized from CPU count and frequency */
+	uint32_t max_seconds;	/* upper bound on ?seconds= */
+	uint32_t max_sessions;	/* concurrent profile requests */
+	uint32_t agg_max_entries;
+	enum log_level log_level;
+};
+
+enum config_action {
+	CONFIG_RUN = 0,
+	CONFIG_HELP,
+	CONFIG_VERSION,
+};
+
+void config__defaults(struct config *cfg);
+/*
+ * Parses argv into cfg. Returns the action (>= 0), or -EINVAL with a one-line
+ * reason in err.
+ */
+int config__parse_args(struct config *cfg, int argc, char **argv, char *err, size_t err_len);
+/* Parses "HOST:PORT", "[V6]:PORT" or ":PORT". 0 or -EINVAL. */
+int config__parse_listen(const char *s, char *host, size_t host_len, uint16_t *port);
+/* Parses a decimal integer in [min, max] with nothing after it. 0 or -EINVAL / -ERANGE. */
+int config__parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+void config__usage(FILE *f);
+const char *config__event_name(enum sonde_event ev);
+
+#endif
