@@ -119,8 +119,8 @@ static bool within_budget(const struct agg *agg, size_t extra)
 }
 
 /* Grows an index table to keep its load under 1/2; rehashes with get_hash(). */
-static int index_grow(uint32_t **index, size_t *size, size_t n, uint64_t (*get_hash)(void *, uint32_t),
-		      void *ctx, struct agg *agg)
+static int index_grow(uint32_t **index, size_t *size, size_t n,
+		      uint64_t (*get_hash)(void *, uint32_t), void *ctx, struct agg *agg)
 {
 	size_t new_size = *size ? *size * 2 : 64;
 	uint32_t *t;
@@ -243,7 +243,8 @@ int agg__add(struct agg *agg, const struct agg_sample *s)
 		slot = h & (agg->entry_index_size - 1);
 		while (agg->entry_index[slot]) {
 			e = &agg->entries[agg->entry_index[slot] - 1];
-			if (e->hash == h && e->stack == st && e->pid == s->pid && e->tid == s->tid) {
+			if (e->hash == h && e->stack == st && e->pid == s->pid &&
+			    e->tid == s->tid) {
 				e->count += s->count;
 				e->value += s->value;
 				/* Names change on exec and prctl; the latest wins. */
@@ -256,8 +257,8 @@ int agg__add(struct agg *agg, const struct agg_sample *s)
 	}
 	if (agg->n_entries >= agg->opts.max_entries)
 		return add_overflow(agg, s);
-	if (index_grow(&agg->entry_index, &agg->entry_index_size, agg->n_entries, entry_hash_at, agg,
-		       agg))
+	if (index_grow(&agg->entry_index, &agg->entry_index_size, agg->n_entries, entry_hash_at,
+		       agg, agg))
 		return add_overflow(agg, s);
 	if (grow_array((void **)&agg->entries, &agg->cap_entries, agg->n_entries,
 		       sizeof(*agg->entries), agg))

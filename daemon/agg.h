@@ -35,7 +35,7 @@ struct agg_sample {
 	const char *thread_name; /* thread name, likewise */
 	const uint64_t *kstack;	 /* leaf first */
 	uint32_t n_kstack;
-	const uint64_t *ustack;	 /* leaf first */
+	const uint64_t *ustack; /* leaf first */
 	uint32_t n_ustack;
 	uint64_t count;
 	uint64_t value; /* e.g. nanoseconds of CPU for on-CPU samples */
@@ -43,11 +43,11 @@ struct agg_sample {
 };
 
 struct agg_stats {
-	uint64_t samples;	  /* agg__add calls */
-	uint64_t entries;	  /* distinct entries held */
-	uint64_t stacks;	  /* distinct stacks held */
+	uint64_t samples;	   /* agg__add calls */
+	uint64_t entries;	   /* distinct entries held */
+	uint64_t stacks;	   /* distinct stacks held */
 	uint64_t overflow_samples; /* samples folded into the overflow entry */
-	uint64_t bytes;		  /* memory held */
+	uint64_t bytes;		   /* memory held */
 };
 
 struct agg *agg__new(const struct agg_opts *opts);

@@ -59,7 +59,7 @@ int config__parse_listen(const char *s, char *host, size_t host_len, uint16_t *p
 			return -EINVAL; /* a bare IPv6 address needs brackets */
 		hlen = (size_t)(colon - s);
 	}
-	if (config__parse_u64(colon + 1, 1, 65535, &p))
+	if (config__parse_u64(colon + 1, 0, 65535, &p))
 		return -EINVAL;
 	if (hlen >= host_len)
 		return -EINVAL;
@@ -135,11 +135,11 @@ int config__parse_args(struct config *cfg, int argc, char **argv, char *err, siz
 	while ((c = getopt_long(argc, argv, ":l:F:e:hV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-			if (config__parse_listen(optarg, cfg->listen_host,
-						 sizeof(cfg->listen_host), &cfg->listen_port)) {
+			if (config__parse_listen(optarg, cfg->listen_host, sizeof(cfg->listen_host),
+						 &cfg->listen_port)) {
 				snprintf(err, err_len,
 					 "invalid --listen '%s': expected ADDR:PORT with a port "
-					 "from 1 to 65535",
+					 "from 0 (any free port) to 65535",
 					 optarg);
 				return -EINVAL;
 			}
@@ -147,7 +147,8 @@ int config__parse_args(struct config *cfg, int argc, char **argv, char *err, siz
 		case 'F':
 			if (config__parse_u64(optarg, 1, CONFIG_MAX_FREQUENCY, &v)) {
 				snprintf(err, err_len,
-					 "invalid --frequency '%s': expected an integer from 1 to %u",
+					 "invalid --frequency '%s': expected an integer from 1 to "
+					 "%u",
 					 optarg, CONFIG_MAX_FREQUENCY);
 				return -EINVAL;
 			}
@@ -160,7 +161,8 @@ int config__parse_args(struct config *cfg, int argc, char **argv, char *err, siz
 				cfg->event = SONDE_EVENT_CYCLES;
 			} else {
 				snprintf(err, err_len,
-					 "invalid --event '%s': expected cpu-clock or cycles", optarg);
+					 "invalid --event '%s': expected cpu-clock or cycles",
+					 optarg);
 				return -EINVAL;
 			}
 			break;
@@ -169,20 +171,22 @@ int config__parse_args(struct config *cfg, int argc, char **argv, char *err, siz
 			break;
 		case OPT_RINGBUF_SIZE:
 			if (config__parse_u64(optarg, 4, 1024 * 1024, &v) || (v & (v - 1))) {
-				snprintf(err, err_len,
-					 "invalid --ringbuf-size '%s': expected a power of two from "
-					 "4 to 1048576 (KiB)",
-					 optarg);
+				snprintf(
+					err, err_len,
+					"invalid --ringbuf-size '%s': expected a power of two from "
+					"4 to 1048576 (KiB)",
+					optarg);
 				return -EINVAL;
 			}
 			cfg->ringbuf_kib = (uint32_t)v;
 			break;
 		case OPT_MAX_SECONDS:
 			if (config__parse_u64(optarg, 1, 86400, &v)) {
-				snprintf(err, err_len,
-					 "invalid --max-seconds '%s': expected an integer from 1 to "
-					 "86400",
-					 optarg);
+				snprintf(
+					err, err_len,
+					"invalid --max-seconds '%s': expected an integer from 1 to "
+					"86400",
+					optarg);
 				return -EINVAL;
 			}
 			cfg->max_seconds = (uint32_t)v;
@@ -190,7 +194,8 @@ int config__parse_args(struct config *cfg, int argc, char **argv, char *err, siz
 		case OPT_MAX_ENTRIES:
 			if (config__parse_u64(optarg, 16, 16 * 1024 * 1024, &v)) {
 				snprintf(err, err_len,
-					 "invalid --max-entries '%s': expected an integer from 16 to "
+					 "invalid --max-entries '%s': expected an integer from 16 "
+					 "to "
 					 "16777216",
 					 optarg);
 				return -EINVAL;
@@ -200,7 +205,8 @@ int config__parse_args(struct config *cfg, int argc, char **argv, char *err, siz
 		case OPT_LOG_LEVEL:
 			if (log__parse_level(optarg, &cfg->log_level)) {
 				snprintf(err, err_len,
-					 "invalid --log-level '%s': expected error, warn, info or debug",
+					 "invalid --log-level '%s': expected error, warn, info or "
+					 "debug",
 					 optarg);
 				return -EINVAL;
 			}
@@ -213,7 +219,8 @@ int config__parse_args(struct config *cfg, int argc, char **argv, char *err, siz
 			snprintf(err, err_len, "option '%s' needs a value", argv[optind - 1]);
 			return -EINVAL;
 		default:
-			snprintf(err, err_len, "unknown option '%s' (see --help)", argv[optind - 1]);
+			snprintf(err, err_len, "unknown option '%s' (see --help)",
+				 argv[optind - 1]);
 			return -EINVAL;
 		}
 	}

@@ -15,21 +15,21 @@ enum sonde_event {
 	SONDE_EVENT_CYCLES,	   /* hardware cycles: needs a PMU */
 };
 
-#define CONFIG_DEFAULT_LISTEN	 "127.0.0.1:6060"
-#define CONFIG_DEFAULT_FREQUENCY 99
-#define CONFIG_MAX_FREQUENCY	 10000
+#define CONFIG_DEFAULT_LISTEN	   "127.0.0.1:6060"
+#define CONFIG_DEFAULT_FREQUENCY   99
+#define CONFIG_MAX_FREQUENCY	   10000
 #define CONFIG_DEFAULT_MAX_SECONDS 3600
-#define CONFIG_MAX_SESSIONS	 32
+#define CONFIG_MAX_SESSIONS	   32
 
 struct config {
-	char listen_host[256];	/* numeric IPv4/IPv6 address or host name */
+	char listen_host[256]; /* numeric IPv4/IPv6 address or host name */
 	uint16_t listen_port;
-	uint32_t frequency;	/* samples per second per CPU */
+	uint32_t frequency; /* samples per second per CPU */
 	enum sonde_event event;
 	bool include_idle;
-	uint32_t ringbuf_kib;	/* 0: sized from CPU count and frequency */
-	uint32_t max_seconds;	/* upper bound on ?seconds= */
-	uint32_t max_sessions;	/* concurrent profile requests */
+	uint32_t ringbuf_kib;  /* 0: sized from CPU count and frequency */
+	uint32_t max_seconds;  /* upper bound on ?seconds= */
+	uint32_t max_sessions; /* concurrent profile requests */
 	uint32_t agg_max_entries;
 	enum log_level log_level;
 };

@@ -11,7 +11,10 @@ struct strbuf {
 	size_t cap;
 };
 
-#define STRBUF_INIT {NULL, 0, 0}
+#define STRBUF_INIT                                                                                \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 /* Each returns 0 or -ENOMEM; on failure the buffer is left as it was. */
 int strbuf__reserve(struct strbuf *sb, size_t extra);

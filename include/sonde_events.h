@@ -30,11 +30,11 @@ enum sonde_bpf_counter {
 };
 
 struct sonde_sample_hdr {
-	__u32 kind;	 /* enum sonde_event_kind */
+	__u32 kind; /* enum sonde_event_kind */
 	__u32 cpu;
-	__u32 pid;	 /* thread group id, as userspace calls a pid */
+	__u32 pid; /* thread group id, as userspace calls a pid */
 	__u32 tid;
-	__u64 ts_ns;	 /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u64 cgroup_id;
 	__u64 period;	 /* event period: nanoseconds for cpu-clock, events for cycles */
 	__s32 kstack_sz; /* bytes written by bpf_get_stack, or a negative errno */

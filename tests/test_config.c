@@ -11,8 +11,8 @@ static int parse(struct config *cfg, char *err, size_t len, int argc, char **arg
 	return config__parse_args(cfg, argc, argv, err, len);
 }
 
-#define ARGV(...) ((char *[]){"sonde", __VA_ARGS__, NULL})
-#define ARGC(...) ((int)(sizeof((char *[]){"sonde", __VA_ARGS__}) / sizeof(char *)))
+#define ARGV(...)  ((char *[]){"sonde", __VA_ARGS__, NULL})
+#define ARGC(...)  ((int)(sizeof((char *[]){"sonde", __VA_ARGS__}) / sizeof(char *)))
 #define PARSE(...) parse(&cfg, err, sizeof(err), ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
 
 static void test_defaults(void)
@@ -35,9 +35,9 @@ static void test_flags(void)
 	struct config cfg;
 	char err[256] = "";
 
-	CHECK(PARSE("--listen", "0.0.0.0:7000", "-F", "199", "--event", "cycles",
-		    "--include-idle", "--ringbuf-size", "8192", "--max-seconds", "60",
-		    "--log-level", "debug") == CONFIG_RUN);
+	CHECK(PARSE("--listen", "0.0.0.0:7000", "-F", "199", "--event", "cycles", "--include-idle",
+		    "--ringbuf-size", "8192", "--max-seconds", "60", "--log-level",
+		    "debug") == CONFIG_RUN);
 	CHECK_STR(cfg.listen_host, "0.0.0.0");
 	CHECK_EQ_U64(cfg.listen_port, 7000);
 	CHECK_EQ_U64(cfg.frequency, 199);
