@@ -1,0 +1,918 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The symbolizer: kernel addresses through /proc/kallsyms (symbolizer_kernel.c),
+ * user addresses through /proc/PID/maps and the mapped ELF files
+ * (symbolizer_elf.c), the vDSO through the daemon's own copy.
+ *
+ * Two caches, each a hash table plus an LRU list with a fixed cap:
+ *  - processes, keyed by pid: the executable mappings from /proc/PID/maps,
+ *    re-read at most once per batch (symbolizer__begin) so that exec and pid
+ *    reuse are noticed; a failed read is remembered for the batch too;
+ *  - ELF symbol tables, keyed by (device, inode) as /proc/PID/maps shows
+ *    them, so that every process running a binary shares one table; a file
+ *    that could not be read is remembered for the batch and retried after.
+ *
+ * Files are opened through /proc/PID/root with RESOLVE_IN_ROOT (the process's
+ * view, even in another mount namespace), else /proc/PID/map_files (the very
+ * file mapped, even when deleted), else the plain path; only regular files
+ * are ever opened for reading, and the inode is checked against the maps line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <gelf.h>
+#include <link.h>
+#include <linux/openat2.h>
+
+#include "symbolizer_internal.h"
+
+#define DEFAULT_MAX_ELF_FILES 128
+#define DEFAULT_MAX_PROCESSES 1024
+#define MAX_BUCKETS	      (1u << 16)
+#define PROC_MAX_MAPS	      16384 /* exec mappings kept per process */
+#define VDSO_MAX_SIZE	      (1u << 20)
+
+static const char deleted_suffix[] = " (deleted)";
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+struct lru {
+	struct lru *prev, *next;
+};
+
+static void lru__init(struct lru *head)
+{
+	head->prev = head;
+	head->next = head;
+}
+
+static void lru__del(struct lru *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->prev = n;
+	n->next = n;
+}
+
+/* Puts n first (most recently used). */
+static void lru__touch(struct lru *head, struct lru *n)
+{
+	lru__del(n);
+	n->next = head->next;
+	n->prev = head;
+	head->next->prev = n;
+	head->next = n;
+}
+
+enum map_kind {
+	MAP_FILE,  /* a path: ELF symbols */
+	MAP_VDSO,  /* "[vdso]": the daemon's own image */
+	MAP_OTHER, /* anonymous (JIT) or another pseudo path: no symbols */
+};
+
+struct proc_map {
+	uint64_t start, end, offset, inode;
+	uint32_t dev_major, dev_minor;
+	uint32_t path; /* offset in proc.paths, " (deleted)" stripped */
+	uint8_t kind;
+	bool deleted;
+};
+
+struct proc {
+	struct proc *hnext;
+	struct lru lru;
+	uint32_t pid;
+	uint64_t batch;	       /* when maps were last read */
+	int err;	       /* the read failed: remembered for the batch */
+	struct proc_map *maps; /* sorted by start */
+	size_t nr_maps;
+	struct strbuf paths;
+};
+
+struct elf_key {
+	uint64_t inode;
+	uint32_t dev_major, dev_minor;
+};
+
+struct elf_file {
+	struct elf_file *hnext;
+	struct lru lru;
+	struct elf_key key;
+	uint64_t batch; /* when err: the batch of the failed load */
+	int err;
+	struct elf_image img;
+};
+
+struct symbolizer {
+	char *proc_root;
+	uint64_t batch;
+	struct symbolizer_stats stats;
+	struct maps_entry scratch; /* one maps line, too big for the stack */
+
+	struct ksyms ksyms;
+	int ksyms_err;	      /* 0 loaded, 1 never tried, < 0 the last load failed */
+	uint64_t ksyms_batch; /* batch of the last load attempt */
+
+	struct elf_image vdso;
+	int vdso_err; /* 0 loaded, 1 never tried, < 0 failed for good */
+	uint64_t vdso_size;
+
+	struct elf_file **elf_buckets;
+	size_t elf_mask, nr_elf, max_elf;
+	struct lru elf_lru;
+
+	struct proc **proc_buckets;
+	size_t proc_mask, nr_proc, max_proc;
+	struct lru proc_lru;
+};
+
+static size_t hash_u64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return (size_t)x;
+}
+
+static size_t buckets_for(size_t cap)
+{
+	size_t n = 16;
+
+	while (n < cap && n < MAX_BUCKETS)
+		n <<= 1;
+	return n;
+}
+
+/* ---- /proc/PID/maps ---- */
+
+static int parse_dec(const char **p, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		uint64_t d = (uint64_t)(*s - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	*p = s;
+	*out = v;
+	return 0;
+}
+
+/*
+ * "start-end perms offset major:minor inode   path". The path is the rest of
+ * the line (spaces included, " (deleted)" kept as the kernel printed it).
+ */
+int maps__parse_line(const char *line, struct maps_entry *out)
+{
+	uint64_t major, minor;
+	const char *p = line;
+	size_t len;
+
+	if (!line || !out)
+		return -EINVAL;
+	if (sym_parse_hex(&p, &out->start) || *p++ != '-')
+		return -EINVAL;
+	if (sym_parse_hex(&p, &out->end) || *p++ != ' ' || out->start >= out->end)
+		return -EINVAL;
+	if ((p[0] != 'r' && p[0] != '-') || (p[1] != 'w' && p[1] != '-') ||
+	    (p[2] != 'x' && p[2] != '-') || (p[3] != 'p' && p[3] != 's') || p[4] != ' ')
+		return -EINVAL;
+	out->exec = p[2] == 'x';
+	p += 5;
+	if (sym_parse_hex(&p, &out->offset) || *p++ != ' ')
+		return -EINVAL;
+	if (sym_parse_hex(&p, &major) || *p++ != ':' || major > UINT32_MAX)
+		return -EINVAL;
+	if (sym_parse_hex(&p, &minor) || minor > UINT32_MAX)
+		return -EINVAL;
+	out->dev_major = (uint32_t)major;
+	out->dev_minor = (uint32_t)minor;
+	if (*p++ != ' ' || parse_dec(&p, &out->inode))
+		return -EINVAL;
+	if (*p != ' ' && *p != '\n' && *p != '\0')
+		return -EINVAL;
+	while (*p == ' ')
+		p++;
+	len = strcspn(p, "\n");
+	if (p[len] == '\n' && p[len + 1] != '\0')
+		return -EINVAL;
+	if (len >= sizeof(out->path))
+		return -EINVAL;
+	memcpy(out->path, p, len);
+	out->path[len] = '\0';
+	return 0;
+}
+
+static int proc_map_cmp(const void *a, const void *b)
+{
+	const struct proc_map *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int proc__add_map(struct proc *p, const struct maps_entry *ent, size_t *cap)
+{
+	static const char nul;
+	size_t len = strlen(ent->path), dlen = sizeof(deleted_suffix) - 1;
+	struct proc_map *m;
+	const char *prev;
+	int err;
+
+	if (p->nr_maps == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 32;
+		struct proc_map *nm;
+
+		if (*cap >= PROC_MAX_MAPS)
+			return 0;
+		nm = realloc(p->maps, ncap * sizeof(*nm));
+		if (!nm)
+			return -ENOMEM;
+		p->maps = nm;
+		*cap = ncap;
+	}
+	m = &p->maps[p->nr_maps];
+	memset(m, 0, sizeof(*m));
+	m->start = ent->start;
+	m->end = ent->end;
+	m->offset = ent->offset;
+	m->inode = ent->inode;
+	m->dev_major = ent->dev_major;
+	m->dev_minor = ent->dev_minor;
+	if (!strcmp(ent->path, "[vdso]")) {
+		m->kind = MAP_VDSO;
+	} else if (ent->path[0] == '/') {
+		m->kind = MAP_FILE;
+		if (len > dlen && !strcmp(ent->path + len - dlen, deleted_suffix)) {
+			m->deleted = true;
+			len -= dlen;
+		}
+	} else {
+		m->kind = MAP_OTHER;
+	}
+	/* Consecutive mappings of one file share the string. */
+	prev = p->nr_maps ? p->paths.buf + p->maps[p->nr_maps - 1].path : NULL;
+	if (prev && !strncmp(prev, ent->path, len) && prev[len] == '\0') {
+		m->path = p->maps[p->nr_maps - 1].path;
+	} else {
+		if (p->paths.len > UINT32_MAX - len - 1)
+			return -E2BIG;
+		m->path = (uint32_t)p->paths.len;
+		err = strbuf__append(&p->paths, ent->path, len);
+		if (!err)
+			err = strbuf__append(&p->paths, &nul, 1);
+		if (err)
+			return err;
+	}
+	p->nr_maps++;
+	return 0;
+}
+
+static void proc__clear(struct proc *p)
+{
+	free(p->maps);
+	p->maps = NULL;
+	p->nr_maps = 0;
+	strbuf__release(&p->paths);
+	p->err = 0;
+}
+
+/* Reads the executable mappings of p->pid into p. */
+static int proc__read_maps(struct symbolizer *sym, struct proc *p)
+{
+	struct maps_entry *ent = &sym->scratch;
+	size_t cap = 0, lines = 0;
+	char *line = NULL;
+	size_t line_cap = 0;
+	bool sorted = true;
+	char path[PATH_MAX];
+	FILE *f;
+	int err = 0, n;
+
+	proc__clear(p);
+	n = snprintf(path, sizeof(path), "%s/%u/maps", sym->proc_root, p->pid);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (getline(&line, &line_cap, f) > 0) {
+		lines++;
+		if (maps__parse_line(line, ent) || !ent->exec)
+			continue;
+		if (p->nr_maps && ent->start < p->maps[p->nr_maps - 1].start)
+			sorted = false;
+		err = proc__add_map(p, ent, &cap);
+		if (err)
+			goto err_clear;
+	}
+	if (ferror(f)) {
+		err = -EIO;
+		goto err_clear;
+	}
+	/* An exited process (or a kernel thread) reads as empty. */
+	if (!lines) {
+		err = -ESRCH;
+		goto err_clear;
+	}
+	if (!sorted)
+		qsort(p->maps, p->nr_maps, sizeof(*p->maps), proc_map_cmp);
+	free(line);
+	fclose(f);
+	return 0;
+
+err_clear:
+	proc__clear(p);
+	free(line);
+	fclose(f);
+	return err;
+}
+
+static const struct proc_map *proc__find(const struct proc *p, uint64_t addr)
+{
+	size_t lo = 0, hi = p->nr_maps;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->maps[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || addr >= p->maps[lo - 1].end)
+		return NULL;
+	return &p->maps[lo - 1];
+}
+
+/* ---- process cache ---- */
+
+static void proc__free(struct proc *p)
+{
+	if (!p)
+		return;
+	proc__clear(p);
+	free(p);
+}
+
+static void proc_cache__unlink(struct symbolizer *sym, struct proc *p)
+{
+	struct proc **pp = &sym->proc_buckets[hash_u64(p->pid) & sym->proc_mask];
+
+	while (*pp && *pp != p)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = p->hnext;
+	lru__del(&p->lru);
+	sym->nr_proc--;
+}
+
+/* Drops the least recently used process; false when there is none. */
+static bool proc_cache__evict(struct symbolizer *sym)
+{
+	struct proc *victim;
+
+	if (sym->proc_lru.prev == &sym->proc_lru)
+		return false;
+	victim = container_of(sym->proc_lru.prev, struct proc, lru);
+	proc_cache__unlink(sym, victim);
+	proc__free(victim);
+	sym->stats.proc_cache_evictions++;
+	return true;
+}
+
+/* The mapping table of pid for this batch; -ESRCH (or another errno) if unreadable. */
+static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **out)
+{
+	size_t h = hash_u64(pid) & sym->proc_mask;
+	struct proc *p;
+	int err;
+
+	for (p = sym->proc_buckets[h]; p; p = p->hnext)
+		if (p->pid == pid)
+			break;
+	if (p && p->batch == sym->batch) {
+		lru__touch(&sym->proc_lru, &p->lru);
+		*out = p;
+		return p->err;
+	}
+	if (!p) {
+		while (sym->nr_proc >= sym->max_proc && proc_cache__evict(sym))
+			;
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		p->pid = pid;
+		lru__init(&p->lru);
+		p->hnext = sym->proc_buckets[h];
+		sym->proc_buckets[h] = p;
+		sym->nr_proc++;
+	}
+	lru__touch(&sym->proc_lru, &p->lru);
+	p->batch = sym->batch;
+	err = proc__read_maps(sym, p);
+	if (err) {
+		sym->stats.maps_read_errors++;
+		p->err = err;
+	}
+	*out = p;
+	return err;
+}
+
+/* ---- opening mapped files ---- */
+
+/*
+ * Reopens an O_PATH descriptor for reading, if it is a regular file (never a
+ * FIFO or a device: opening those can block or have side effects).
+ */
+static int reopen_regular(const char *proc_root, int pfd, struct stat *st)
+{
+	const char *roots[] = {proc_root, "/proc"};
+	struct stat st2;
+	int fd = -ENOENT;
+
+	if (fstat(pfd, st))
+		return -errno;
+	if (!S_ISREG(st->st_mode))
+		return -EINVAL;
+	for (size_t i = 0; i < 2 && fd < 0; i++) {
+		char path[PATH_MAX];
+		int n = snprintf(path, sizeof(path), "%s/self/fd/%d", roots[i], pfd);
+
+		if (n < 0 || (size_t)n >= sizeof(path))
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			fd = -errno;
+	}
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st2) || st2.st_dev != st->st_dev || st2.st_ino != st->st_ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/* path inside the root directory dirfd, symlinks resolved within it. */
+static int open_in_root(const char *proc_root, int dirfd, const char *path, struct stat *st)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int pfd, fd;
+
+	pfd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	if (pfd < 0 && errno == ENOSYS) {
+		while (*path == '/')
+			path++;
+		pfd = openat(dirfd, path, O_PATH | O_CLOEXEC);
+	}
+	if (pfd < 0)
+		return -errno;
+	fd = reopen_regular(proc_root, pfd, st);
+	close(pfd);
+	return fd;
+}
+
+static int open_path(const char *proc_root, const char *path, struct stat *st)
+{
+	int pfd, fd;
+
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	fd = reopen_regular(proc_root, pfd, st);
+	close(pfd);
+	return fd;
+}
+
+/*
+ * The file behind mapping m of pid: the first candidate whose inode matches
+ * the maps line, else the file under /proc/PID/root (overlay file systems may
+ * show another inode number there), never a mismatching plain path.
+ */
+static int open_mapped_file(struct symbolizer *sym, uint32_t pid, const struct proc_map *m,
+			    const char *path)
+{
+	char buf[PATH_MAX + 64];
+	int fallback = -ENOENT;
+	struct stat st;
+	int fd, n;
+
+	if (!m->deleted) {
+		n = snprintf(buf, sizeof(buf), "%s/%u/root", sym->proc_root, pid);
+		if (n > 0 && (size_t)n < sizeof(buf)) {
+			int dirfd = open(buf, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+			if (dirfd >= 0) {
+				fd = open_in_root(sym->proc_root, dirfd, path, &st);
+				close(dirfd);
+				if (fd >= 0 && st.st_ino == m->inode)
+					return fd;
+				fallback = fd;
+			}
+		}
+	}
+
+	n = snprintf(buf, sizeof(buf), "%s/%u/map_files/%llx-%llx", sym->proc_root, pid,
+		     (unsigned long long)m->start, (unsigned long long)m->end);
+	if (n > 0 && (size_t)n < sizeof(buf)) {
+		fd = open_path(sym->proc_root, buf, &st);
+		if (fd >= 0 && st.st_ino == m->inode) {
+			if (fallback >= 0)
+				close(fallback);
+			return fd;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+
+	if (!m->deleted) {
+		fd = open_path(sym->proc_root, path, &st);
+		if (fd >= 0 && st.st_ino == m->inode) {
+			if (fallback >= 0)
+				close(fallback);
+			return fd;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return fallback;
+}
+
+static int elf_load_fd(struct elf_image *img, int fd)
+{
+	Elf *e;
+	int err;
+
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	if (!e)
+		return -ENOEXEC;
+	err = elf_image__load(img, e);
+	elf_end(e);
+	return err;
+}
+
+/* ---- ELF cache ---- */
+
+static bool elf_key__eq(const struct elf_key *a, const struct elf_key *b)
+{
+	return a->inode == b->inode && a->dev_major == b->dev_major && a->dev_minor == b->dev_minor;
+}
+
+static size_t elf_key__hash(const struct elf_key *k)
+{
+	return hash_u64(k->inode ^ hash_u64((uint64_t)k->dev_major << 32 | k->dev_minor));
+}
+
+static void elf_file__free(struct elf_file *f)
+{
+	if (!f)
+		return;
+	elf_image__release(&f->img);
+	free(f);
+}
+
+/* Drops the least recently used file; false when there is none. */
+static bool elf_cache__evict(struct symbolizer *sym)
+{
+	struct elf_file *victim, **pp;
+
+	if (sym->elf_lru.prev == &sym->elf_lru)
+		return false;
+	victim = container_of(sym->elf_lru.prev, struct elf_file, lru);
+	pp = &sym->elf_buckets[elf_key__hash(&victim->key) & sym->elf_mask];
+	while (*pp && *pp != victim)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = victim->hnext;
+	lru__del(&victim->lru);
+	sym->nr_elf--;
+	elf_file__free(victim);
+	sym->stats.elf_cache_evictions++;
+	return true;
+}
+
+/* The symbol table of the file behind m, or NULL when it cannot be read. */
+static struct elf_file *elf_cache__lookup(struct symbolizer *sym, uint32_t pid,
+					  const struct proc_map *m, const char *path)
+{
+	struct elf_key key = {
+		.inode = m->inode, .dev_major = m->dev_major, .dev_minor = m->dev_minor};
+	size_t h = elf_key__hash(&key) & sym->elf_mask;
+	struct elf_file *f;
+	int fd;
+
+	for (f = sym->elf_buckets[h]; f; f = f->hnext)
+		if (elf_key__eq(&f->key, &key))
+			break;
+	if (f && (!f->err || f->batch == sym->batch)) {
+		sym->stats.elf_cache_hits++;
+		lru__touch(&sym->elf_lru, &f->lru);
+		return f->err ? NULL : f;
+	}
+	sym->stats.elf_cache_misses++;
+	if (!f) {
+		while (sym->nr_elf >= sym->max_elf && elf_cache__evict(sym))
+			;
+		f = calloc(1, sizeof(*f));
+		if (!f)
+			return NULL;
+		f->key = key;
+		lru__init(&f->lru);
+		f->hnext = sym->elf_buckets[h];
+		sym->elf_buckets[h] = f;
+		sym->nr_elf++;
+	}
+	lru__touch(&sym->elf_lru, &f->lru);
+	f->batch = sym->batch;
+	elf_image__release(&f->img);
+	fd = open_mapped_file(sym, pid, m, path);
+	f->err = fd < 0 ? fd : elf_load_fd(&f->img, fd);
+	if (fd >= 0)
+		close(fd);
+	if (f->err) {
+		sym->stats.elf_errors++;
+		return NULL;
+	}
+	return f;
+}
+
+/* ---- vDSO ---- */
+
+/* The daemon's own [vdso] range, from its maps. */
+static int vdso_own_range(struct symbolizer *sym, uint64_t *start, uint64_t *end)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int err = -ENOENT;
+	FILE *f;
+
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		if (!strstr(line, "[vdso]") || maps__parse_line(line, &sym->scratch))
+			continue;
+		if (strcmp(sym->scratch.path, "[vdso]"))
+			continue;
+		*start = sym->scratch.start;
+		*end = sym->scratch.end;
+		err = 0;
+		break;
+	}
+	free(line);
+	fclose(f);
+	return err;
+}
+
+/* Without /proc: the extent the image's own headers describe. */
+static uint64_t vdso_size_from_headers(uintptr_t base)
+{
+	const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)base;
+	uint64_t size;
+
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_phentsize != sizeof(ElfW(Phdr)))
+		return 0;
+	size = (uint64_t)eh->e_shoff + (uint64_t)eh->e_shnum * eh->e_shentsize;
+	for (unsigned int i = 0; i < eh->e_phnum && i < 64; i++) {
+		const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(base + eh->e_phoff) + i;
+
+		if (ph->p_type == PT_LOAD && ph->p_offset + ph->p_filesz > size)
+			size = ph->p_offset + ph->p_filesz;
+	}
+	return size;
+}
+
+static int vdso_load(struct symbolizer *sym)
+{
+	uintptr_t base = getauxval(AT_SYSINFO_EHDR);
+	uint64_t start = 0, end = 0, size;
+	void *copy;
+	Elf *e;
+	int err;
+
+	if (!base)
+		return -ENOENT;
+	if (!vdso_own_range(sym, &start, &end) && start == base) {
+		size = end - start;
+		sym->vdso_size = size;
+	} else {
+		size = vdso_size_from_headers(base);
+	}
+	if (!size || size > VDSO_MAX_SIZE)
+		return -EINVAL;
+	copy = malloc(size);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, (const void *)base, size);
+	e = elf_memory(copy, size);
+	if (!e) {
+		err = -ENOEXEC;
+		goto err_free_copy;
+	}
+	err = elf_image__load(&sym->vdso, e);
+	elf_end(e);
+err_free_copy:
+	free(copy);
+	return err;
+}
+
+static const struct elf_image *vdso_get(struct symbolizer *sym, const struct proc_map *m)
+{
+	if (sym->vdso_err == 1)
+		sym->vdso_err = vdso_load(sym);
+	if (sym->vdso_err)
+		return NULL;
+	/* Another size is another image (a 32-bit process, say): better no name than a wrong one.
+	 */
+	if (sym->vdso_size && m->end - m->start != sym->vdso_size)
+		return NULL;
+	return &sym->vdso;
+}
+
+/* ---- public interface ---- */
+
+struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
+{
+	const char *root = opts && opts->proc_root ? opts->proc_root : "/proc";
+	struct symbolizer *sym;
+	size_t nb;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return NULL;
+	sym = calloc(1, sizeof(*sym));
+	if (!sym)
+		return NULL;
+	sym->proc_root = strdup(root);
+	if (!sym->proc_root)
+		goto err_free_sym;
+	sym->max_elf = opts && opts->max_elf_files ? opts->max_elf_files : DEFAULT_MAX_ELF_FILES;
+	sym->max_proc = opts && opts->max_processes ? opts->max_processes : DEFAULT_MAX_PROCESSES;
+
+	nb = buckets_for(sym->max_elf);
+	sym->elf_buckets = calloc(nb, sizeof(*sym->elf_buckets));
+	if (!sym->elf_buckets)
+		goto err_free_root;
+	sym->elf_mask = nb - 1;
+	nb = buckets_for(sym->max_proc);
+	sym->proc_buckets = calloc(nb, sizeof(*sym->proc_buckets));
+	if (!sym->proc_buckets)
+		goto err_free_elf_buckets;
+	sym->proc_mask = nb - 1;
+	lru__init(&sym->elf_lru);
+	lru__init(&sym->proc_lru);
+	sym->batch = 1;
+	sym->ksyms_err = 1;
+	sym->vdso_err = 1;
+	return sym;
+
+err_free_elf_buckets:
+	free(sym->elf_buckets);
+err_free_root:
+	free(sym->proc_root);
+err_free_sym:
+	free(sym);
+	return NULL;
+}
+
+void symbolizer__free(struct symbolizer *sym)
+{
+	if (!sym)
+		return;
+	while (proc_cache__evict(sym))
+		;
+	while (elf_cache__evict(sym))
+		;
+	free(sym->proc_buckets);
+	free(sym->elf_buckets);
+	ksyms__release(&sym->ksyms);
+	elf_image__release(&sym->vdso);
+	free(sym->proc_root);
+	free(sym);
+}
+
+void symbolizer__begin(struct symbolizer *sym)
+{
+	if (sym)
+		sym->batch++;
+}
+
+static int ksyms_reload(struct symbolizer *sym)
+{
+	char path[PATH_MAX];
+	int n;
+
+	sym->ksyms_batch = sym->batch;
+	ksyms__release(&sym->ksyms);
+	n = snprintf(path, sizeof(path), "%s/kallsyms", sym->proc_root);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		sym->ksyms_err = -ENAMETOOLONG;
+	else
+		sym->ksyms_err = ksyms__load(&sym->ksyms, path);
+	return sym->ksyms_err;
+}
+
+int symbolizer__kernel(struct symbolizer *sym, uint64_t addr, struct sym_frame *out)
+{
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	out->kernel = true;
+	sym->stats.kernel_lookups++;
+	if (sym->ksyms_err == 1 || (sym->ksyms_err < 0 && sym->ksyms_batch != sym->batch))
+		ksyms_reload(sym);
+	err = sym->ksyms_err ? -ENOENT : ksyms__find(&sym->ksyms, addr, out);
+	/*
+	 * A miss outside the core text may be a module or BPF program loaded
+	 * since the table was read: read it again, at most once per batch.
+	 */
+	if (err && !sym->ksyms_err && sym->ksyms_batch != sym->batch &&
+	    (addr < sym->ksyms.mods[0].min || addr >= sym->ksyms.mods[0].max)) {
+		if (!ksyms_reload(sym))
+			err = ksyms__find(&sym->ksyms, addr, out);
+	}
+	if (err) {
+		memset(out, 0, sizeof(*out));
+		out->kernel = true;
+		sym->stats.kernel_failures++;
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int symbolizer__user(struct symbolizer *sym, uint32_t pid, uint64_t addr, struct sym_frame *out)
+{
+	const struct elf_image *img = NULL;
+	const struct proc_map *m;
+	struct proc *p;
+	uint64_t off;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	sym->stats.user_lookups++;
+	err = proc_cache__get(sym, pid, &p);
+	if (err)
+		return err;
+	m = proc__find(p, addr);
+	if (!m) {
+		sym->stats.user_no_mapping++;
+		return -ENOENT;
+	}
+	out->map_start = m->start;
+	out->map_limit = m->end;
+	out->map_offset = m->offset;
+	off = addr - m->start + m->offset;
+	switch (m->kind) {
+	case MAP_FILE: {
+		const char *path = p->paths.buf + m->path;
+		const struct elf_file *f;
+
+		if (!m->inode)
+			break;
+		f = elf_cache__lookup(sym, pid, m, path);
+		img = f ? &f->img : NULL;
+		break;
+	}
+	case MAP_VDSO:
+		img = vdso_get(sym, m);
+		break;
+	default:
+		break;
+	}
+	out->map_path = p->paths.buf[m->path] ? p->paths.buf + m->path : "[anon]";
+	if (img) {
+		out->build_id = img->build_id;
+		if (elf_image__find(img, off, &out->name, &out->sym_offset))
+			out->name = NULL;
+	}
+	if (!out->name) {
+		out->sym_offset = 0;
+		sym->stats.user_no_symbol++;
+	}
+	return 0;
+}
+
+void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *out)
+{
+	*out = sym->stats;
+	out->elf_cached = sym->nr_elf;
+	out->proc_cached = sym->nr_proc;
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Turns kernel and user addresses into names.
+ *
+ * Kernel: /proc/kallsyms (module and BPF-program symbols included).
+ * User: /proc/PID/maps plus the ELF .symtab/.dynsym of each mapped file, read
+ * with libelf through /proc/PID/root so that processes in other mount
+ * namespaces resolve too; the vDSO from the daemon's own copy (it is the same
+ * image in every process). ELF data is cached by (device, inode), so processes
+ * running the same binary share the work; every cache has a cap and LRU
+ * eviction.
+ *
+ * Never includes libbpf or libmicrohttpd headers.
+ */
+#ifndef SONDE_SYMBOLIZER_H
+#define SONDE_SYMBOLIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct symbolizer;
+
+struct symbolizer_opts {
+	const char *proc_root; /* "/proc" unless a test says otherwise */
+	size_t max_elf_files;  /* ELF symbol tables kept (LRU); 0: default */
+	size_t max_processes;  /* per-process mapping tables kept (LRU); 0: default */
+};
+
+/*
+ * The result of one look-up. Every pointer is owned by the symbolizer and
+ * stays valid until the next call on the same symbolizer.
+ */
+struct sym_frame {
+	const char *name;     /* function name; NULL when it cannot be named */
+	uint64_t sym_offset;  /* address - symbol start, when name != NULL */
+	const char *map_path; /* "/usr/lib/.../libc.so.6", "[vdso]", "[kernel.kallsyms]",
+				 "[ext4]"; NULL when the address is in no mapping */
+	const char *build_id; /* lowercase hex of .note.gnu.build-id; NULL if none */
+	uint64_t map_start;   /* mapping range and file offset, as pprof wants them */
+	uint64_t map_limit;
+	uint64_t map_offset;
+	bool kernel;
+};
+
+struct symbolizer_stats {
+	uint64_t kernel_lookups;
+	uint64_t kernel_failures; /* address matched no kernel symbol */
+	uint64_t user_lookups;
+	uint64_t user_no_mapping;  /* address in no mapping of the process */
+	uint64_t user_no_symbol;   /* mapping found, no symbol covers the address */
+	uint64_t maps_read_errors; /* /proc/PID/maps unreadable (process gone, ...) */
+	uint64_t elf_errors;	   /* mapped file unreadable or not ELF */
+	uint64_t elf_cache_hits;
+	uint64_t elf_cache_misses;
+	uint64_t elf_cache_evictions;
+	uint64_t proc_cache_evictions;
+	uint64_t elf_cached;  /* gauge: ELF files held */
+	uint64_t proc_cached; /* gauge: processes held */
+};
+
+struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts);
+void symbolizer__free(struct symbolizer *sym);
+
+/*
+ * Starts a batch (one profile). A process's maps are read at most once per
+ * batch, and again in the next batch, so exec and PID reuse are seen.
+ */
+void symbolizer__begin(struct symbolizer *sym);
+
+/*
+ * addr is the address to look up. For return addresses (every frame but the
+ * leaf) callers pass addr - 1 so that the call instruction is named.
+ * Return 0 with *out filled (out->name may be NULL), or a negative errno when
+ * nothing at all is known (then out->map_path is NULL too).
+ */
+int symbolizer__kernel(struct symbolizer *sym, uint64_t addr, struct sym_frame *out);
+int symbolizer__user(struct symbolizer *sym, uint32_t pid, uint64_t addr, struct sym_frame *out);
+
+void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *out);
+
+/* One /proc/PID/maps line, parsed. Exposed for tests and fuzzing. */
+struct maps_entry {
+	uint64_t start, end, offset, inode;
+	uint32_t dev_major, dev_minor;
+	bool exec;
+	char path[4096]; /* "" for anonymous mappings */
+};
+/* 0, or -EINVAL for a malformed line. */
+int maps__parse_line(const char *line, struct maps_entry *out);
+
+/* One /proc/kallsyms line. Exposed for tests and fuzzing. */
+struct kallsyms_entry {
+	uint64_t addr;
+	char type;
+	char name[256];
+	char module[64]; /* "" for the core kernel */
+};
+int kallsyms__parse_line(const char *line, struct kallsyms_entry *out);
+
+#endif

@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ELF symbol tables, read with libelf.
+ *
+ * Keeps the functions of .symtab and .dynsym (STT_FUNC, STT_GNU_IFUNC, and
+ * STT_NOTYPE labels with a value) that live in executable sections, one per
+ * address, sorted; the PT_LOAD segments that turn a file offset into a
+ * virtual address; and the GNU build ID. Everything libelf hands out is
+ * bounds-checked by libelf itself (gelf_getsym, elf_strptr, gelf_getnote);
+ * what is left to check here is size arithmetic and the caps that keep a
+ * hostile file from costing unbounded memory.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gelf.h>
+
+#include "symbolizer_internal.h"
+
+#define ELF_MAX_SYMS	 (4u << 20)
+#define ELF_MAX_NAMES	 (128u << 20) /* bytes of symbol names kept per file */
+#define ELF_MAX_NAME_LEN 4096
+#define ELF_MAX_SEGS	 64
+#define ELF_MAX_SECS	 (1u << 20)
+#define BUILD_ID_MAX	 64
+
+struct sym_load {
+	struct elf_sym sym;
+	uint32_t name_len;
+	uint8_t rank;	     /* function before label, exported before local */
+	uint8_t underscores; /* fewer leading underscores reads better: "write" over "__write" */
+};
+
+struct elf_load {
+	struct elf_image *img;
+	Elf *e;
+	size_t shnum;
+	uint8_t *exec_sec; /* [shnum]: section is allocated and executable */
+	struct sym_load *ld;
+	size_t nr, cap;
+	size_t secs_cap;
+};
+
+static int sym_load_cmp(const void *a, const void *b)
+{
+	const struct sym_load *x = a, *y = b;
+
+	if (x->sym.addr != y->sym.addr)
+		return x->sym.addr < y->sym.addr ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank > y->rank ? -1 : 1;
+	if (x->underscores != y->underscores)
+		return x->underscores < y->underscores ? -1 : 1;
+	if (x->name_len != y->name_len)
+		return x->name_len < y->name_len ? -1 : 1;
+	return x->sym.name < y->sym.name ? -1 : x->sym.name > y->sym.name;
+}
+
+static int sec_cmp(const void *a, const void *b)
+{
+	const struct elf_sec *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int load_segments(struct elf_image *img, Elf *e)
+{
+	size_t phnum;
+
+	if (elf_getphdrnum(e, &phnum))
+		return 0; /* no program headers: nothing maps, nothing resolves */
+	img->segs = calloc(ELF_MAX_SEGS, sizeof(*img->segs));
+	if (!img->segs)
+		return -ENOMEM;
+	for (size_t i = 0; i < phnum && img->nr_segs < ELF_MAX_SEGS; i++) {
+		struct elf_seg *seg = &img->segs[img->nr_segs];
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD || !ph.p_filesz)
+			continue;
+		if (ph.p_offset > UINT64_MAX - ph.p_filesz)
+			continue;
+		seg->off = ph.p_offset;
+		seg->vaddr = ph.p_vaddr;
+		seg->filesz = ph.p_filesz;
+		seg->exec = ph.p_flags & PF_X;
+		img->nr_segs++;
+	}
+	return 0;
+}
+
+static int build_id_from_notes(struct elf_image *img, Elf_Data *d)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t off = 0, next, name_off, desc_off;
+	GElf_Nhdr nh;
+
+	if (!d || !d->d_buf)
+		return 0;
+	while ((next = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > off) {
+		const unsigned char *desc = (const unsigned char *)d->d_buf + desc_off;
+
+		off = next;
+		if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
+		    memcmp((const char *)d->d_buf + name_off, "GNU", 4) != 0)
+			continue;
+		if (!nh.n_descsz || nh.n_descsz > BUILD_ID_MAX)
+			continue;
+		img->build_id = malloc(2 * nh.n_descsz + 1);
+		if (!img->build_id)
+			return -ENOMEM;
+		for (size_t i = 0; i < nh.n_descsz; i++) {
+			img->build_id[2 * i] = hex[desc[i] >> 4];
+			img->build_id[2 * i + 1] = hex[desc[i] & 15];
+		}
+		img->build_id[2 * nh.n_descsz] = '\0';
+		return 0;
+	}
+	return 0;
+}
+
+/* For files whose section headers are gone: the same notes through PT_NOTE. */
+static int build_id_from_phdrs(struct elf_image *img, Elf *e)
+{
+	size_t phnum;
+	int err;
+
+	if (elf_getphdrnum(e, &phnum))
+		return 0;
+	for (size_t i = 0; i < phnum && i < 256 && !img->build_id; i++) {
+		GElf_Phdr ph;
+		Elf_Data *d;
+
+		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_NOTE || !ph.p_filesz)
+			continue;
+		d = elf_getdata_rawchunk(e, (int64_t)ph.p_offset, ph.p_filesz,
+					 ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
+		err = build_id_from_notes(img, d);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int add_exec_section(struct elf_load *l, size_t idx, const GElf_Shdr *sh)
+{
+	struct elf_image *img = l->img;
+
+	l->exec_sec[idx] = 1;
+	if (img->nr_secs == l->secs_cap) {
+		size_t ncap = l->secs_cap ? l->secs_cap * 2 : 16;
+		struct elf_sec *ns;
+
+		if (ncap > ELF_MAX_SECS)
+			return 0;
+		ns = realloc(img->secs, ncap * sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		img->secs = ns;
+		l->secs_cap = ncap;
+	}
+	img->secs[img->nr_secs].addr = sh->sh_addr;
+	img->secs[img->nr_secs].size = sh->sh_size;
+	img->secs[img->nr_secs].idx = (uint32_t)idx;
+	img->nr_secs++;
+	return 0;
+}
+
+static uint8_t count_underscores(const char *name)
+{
+	uint8_t n = 0;
+
+	while (name[n] == '_' && n < 255)
+		n++;
+	return n;
+}
+
+static int add_symbol(struct elf_load *l, const GElf_Sym *s, const char *name)
+{
+	static const char nul;
+	struct strbuf *pool = &l->img->names;
+	unsigned char type = GELF_ST_TYPE(s->st_info), bind = GELF_ST_BIND(s->st_info);
+	size_t len = strnlen(name, ELF_MAX_NAME_LEN);
+	struct sym_load *sl;
+	int err;
+
+	if (l->nr >= ELF_MAX_SYMS || pool->len + len + 1 > ELF_MAX_NAMES)
+		return -E2BIG;
+	if (l->nr == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 256;
+		struct sym_load *nl = realloc(l->ld, ncap * sizeof(*nl));
+
+		if (!nl)
+			return -ENOMEM;
+		l->ld = nl;
+		l->cap = ncap;
+	}
+	sl = &l->ld[l->nr];
+	memset(sl, 0, sizeof(*sl));
+	sl->sym.addr = s->st_value;
+	sl->sym.size = s->st_size;
+	sl->sym.shndx = s->st_shndx;
+	sl->sym.name = (uint32_t)pool->len;
+	sl->name_len = (uint32_t)len;
+	sl->rank = (uint8_t)((type == STT_NOTYPE ? 0 : 2) + (bind == STB_LOCAL ? 0 : 1));
+	sl->underscores = count_underscores(name);
+	err = strbuf__append(pool, name, len);
+	if (!err)
+		err = strbuf__append(pool, &nul, 1);
+	if (err)
+		return err;
+	l->nr++;
+	return 0;
+}
+
+static int load_symbols(struct elf_load *l, Elf_Scn *scn, const GElf_Shdr *sh)
+{
+	size_t entsz = gelf_fsize(l->e, ELF_T_SYM, 1, EV_CURRENT);
+	Elf_Data *d = elf_getdata(scn, NULL);
+	size_t n;
+
+	if (!d || !d->d_buf || !entsz)
+		return 0;
+	n = d->d_size / entsz;
+	if (n > INT_MAX)
+		n = INT_MAX;
+	/* Entry 0 is the reserved undefined symbol. */
+	for (size_t i = 1; i < n; i++) {
+		unsigned char type;
+		const char *name;
+		GElf_Sym s;
+		int err;
+
+		if (!gelf_getsym(d, (int)i, &s))
+			continue;
+		type = GELF_ST_TYPE(s.st_info);
+		if (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE)
+			continue;
+		if (type == STT_NOTYPE && !s.st_value)
+			continue;
+		if (s.st_shndx == SHN_UNDEF || s.st_shndx >= SHN_LORESERVE ||
+		    s.st_shndx >= l->shnum || !l->exec_sec[s.st_shndx])
+			continue;
+		name = elf_strptr(l->e, sh->sh_link, s.st_name);
+		/* "$x"/"$d" and friends are ARM mapping symbols, not functions. */
+		if (!name || !name[0] || name[0] == '$')
+			continue;
+		err = add_symbol(l, &s, name);
+		if (err == -E2BIG)
+			return 0; /* keep what fits */
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int load_sections(struct elf_load *l)
+{
+	Elf_Scn *scn = NULL;
+	int err;
+
+	if (elf_getshdrnum(l->e, &l->shnum) || l->shnum == 0)
+		return 0;
+	if (l->shnum > ELF_MAX_SECS)
+		l->shnum = ELF_MAX_SECS;
+	l->exec_sec = calloc(l->shnum, 1);
+	if (!l->exec_sec)
+		return -ENOMEM;
+	while ((scn = elf_nextscn(l->e, scn))) {
+		size_t idx = elf_ndxscn(scn);
+		GElf_Shdr sh;
+
+		if (idx >= l->shnum || !gelf_getshdr(scn, &sh))
+			continue;
+		if ((sh.sh_flags & (SHF_ALLOC | SHF_EXECINSTR)) == (SHF_ALLOC | SHF_EXECINSTR) &&
+		    sh.sh_type != SHT_NOBITS && sh.sh_size) {
+			err = add_exec_section(l, idx, &sh);
+			if (err)
+				return err;
+		}
+		if (sh.sh_type == SHT_NOTE && !l->img->build_id) {
+			err = build_id_from_notes(l->img, elf_getdata(scn, NULL));
+			if (err)
+				return err;
+		}
+	}
+	if (l->img->nr_secs)
+		qsort(l->img->secs, l->img->nr_secs, sizeof(*l->img->secs), sec_cmp);
+	while ((scn = elf_nextscn(l->e, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM)
+			continue;
+		err = load_symbols(l, scn, &sh);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Sorts and keeps the best-named symbol at each address (with the largest size seen there). */
+static int finish_symbols(struct elf_load *l)
+{
+	struct elf_image *img = l->img;
+	size_t n = 0;
+
+	if (!l->nr)
+		return 0;
+	qsort(l->ld, l->nr, sizeof(*l->ld), sym_load_cmp);
+	img->syms = calloc(l->nr, sizeof(*img->syms));
+	if (!img->syms)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->nr; i++) {
+		const struct elf_sym *s = &l->ld[i].sym;
+
+		if (n && img->syms[n - 1].addr == s->addr) {
+			if (!img->syms[n - 1].size)
+				img->syms[n - 1].size = s->size;
+			continue;
+		}
+		img->syms[n++] = *s;
+	}
+	img->nr_syms = n;
+	return 0;
+}
+
+void elf_image__release(struct elf_image *img)
+{
+	if (!img)
+		return;
+	free(img->syms);
+	free(img->segs);
+	free(img->secs);
+	free(img->build_id);
+	strbuf__release(&img->names);
+	memset(img, 0, sizeof(*img));
+}
+
+int elf_image__load(struct elf_image *img, Elf *e)
+{
+	struct elf_load l = {.img = img, .e = e};
+	GElf_Ehdr eh;
+	int err;
+
+	memset(img, 0, sizeof(*img));
+	if (!e || elf_kind(e) != ELF_K_ELF || !gelf_getehdr(e, &eh))
+		return -ENOEXEC;
+	img->type = eh.e_type;
+	err = load_segments(img, e);
+	if (err)
+		goto err_release;
+	err = load_sections(&l);
+	if (err)
+		goto err_free_load;
+	if (!img->build_id) {
+		err = build_id_from_phdrs(img, e);
+		if (err)
+			goto err_free_load;
+	}
+	err = finish_symbols(&l);
+	if (err)
+		goto err_free_load;
+	free(l.ld);
+	free(l.exec_sec);
+	return 0;
+
+err_free_load:
+	free(l.ld);
+	free(l.exec_sec);
+err_release:
+	elf_image__release(img);
+	return err;
+}
+
+static const struct elf_sec *find_section(const struct elf_image *img, uint64_t vaddr)
+{
+	size_t lo = 0, hi = img->nr_secs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (img->secs[mid].addr <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	if (vaddr - img->secs[lo - 1].addr >= img->secs[lo - 1].size)
+		return NULL;
+	return &img->secs[lo - 1];
+}
+
+int elf_image__find(const struct elf_image *img, uint64_t off, const char **name,
+		    uint64_t *sym_offset)
+{
+	const struct elf_seg *seg = NULL;
+	size_t lo = 0, hi = img->nr_syms;
+	uint64_t vaddr;
+
+	for (size_t i = 0; i < img->nr_segs; i++) {
+		const struct elf_seg *s = &img->segs[i];
+
+		if (off < s->off || off - s->off >= s->filesz)
+			continue;
+		if (!seg || (s->exec && !seg->exec))
+			seg = s;
+	}
+	if (!seg)
+		return -ENOENT;
+	vaddr = off - seg->off + seg->vaddr;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (img->syms[mid].addr <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* A sized symbol covering vaddr, looking a little way back for overlapping ones. */
+	for (size_t j = lo, k = 0; j-- > 0 && k < 8; k++) {
+		const struct elf_sym *s = &img->syms[j];
+		bool hit;
+
+		if (s->size) {
+			hit = vaddr - s->addr < s->size;
+		} else {
+			/* Size unknown: the nearest label below, if in the same section. */
+			const struct elf_sec *sec = j + 1 == lo ? find_section(img, vaddr) : NULL;
+
+			hit = sec && sec->idx == s->shndx;
+		}
+		if (hit) {
+			*name = img->names.buf + s->name;
+			*sym_offset = vaddr - s->addr;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

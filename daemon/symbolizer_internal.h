@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Private to symbolizer*.c: the kernel symbol table (symbolizer_kernel.c) and
+ * the ELF symbol tables (symbolizer_elf.c). symbolizer.c owns the caches and
+ * the per-process mapping tables built on top of them.
+ */
+#ifndef SONDE_SYMBOLIZER_INTERNAL_H
+#define SONDE_SYMBOLIZER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libelf.h>
+
+#include "strbuf.h"
+#include "symbolizer.h"
+
+/* Parses up to 16 hex digits at *p and advances it; -EINVAL if none or too many. */
+int sym_parse_hex(const char **p, uint64_t *out);
+
+/* ---- kernel: /proc/kallsyms ---- */
+
+struct ksym {
+	uint64_t addr;
+	uint64_t end;  /* first address past the symbol (next symbol or a bounded tail) */
+	uint32_t name; /* offset in ksyms.names */
+	uint32_t mod;  /* index in ksyms.mods; 0 is the core kernel */
+	bool text;     /* a function that may be named; otherwise only a boundary */
+};
+
+struct kmod {
+	uint32_t name;	   /* offset in ksyms.names of "[kernel.kallsyms]" or "[mod]" */
+	uint64_t min, max; /* text range covered by the module's named symbols */
+};
+
+struct ksyms {
+	struct ksym *syms; /* sorted by addr, one per address */
+	size_t nr_syms;
+	struct kmod *mods;
+	size_t nr_mods;
+	struct strbuf names;
+};
+
+/* Reads a kallsyms file into ks (which must be zeroed or released). */
+int ksyms__load(struct ksyms *ks, const char *path);
+void ksyms__release(struct ksyms *ks);
+/* Fills name, sym_offset, map_* of out; -ENOENT when no text symbol covers addr. */
+int ksyms__find(const struct ksyms *ks, uint64_t addr, struct sym_frame *out);
+
+/* ---- user: ELF symbol tables ---- */
+
+struct elf_sym {
+	uint64_t addr; /* st_value */
+	uint64_t size; /* st_size, 0 when unknown */
+	uint32_t name; /* offset in elf_image.names */
+	uint32_t shndx;
+};
+
+struct elf_seg {
+	uint64_t off, vaddr, filesz;
+	bool exec;
+};
+
+struct elf_sec {
+	uint64_t addr, size;
+	uint32_t idx;
+};
+
+struct elf_image {
+	struct elf_sym *syms; /* sorted by addr, one per address */
+	size_t nr_syms;
+	struct elf_seg *segs; /* PT_LOAD */
+	size_t nr_segs;
+	struct elf_sec *secs; /* executable sections, sorted by addr */
+	size_t nr_secs;
+	struct strbuf names;
+	char *build_id; /* lowercase hex, NULL when the file has none */
+	uint16_t type;	/* ET_EXEC, ET_DYN, ... */
+};
+
+/* Reads symbols, PT_LOAD segments and the build ID of e into img (zeroed or released). */
+int elf_image__load(struct elf_image *img, Elf *e);
+void elf_image__release(struct elf_image *img);
+/*
+ * Names the code at file offset off. 0 with *name and *sym_offset set, or
+ * -ENOENT when no segment holds off or no symbol covers it.
+ */
+int elf_image__find(const struct elf_image *img, uint64_t off, const char **name,
+		    uint64_t *sym_offset);
+
+#endif
