@@ -1,0 +1,1131 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pprof builder and encoder.
+ *
+ * The builder keeps compact records (string indices, ids) and deduplicates
+ * them through open addressing tables; the protobuf-c structs are only built
+ * at encode time and point into the builder's memory.
+ */
+#define ZLIB_CONST
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "profile.pb-c.h"
+#include "pprof.h"
+
+/* Index tables keep index + 1 in 32 bits and place entries with 32 hash bits. */
+#define PPROF_MAX_ENTRIES  ((size_t)INT32_MAX)
+#define PPROF_ARENA_BLOCK  (64 * 1024)
+#define PPROF_GUNZIP_MAX   ((size_t)1 << 30)
+#define PPROF_ZLIB_CHUNK   ((size_t)1 << 30) /* avail_in/avail_out are 32 bits */
+#define PPROF_ZLIB_MIN_OUT ((size_t)4096)
+
+struct index_table {
+	uint64_t *slots; /* hash >> 32 in the high half, index + 1 in the low; 0: free */
+	size_t mask;
+	size_t used;
+};
+
+struct arena_block {
+	struct arena_block *next;
+	size_t used;
+	size_t size;
+	char data[];
+};
+
+struct pp_value_type {
+	int64_t type;
+	int64_t unit;
+};
+
+struct pp_mapping {
+	uint64_t start;
+	uint64_t limit;
+	uint64_t offset;
+	int64_t filename;
+	int64_t build_id;
+	bool has_functions;
+};
+
+struct pp_function {
+	int64_t name;
+	int64_t system_name;
+	int64_t filename;
+};
+
+struct pp_location {
+	uint64_t mapping_id;
+	uint64_t address;
+	uint64_t function_id; /* 0: no Line */
+};
+
+/* Four int64s, no padding: compared with memcmp(). */
+struct pp_label {
+	int64_t key;
+	int64_t str;
+	int64_t num;
+	int64_t num_unit;
+};
+
+struct pp_sample {
+	size_t loc_off;	  /* into location_ids */
+	size_t label_off; /* into labels */
+	uint32_t n_locs;
+	uint32_t n_labels;
+};
+
+/* A sample being looked up: its labels are staged past the end of the pool. */
+struct sample_key {
+	const uint64_t *locs;
+	size_t n_locs;
+	const struct pp_label *labels;
+	size_t n_labels;
+};
+
+struct str_key {
+	const char *s;
+	size_t len;
+};
+
+struct pprof_builder {
+	struct pp_value_type *sample_types;
+	size_t n_sample_types;
+	struct pp_value_type period_type;
+	bool has_period_type;
+	int64_t period;
+	int64_t time_nanos;
+	int64_t duration_nanos;
+	int64_t default_sample_type;
+
+	struct arena_block *arena;
+	char **strs; /* strs[0] is "" and is never in str_index */
+	size_t n_strs, cap_strs;
+	struct index_table str_index;
+
+	struct pp_mapping *mappings;
+	size_t n_mappings, cap_mappings;
+	struct index_table mapping_index;
+
+	struct pp_function *functions;
+	size_t n_functions, cap_functions;
+	struct index_table function_index;
+
+	struct pp_location *locations;
+	size_t n_locations, cap_locations;
+	struct index_table location_index;
+
+	struct pp_sample *samples;
+	size_t n_samples, cap_samples;
+	struct index_table sample_index;
+	uint64_t *location_ids;
+	size_t n_location_ids, cap_location_ids;
+	struct pp_label *labels;
+	size_t n_labels, cap_labels;
+	int64_t *values; /* n_sample_types per sample */
+	size_t cap_values;
+};
+
+typedef bool (*index_eq_fn)(const struct pprof_builder *b, size_t index, const void *key);
+
+/* Order-dependent combine, then a full avalanche (equal h and v must not cancel). */
+static uint64_t hash_u64(uint64_t h, uint64_t v)
+{
+	h = h * 0x9e3779b97f4a7c15ull + v;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 32;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 29;
+	return h;
+}
+
+static uint64_t hash_bytes(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t h = hash_u64(0x243f6a8885a308d3ull, len);
+	uint64_t w;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8);
+		h = hash_u64(h, w);
+	}
+	if (len) {
+		w = 0;
+		memcpy(&w, p, len);
+		h = hash_u64(h, w);
+	}
+	return h;
+}
+
+static int index_table__grow(struct index_table *t)
+{
+	size_t size = t->slots ? (t->mask + 1) * 2 : 64;
+	uint64_t *slots;
+
+	/* Slots are placed with 32 bits of hash. */
+	if (size > ((size_t)1 << 32))
+		return -ENOMEM;
+	slots = calloc(size, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; t->slots && i <= t->mask; i++) {
+		uint64_t v = t->slots[i];
+		size_t pos;
+
+		if (!v)
+			continue;
+		pos = (v >> 32) & (size - 1);
+		while (slots[pos])
+			pos = (pos + 1) & (size - 1);
+		slots[pos] = v;
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->mask = size - 1;
+	return 0;
+}
+
+/*
+ * Returns the slot that holds key, or the free slot where it belongs (room for
+ * one insertion is made first); NULL when the table cannot grow.
+ */
+static uint64_t *index_table__find(struct index_table *t, uint64_t hash, index_eq_fn eq,
+				   const struct pprof_builder *b, const void *key)
+{
+	uint32_t tag = hash >> 32;
+	size_t pos;
+
+	if (!t->slots || (t->used + 1) * 2 > t->mask + 1) {
+		if (index_table__grow(t))
+			return NULL;
+	}
+	for (pos = tag & t->mask;; pos = (pos + 1) & t->mask) {
+		uint64_t v = t->slots[pos];
+
+		if (!v)
+			return &t->slots[pos];
+		if ((uint32_t)(v >> 32) == tag && eq(b, (uint32_t)v - 1, key))
+			return &t->slots[pos];
+	}
+}
+
+static size_t index_table__index(const uint64_t *slot)
+{
+	return (uint32_t)*slot - 1;
+}
+
+static void index_table__insert(struct index_table *t, uint64_t *slot, uint64_t hash, size_t index)
+{
+	*slot = (hash >> 32) << 32 | (uint64_t)(index + 1);
+	t->used++;
+}
+
+static void index_table__free(struct index_table *t)
+{
+	free(t->slots);
+}
+
+/* Room for n more elements after len; returns the (maybe moved) array or NULL. */
+static void *array_grow(void *arr, size_t *cap, size_t len, size_t n, size_t elem)
+{
+	size_t need, new_cap;
+	void *p;
+
+	if (n > SIZE_MAX - len)
+		return NULL;
+	need = len + n;
+	if (arr && need <= *cap)
+		return arr;
+	new_cap = *cap ? *cap : 16;
+	while (new_cap < need)
+		new_cap = new_cap > SIZE_MAX / 2 ? need : new_cap * 2;
+	if (new_cap > SIZE_MAX / elem)
+		return NULL;
+	p = realloc(arr, new_cap * elem);
+	if (!p)
+		return NULL;
+	*cap = new_cap;
+	return p;
+}
+
+/* Copies len bytes and a NUL into the string arena. */
+static char *arena_copy(struct pprof_builder *b, const char *s, size_t len)
+{
+	struct arena_block *blk = b->arena;
+	size_t need = len + 1;
+	char *p;
+
+	if (!blk || blk->size - blk->used < need) {
+		size_t size = need > PPROF_ARENA_BLOCK / 4 ? need : PPROF_ARENA_BLOCK;
+
+		if (size > SIZE_MAX - sizeof(*blk))
+			return NULL;
+		blk = malloc(sizeof(*blk) + size);
+		if (!blk)
+			return NULL;
+		blk->used = 0;
+		blk->size = size;
+		if (size != PPROF_ARENA_BLOCK && b->arena) {
+			/* A big string: keep filling the current block. */
+			blk->next = b->arena->next;
+			b->arena->next = blk;
+		} else {
+			blk->next = b->arena;
+			b->arena = blk;
+		}
+	}
+	p = blk->data + blk->used;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	blk->used += need;
+	return p;
+}
+
+/* Length of the valid UTF-8 sequence starting at s (n bytes left), 0 if invalid. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xc2) /* a continuation byte, or an overlong 2-byte form */
+		return 0;
+	if (c < 0xe0)
+		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c < 0xf0) {
+		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return 0;
+		if (c == 0xe0 && s[1] < 0xa0) /* overlong */
+			return 0;
+		if (c == 0xed && s[1] >= 0xa0) /* UTF-16 surrogates */
+			return 0;
+		return 3;
+	}
+	if (c < 0xf5) {
+		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80)
+			return 0;
+		if (c == 0xf0 && s[1] < 0x90) /* overlong */
+			return 0;
+		if (c == 0xf4 && s[1] >= 0x90) /* beyond U+10FFFF */
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+static bool utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq_len(p + i, len - i);
+
+		if (!n)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* Copies s (len bytes) into dst, each byte of an invalid sequence becoming '?'. */
+static void utf8_sanitize(char *dst, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq_len(p + i, len - i);
+
+		if (n) {
+			memcpy(dst + i, s + i, n);
+			i += n;
+		} else {
+			dst[i++] = '?';
+		}
+	}
+	dst[len] = '\0';
+}
+
+static bool str_eq(const struct pprof_builder *b, size_t index, const void *key)
+{
+	const struct str_key *k = key;
+	const char *s = b->strs[index];
+
+	/* k->s holds no NUL, so strncmp() stops within s. */
+	return strncmp(s, k->s, k->len) == 0 && s[k->len] == '\0';
+}
+
+/* The string's index in the table, or -ENOMEM. NULL stands for "". */
+static int64_t intern(struct pprof_builder *b, const char *s)
+{
+	struct str_key key;
+	char *tmp = NULL, **strs, *copy;
+	uint64_t hash, *slot;
+	int64_t ret = -ENOMEM;
+
+	if (!s || !*s)
+		return 0;
+	key.len = strlen(s);
+	key.s = s;
+	if (!utf8_valid(s, key.len)) {
+		tmp = malloc(key.len + 1);
+		if (!tmp)
+			return -ENOMEM;
+		utf8_sanitize(tmp, s, key.len);
+		key.s = tmp;
+	}
+	hash = hash_bytes(key.s, key.len);
+	slot = index_table__find(&b->str_index, hash, str_eq, b, &key);
+	if (!slot)
+		goto out_free_tmp;
+	if (*slot) {
+		ret = (int64_t)index_table__index(slot);
+		goto out_free_tmp;
+	}
+	if (b->n_strs >= PPROF_MAX_ENTRIES)
+		goto out_free_tmp;
+	strs = array_grow(b->strs, &b->cap_strs, b->n_strs, 1, sizeof(*b->strs));
+	if (!strs)
+		goto out_free_tmp;
+	b->strs = strs;
+	copy = arena_copy(b, key.s, key.len);
+	if (!copy)
+		goto out_free_tmp;
+	b->strs[b->n_strs] = copy;
+	index_table__insert(&b->str_index, slot, hash, b->n_strs);
+	ret = (int64_t)b->n_strs++;
+out_free_tmp:
+	free(tmp);
+	return ret;
+}
+
+static int intern_value_type(struct pprof_builder *b, const struct pprof_value_type *vt,
+			     struct pp_value_type *out)
+{
+	int64_t type = intern(b, vt->type), unit = intern(b, vt->unit);
+
+	if (type < 0 || unit < 0)
+		return -ENOMEM;
+	out->type = type;
+	out->unit = unit;
+	return 0;
+}
+
+struct pprof_builder *pprof_builder__new(const struct pprof_opts *opts)
+{
+	struct pprof_builder *b;
+	int64_t idx;
+
+	if (!opts || !opts->sample_types || !opts->n_sample_types ||
+	    opts->n_sample_types > SIZE_MAX / sizeof(*b->sample_types)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->strs = array_grow(NULL, &b->cap_strs, 0, 1, sizeof(*b->strs));
+	if (!b->strs)
+		goto err_free_builder;
+	b->strs[0] = arena_copy(b, "", 0);
+	if (!b->strs[0])
+		goto err_free_builder;
+	b->n_strs = 1;
+
+	b->sample_types = calloc(opts->n_sample_types, sizeof(*b->sample_types));
+	if (!b->sample_types)
+		goto err_free_builder;
+	b->n_sample_types = opts->n_sample_types;
+	for (size_t i = 0; i < opts->n_sample_types; i++) {
+		if (intern_value_type(b, &opts->sample_types[i], &b->sample_types[i]))
+			goto err_free_builder;
+	}
+	if (opts->period_type.type || opts->period_type.unit) {
+		if (intern_value_type(b, &opts->period_type, &b->period_type))
+			goto err_free_builder;
+		b->has_period_type = true;
+	}
+	if (opts->default_sample_type) {
+		idx = intern(b, opts->default_sample_type);
+		if (idx < 0)
+			goto err_free_builder;
+		b->default_sample_type = idx;
+	}
+	b->period = opts->period;
+	b->time_nanos = opts->time_nanos;
+	b->duration_nanos = opts->duration_nanos;
+	return b;
+
+err_free_builder:
+	pprof_builder__free(b);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void pprof_builder__free(struct pprof_builder *b)
+{
+	struct arena_block *blk, *next;
+
+	if (!b)
+		return;
+	for (blk = b->arena; blk; blk = next) {
+		next = blk->next;
+		free(blk);
+	}
+	free(b->strs);
+	index_table__free(&b->str_index);
+	free(b->mappings);
+	index_table__free(&b->mapping_index);
+	free(b->functions);
+	index_table__free(&b->function_index);
+	free(b->locations);
+	index_table__free(&b->location_index);
+	free(b->samples);
+	index_table__free(&b->sample_index);
+	free(b->location_ids);
+	free(b->labels);
+	free(b->values);
+	free(b->sample_types);
+	free(b);
+}
+
+static bool mapping_eq(const struct pprof_builder *b, size_t index, const void *key)
+{
+	const struct pp_mapping *m = &b->mappings[index], *k = key;
+
+	return m->start == k->start && m->limit == k->limit && m->offset == k->offset &&
+	       m->filename == k->filename && m->build_id == k->build_id &&
+	       m->has_functions == k->has_functions;
+}
+
+uint64_t pprof_builder__mapping(struct pprof_builder *b, uint64_t start, uint64_t limit,
+				uint64_t file_offset, const char *filename, const char *build_id,
+				bool has_functions)
+{
+	struct pp_mapping key = {
+		.start = start,
+		.limit = limit,
+		.offset = file_offset,
+		.has_functions = has_functions,
+	};
+	struct pp_mapping *mappings;
+	uint64_t hash, *slot;
+
+	if (!b)
+		return 0;
+	key.filename = intern(b, filename);
+	key.build_id = intern(b, build_id);
+	if (key.filename < 0 || key.build_id < 0)
+		return 0;
+	hash = hash_u64(hash_u64(hash_u64(start, limit), file_offset), (uint64_t)key.filename);
+	hash = hash_u64(hash_u64(hash, (uint64_t)key.build_id), has_functions);
+	slot = index_table__find(&b->mapping_index, hash, mapping_eq, b, &key);
+	if (!slot)
+		return 0;
+	if (*slot)
+		return index_table__index(slot) + 1;
+	if (b->n_mappings >= PPROF_MAX_ENTRIES)
+		return 0;
+	mappings = array_grow(b->mappings, &b->cap_mappings, b->n_mappings, 1, sizeof(*mappings));
+	if (!mappings)
+		return 0;
+	b->mappings = mappings;
+	b->mappings[b->n_mappings] = key;
+	index_table__insert(&b->mapping_index, slot, hash, b->n_mappings);
+	return ++b->n_mappings;
+}
+
+static bool function_eq(const struct pprof_builder *b, size_t index, const void *key)
+{
+	const struct pp_function *f = &b->functions[index], *k = key;
+
+	return f->name == k->name && f->system_name == k->system_name && f->filename == k->filename;
+}
+
+uint64_t pprof_builder__function(struct pprof_builder *b, const char *name, const char *system_name,
+				 const char *filename)
+{
+	struct pp_function key, *functions;
+	uint64_t hash, *slot;
+
+	if (!b)
+		return 0;
+	key.name = intern(b, name);
+	key.system_name = intern(b, system_name);
+	key.filename = intern(b, filename);
+	if (key.name < 0 || key.system_name < 0 || key.filename < 0)
+		return 0;
+	hash = hash_u64(hash_u64((uint64_t)key.name, (uint64_t)key.system_name),
+			(uint64_t)key.filename);
+	slot = index_table__find(&b->function_index, hash, function_eq, b, &key);
+	if (!slot)
+		return 0;
+	if (*slot)
+		return index_table__index(slot) + 1;
+	if (b->n_functions >= PPROF_MAX_ENTRIES)
+		return 0;
+	functions =
+		array_grow(b->functions, &b->cap_functions, b->n_functions, 1, sizeof(*functions));
+	if (!functions)
+		return 0;
+	b->functions = functions;
+	b->functions[b->n_functions] = key;
+	index_table__insert(&b->function_index, slot, hash, b->n_functions);
+	return ++b->n_functions;
+}
+
+static bool location_eq(const struct pprof_builder *b, size_t index, const void *key)
+{
+	const struct pp_location *l = &b->locations[index], *k = key;
+
+	return l->mapping_id == k->mapping_id && l->address == k->address;
+}
+
+uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
+				 uint64_t function_id)
+{
+	struct pp_location key = {
+		.mapping_id = mapping_id,
+		.address = address,
+		.function_id = function_id,
+	};
+	struct pp_location *locations;
+	uint64_t hash, *slot;
+
+	/* Unknown ids would make consumers reject the whole profile. */
+	if (!b || mapping_id > b->n_mappings || function_id > b->n_functions)
+		return 0;
+	hash = hash_u64(hash_u64(0x9e3779b97f4a7c15ull, mapping_id), address);
+	slot = index_table__find(&b->location_index, hash, location_eq, b, &key);
+	if (!slot)
+		return 0;
+	if (*slot)
+		return index_table__index(slot) + 1;
+	if (b->n_locations >= PPROF_MAX_ENTRIES)
+		return 0;
+	locations =
+		array_grow(b->locations, &b->cap_locations, b->n_locations, 1, sizeof(*locations));
+	if (!locations)
+		return 0;
+	b->locations = locations;
+	b->locations[b->n_locations] = key;
+	index_table__insert(&b->location_index, slot, hash, b->n_locations);
+	return ++b->n_locations;
+}
+
+static bool sample_eq(const struct pprof_builder *b, size_t index, const void *key)
+{
+	const struct pp_sample *s = &b->samples[index];
+	const struct sample_key *k = key;
+
+	if (s->n_locs != k->n_locs || s->n_labels != k->n_labels)
+		return false;
+	if (k->n_locs &&
+	    memcmp(b->location_ids + s->loc_off, k->locs, k->n_locs * sizeof(*k->locs)))
+		return false;
+	if (k->n_labels &&
+	    memcmp(b->labels + s->label_off, k->labels, k->n_labels * sizeof(*k->labels)))
+		return false;
+	return true;
+}
+
+static uint64_t hash_sample(const struct sample_key *k)
+{
+	uint64_t h = hash_u64(k->n_locs, k->n_labels);
+
+	for (size_t i = 0; i < k->n_locs; i++)
+		h = hash_u64(h, k->locs[i]);
+	for (size_t i = 0; i < k->n_labels; i++) {
+		const struct pp_label *l = &k->labels[i];
+
+		h = hash_u64(hash_u64(h, (uint64_t)l->key), (uint64_t)l->str);
+		h = hash_u64(hash_u64(h, (uint64_t)l->num), (uint64_t)l->num_unit);
+	}
+	return h;
+}
+
+static int64_t add_saturating(int64_t a, int64_t v)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, v, &r))
+		return v > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+/* Interns the labels into the pool's spare room past n_labels. */
+static int stage_labels(struct pprof_builder *b, const struct pprof_label *labels, size_t n)
+{
+	struct pp_label *pool, *l;
+	int64_t key, str, unit;
+
+	if (!n)
+		return 0;
+	pool = array_grow(b->labels, &b->cap_labels, b->n_labels, n, sizeof(*pool));
+	if (!pool)
+		return -ENOMEM;
+	b->labels = pool;
+	for (size_t i = 0; i < n; i++) {
+		l = &b->labels[b->n_labels + i];
+		if (!labels[i].key)
+			return -EINVAL;
+		key = intern(b, labels[i].key);
+		if (key < 0)
+			return (int)key;
+		l->key = key;
+		if (labels[i].str) {
+			/* Never both: a string label carries no number. */
+			str = intern(b, labels[i].str);
+			if (str < 0)
+				return (int)str;
+			l->str = str;
+			l->num = 0;
+			l->num_unit = 0;
+		} else {
+			unit = intern(b, labels[i].num_unit);
+			if (unit < 0)
+				return (int)unit;
+			l->str = 0;
+			l->num = labels[i].num;
+			l->num_unit = unit;
+		}
+	}
+	return 0;
+}
+
+int pprof_builder__sample(struct pprof_builder *b, const uint64_t *location_ids, size_t n_locations,
+			  const int64_t *values, const struct pprof_label *labels, size_t n_labels)
+{
+	struct sample_key key = {
+		.locs = location_ids,
+		.n_locs = n_locations,
+		.n_labels = n_labels,
+	};
+	size_t nv, value_off;
+	struct pp_sample *samples;
+	uint64_t hash, *slot, *ids;
+	int64_t *vals;
+	int err;
+
+	if (!b || !values || (n_locations && !location_ids) || (n_labels && !labels))
+		return -EINVAL;
+	if (n_locations > UINT32_MAX || n_labels > UINT32_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < n_locations; i++) {
+		if (!location_ids[i] || location_ids[i] > b->n_locations)
+			return -EINVAL;
+	}
+	err = stage_labels(b, labels, n_labels);
+	if (err)
+		return err;
+	key.labels = b->labels ? b->labels + b->n_labels : NULL;
+	nv = b->n_sample_types;
+
+	hash = hash_sample(&key);
+	slot = index_table__find(&b->sample_index, hash, sample_eq, b, &key);
+	if (!slot)
+		return -ENOMEM;
+	if (*slot) {
+		vals = b->values + index_table__index(slot) * nv;
+		for (size_t i = 0; i < nv; i++)
+			vals[i] = add_saturating(vals[i], values[i]);
+		return 0;
+	}
+	if (b->n_samples >= PPROF_MAX_ENTRIES)
+		return -ENOMEM;
+	if (n_locations) {
+		ids = array_grow(b->location_ids, &b->cap_location_ids, b->n_location_ids,
+				 n_locations, sizeof(*ids));
+		if (!ids)
+			return -ENOMEM;
+		b->location_ids = ids;
+	}
+	/* n_samples * nv cannot overflow: it indexes memory already allocated. */
+	value_off = b->n_samples * nv;
+	vals = array_grow(b->values, &b->cap_values, value_off, nv, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	b->values = vals;
+	samples = array_grow(b->samples, &b->cap_samples, b->n_samples, 1, sizeof(*samples));
+	if (!samples)
+		return -ENOMEM;
+	b->samples = samples;
+
+	if (n_locations)
+		memcpy(b->location_ids + b->n_location_ids, location_ids,
+		       n_locations * sizeof(*location_ids));
+	memcpy(b->values + value_off, values, nv * sizeof(*values));
+	b->samples[b->n_samples] = (struct pp_sample){
+		.loc_off = b->n_location_ids,
+		.label_off = b->n_labels,
+		.n_locs = (uint32_t)n_locations,
+		.n_labels = (uint32_t)n_labels,
+	};
+	b->n_location_ids += n_locations;
+	b->n_labels += n_labels;
+	index_table__insert(&b->sample_index, slot, hash, b->n_samples);
+	b->n_samples++;
+	return 0;
+}
+
+size_t pprof_builder__n_samples(const struct pprof_builder *b)
+{
+	return b ? b->n_samples : 0;
+}
+
+/* The protobuf-c view of a builder, valid while the builder is unchanged. */
+struct pb_view {
+	Perftools__Profiles__ValueType *value_types; /* sample types, then the period type */
+	Perftools__Profiles__ValueType **value_type_ptrs;
+	Perftools__Profiles__Mapping *mappings;
+	Perftools__Profiles__Mapping **mapping_ptrs;
+	Perftools__Profiles__Function *functions;
+	Perftools__Profiles__Function **function_ptrs;
+	Perftools__Profiles__Location *locations;
+	Perftools__Profiles__Location **location_ptrs;
+	Perftools__Profiles__Line *lines;
+	Perftools__Profiles__Line **line_ptrs;
+	Perftools__Profiles__Sample *samples;
+	Perftools__Profiles__Sample **sample_ptrs;
+	Perftools__Profiles__Label *labels;
+	Perftools__Profiles__Label **label_ptrs;
+};
+
+static void pb_view__free(struct pb_view *v)
+{
+	free(v->value_types);
+	free(v->value_type_ptrs);
+	free(v->mappings);
+	free(v->mapping_ptrs);
+	free(v->functions);
+	free(v->function_ptrs);
+	free(v->locations);
+	free(v->location_ptrs);
+	free(v->lines);
+	free(v->line_ptrs);
+	free(v->samples);
+	free(v->sample_ptrs);
+	free(v->labels);
+	free(v->label_ptrs);
+}
+
+static void *alloc_array(size_t n, size_t size)
+{
+	return calloc(n ? n : 1, size);
+}
+
+static int pb_view__alloc(struct pb_view *v, const struct pprof_builder *b)
+{
+	v->value_types = alloc_array(b->n_sample_types + 1, sizeof(*v->value_types));
+	v->value_type_ptrs = alloc_array(b->n_sample_types, sizeof(*v->value_type_ptrs));
+	v->mappings = alloc_array(b->n_mappings, sizeof(*v->mappings));
+	v->mapping_ptrs = alloc_array(b->n_mappings, sizeof(*v->mapping_ptrs));
+	v->functions = alloc_array(b->n_functions, sizeof(*v->functions));
+	v->function_ptrs = alloc_array(b->n_functions, sizeof(*v->function_ptrs));
+	v->locations = alloc_array(b->n_locations, sizeof(*v->locations));
+	v->location_ptrs = alloc_array(b->n_locations, sizeof(*v->location_ptrs));
+	v->lines = alloc_array(b->n_locations, sizeof(*v->lines));
+	v->line_ptrs = alloc_array(b->n_locations, sizeof(*v->line_ptrs));
+	v->samples = alloc_array(b->n_samples, sizeof(*v->samples));
+	v->sample_ptrs = alloc_array(b->n_samples, sizeof(*v->sample_ptrs));
+	v->labels = alloc_array(b->n_labels, sizeof(*v->labels));
+	v->label_ptrs = alloc_array(b->n_labels, sizeof(*v->label_ptrs));
+	if (!v->value_types || !v->value_type_ptrs || !v->mappings || !v->mapping_ptrs ||
+	    !v->functions || !v->function_ptrs || !v->locations || !v->location_ptrs || !v->lines ||
+	    !v->line_ptrs || !v->samples || !v->sample_ptrs || !v->labels || !v->label_ptrs)
+		return -ENOMEM;
+	return 0;
+}
+
+static void fill_value_type(Perftools__Profiles__ValueType *pb, const struct pp_value_type *vt)
+{
+	perftools__profiles__value_type__init(pb);
+	pb->type = vt->type;
+	pb->unit = vt->unit;
+}
+
+/* Fills prof from the builder; the arrays in v must be allocated. */
+static void pb_view__fill(struct pb_view *v, struct pprof_builder *b,
+			  Perftools__Profiles__Profile *prof)
+{
+	size_t nv = b->n_sample_types;
+
+	for (size_t i = 0; i < nv; i++) {
+		fill_value_type(&v->value_types[i], &b->sample_types[i]);
+		v->value_type_ptrs[i] = &v->value_types[i];
+	}
+	for (size_t i = 0; i < b->n_mappings; i++) {
+		Perftools__Profiles__Mapping *m = &v->mappings[i];
+		const struct pp_mapping *src = &b->mappings[i];
+
+		perftools__profiles__mapping__init(m);
+		m->id = i + 1;
+		m->memory_start = src->start;
+		m->memory_limit = src->limit;
+		m->file_offset = src->offset;
+		m->filename = src->filename;
+		m->build_id = src->build_id;
+		m->has_functions = src->has_functions;
+		v->mapping_ptrs[i] = m;
+	}
+	for (size_t i = 0; i < b->n_functions; i++) {
+		Perftools__Profiles__Function *f = &v->functions[i];
+		const struct pp_function *src = &b->functions[i];
+
+		perftools__profiles__function__init(f);
+		f->id = i + 1;
+		f->name = src->name;
+		f->system_name = src->system_name;
+		f->filename = src->filename;
+		v->function_ptrs[i] = f;
+	}
+	for (size_t i = 0; i < b->n_locations; i++) {
+		Perftools__Profiles__Location *l = &v->locations[i];
+		const struct pp_location *src = &b->locations[i];
+
+		perftools__profiles__location__init(l);
+		l->id = i + 1;
+		l->mapping_id = src->mapping_id;
+		l->address = src->address;
+		if (src->function_id) {
+			perftools__profiles__line__init(&v->lines[i]);
+			v->lines[i].function_id = src->function_id;
+			v->line_ptrs[i] = &v->lines[i];
+			l->n_line = 1;
+			l->line = &v->line_ptrs[i];
+		}
+		v->location_ptrs[i] = l;
+	}
+	for (size_t i = 0; i < b->n_labels; i++) {
+		Perftools__Profiles__Label *l = &v->labels[i];
+		const struct pp_label *src = &b->labels[i];
+
+		perftools__profiles__label__init(l);
+		l->key = src->key;
+		l->str = src->str;
+		l->num = src->num;
+		l->num_unit = src->num_unit;
+		v->label_ptrs[i] = l;
+	}
+	for (size_t i = 0; i < b->n_samples; i++) {
+		Perftools__Profiles__Sample *s = &v->samples[i];
+		const struct pp_sample *src = &b->samples[i];
+
+		perftools__profiles__sample__init(s);
+		s->n_location_id = src->n_locs;
+		s->location_id = src->n_locs ? b->location_ids + src->loc_off : NULL;
+		s->n_value = nv;
+		s->value = b->values + i * nv;
+		s->n_label = src->n_labels;
+		s->label = src->n_labels ? v->label_ptrs + src->label_off : NULL;
+		v->sample_ptrs[i] = s;
+	}
+
+	prof->n_sample_type = nv;
+	prof->sample_type = v->value_type_ptrs;
+	prof->n_sample = b->n_samples;
+	prof->sample = v->sample_ptrs;
+	prof->n_mapping = b->n_mappings;
+	prof->mapping = v->mapping_ptrs;
+	prof->n_location = b->n_locations;
+	prof->location = v->location_ptrs;
+	prof->n_function = b->n_functions;
+	prof->function = v->function_ptrs;
+	prof->n_string_table = b->n_strs;
+	prof->string_table = b->strs;
+	prof->time_nanos = b->time_nanos;
+	prof->duration_nanos = b->duration_nanos;
+	if (b->has_period_type) {
+		fill_value_type(&v->value_types[nv], &b->period_type);
+		prof->period_type = &v->value_types[nv];
+	}
+	prof->period = b->period;
+	prof->default_sample_type = b->default_sample_type;
+}
+
+static int zlib_err(int ret)
+{
+	return ret == Z_MEM_ERROR ? -ENOMEM : -EINVAL;
+}
+
+/*
+ * Makes room past pos (bytes already written beyond out->len) for more output,
+ * without letting the total written exceed max. Returns the room or 0 on ENOMEM.
+ */
+static size_t out_room(struct strbuf *out, size_t pos, size_t max)
+{
+	size_t written = pos - out->len, extra;
+
+	if (out->buf && out->cap - 1 > pos)
+		return out->cap - 1 - pos;
+	extra = written > PPROF_ZLIB_MIN_OUT ? written : PPROF_ZLIB_MIN_OUT;
+	if (extra > max - written)
+		extra = max - written;
+	if (!extra || strbuf__reserve(out, written + extra))
+		return 0;
+	return out->cap - 1 - pos;
+}
+
+static uInt zlib_chunk(size_t n)
+{
+	return (uInt)(n < PPROF_ZLIB_CHUNK ? n : PPROF_ZLIB_CHUNK);
+}
+
+/* Appends data gzip-compressed; out is left as it was on failure. */
+static int gzip_append(struct strbuf *out, const void *data, size_t len)
+{
+	z_stream zs = {0};
+	size_t pos = out->len, left = len, room;
+	int ret, err = 0;
+
+	ret = deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+	if (ret != Z_OK)
+		return zlib_err(ret);
+	/* Usually the whole stream fits in one go. */
+	err = strbuf__reserve(out, deflateBound(&zs, len));
+	if (err)
+		goto err_end;
+	zs.next_in = data;
+	for (;;) {
+		if (!zs.avail_in && left) {
+			zs.avail_in = zlib_chunk(left);
+			left -= zs.avail_in;
+		}
+		room = out_room(out, pos, SIZE_MAX - out->len - 1);
+		if (!room) {
+			err = -ENOMEM;
+			goto err_end;
+		}
+		zs.next_out = (Bytef *)out->buf + pos;
+		zs.avail_out = zlib_chunk(room);
+		ret = deflate(&zs, left ? Z_NO_FLUSH : Z_FINISH);
+		pos = (size_t)((char *)zs.next_out - out->buf);
+		if (ret == Z_STREAM_END)
+			break;
+		if (ret != Z_OK) {
+			err = zlib_err(ret);
+			goto err_end;
+		}
+	}
+	deflateEnd(&zs);
+	out->len = pos;
+	out->buf[pos] = '\0';
+	return 0;
+
+err_end:
+	deflateEnd(&zs);
+	if (out->buf)
+		out->buf[out->len] = '\0';
+	return err;
+}
+
+int pprof_builder__encode(struct pprof_builder *b, bool gzip, struct strbuf *out)
+{
+	Perftools__Profiles__Profile prof = PERFTOOLS__PROFILES__PROFILE__INIT;
+	struct pb_view view = {0};
+	uint8_t *packed;
+	size_t size;
+	int err;
+
+	if (!b || !out)
+		return -EINVAL;
+	err = pb_view__alloc(&view, b);
+	if (err)
+		goto out_free_view;
+	pb_view__fill(&view, b, &prof);
+	size = perftools__profiles__profile__get_packed_size(&prof);
+	if (!gzip) {
+		err = strbuf__reserve(out, size);
+		if (err)
+			goto out_free_view;
+		perftools__profiles__profile__pack(&prof, (uint8_t *)out->buf + out->len);
+		out->len += size;
+		out->buf[out->len] = '\0';
+		goto out_free_view;
+	}
+	packed = malloc(size ? size : 1);
+	if (!packed) {
+		err = -ENOMEM;
+		goto out_free_view;
+	}
+	perftools__profiles__profile__pack(&prof, packed);
+	err = gzip_append(out, packed, size);
+	free(packed);
+out_free_view:
+	pb_view__free(&view);
+	return err;
+}
+
+/* Inflates one or more concatenated gzip members; out is left as it was on failure. */
+static int gunzip_append(struct strbuf *out, const unsigned char *data, size_t len)
+{
+	z_stream zs = {0};
+	size_t pos = out->len, room;
+	int ret, err = 0;
+
+	/* Valid input never needs this much to inflate to PPROF_GUNZIP_MAX. */
+	if (len > PPROF_ZLIB_CHUNK * 2)
+		return -EFBIG;
+	ret = inflateInit2(&zs, 15 + 32);
+	if (ret != Z_OK)
+		return zlib_err(ret);
+	zs.next_in = data;
+	zs.avail_in = (uInt)len;
+	for (;;) {
+		/* One byte more than allowed tells "too big" from "just fits". */
+		room = out_room(out, pos, PPROF_GUNZIP_MAX + 1);
+		if (!room) {
+			err = pos - out->len > PPROF_GUNZIP_MAX ? -EFBIG : -ENOMEM;
+			goto err_end;
+		}
+		zs.next_out = (Bytef *)out->buf + pos;
+		zs.avail_out = zlib_chunk(room);
+		ret = inflate(&zs, Z_NO_FLUSH);
+		pos = (size_t)((char *)zs.next_out - out->buf);
+		if (pos - out->len > PPROF_GUNZIP_MAX) {
+			err = -EFBIG;
+			goto err_end;
+		}
+		if (ret == Z_STREAM_END) {
+			if (!zs.avail_in)
+				break;
+			/* Another member follows, as Go's reader accepts; else trailing junk. */
+			if (zs.avail_in < 2 || zs.next_in[0] != 0x1f || zs.next_in[1] != 0x8b) {
+				err = -EINVAL;
+				goto err_end;
+			}
+			ret = inflateReset(&zs);
+		}
+		if (ret != Z_OK) {
+			/* Z_BUF_ERROR here means the input ended early. */
+			err = zlib_err(ret);
+			goto err_end;
+		}
+	}
+	inflateEnd(&zs);
+	out->len = pos;
+	out->buf[pos] = '\0';
+	return 0;
+
+err_end:
+	inflateEnd(&zs);
+	if (out->buf)
+		out->buf[out->len] = '\0';
+	return err;
+}
+
+int pprof__gunzip(const void *data, size_t len, struct strbuf *out)
+{
+	const unsigned char *p = data;
+
+	if (!out || (!data && len))
+		return -EINVAL;
+	if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+		return gunzip_append(out, p, len);
+	if (len > PPROF_GUNZIP_MAX)
+		return -EFBIG;
+	return strbuf__append(out, data, len);
+}
