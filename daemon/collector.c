@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/libbpf.h>
+
+#include "collector.h"
+#include "log.h"
+#include "sonde_events.h"
+
+struct collector_session {
+	uint64_t start_ns;
+	uint64_t end_ns;
+	uint32_t pid;
+	struct agg *agg;
+	struct collector_session *next;
+};
+
+struct collector {
+	struct ring_buffer *rb;
+	struct collector_session *sessions;
+	struct collector_stats stats;
+};
+
+uint64_t collector__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int on_ringbuf_record(void *ctx, void *data, size_t size)
+{
+	collector__handle_event(ctx, data, size);
+	return 0; /* a bad record must not stop the drain */
+}
+
+int collector__new(int ringbuf_fd, struct collector **out)
+{
+	struct collector *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	if (ringbuf_fd >= 0) {
+		c->rb = ring_buffer__new(ringbuf_fd, on_ringbuf_record, c, NULL);
+		if (!c->rb) {
+			err = -errno;
+			goto err_free_collector;
+		}
+	}
+	*out = c;
+	return 0;
+
+err_free_collector:
+	free(c);
+	return err;
+}
+
+void collector__free(struct collector *c)
+{
+	if (!c)
+		return;
+	while (c->sessions)
+		collector__session_cancel(c, c->sessions);
+	ring_buffer__free(c->rb);
+	free(c);
+}
+
+int collector__fd(const struct collector *c)
+{
+	return c->rb ? ring_buffer__epoll_fd(c->rb) : -1;
+}
+
+int collector__drain(struct collector *c)
+{
+	int n;
+
+	if (!c->rb)
+		return 0;
+	n = ring_buffer__consume(c->rb);
+	return n < 0 ? n : n;
+}
+
+static size_t bounded_strlen(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && s[n])
+		n++;
+	return n;
+}
+
+int collector__handle_event(struct collector *c, const void *data, size_t size)
+{
+	const struct sonde_sample *ev = data;
+	char comm[SONDE_COMM_LEN + 1], thread_name[SONDE_COMM_LEN + 1];
+	struct agg_sample s = {0};
+	size_t n;
+
+	c->stats.events++;
+	if (size < sizeof(*ev) || ev->hdr.kind != SONDE_EV_ONCPU) {
+		c->stats.malformed++;
+		return -EINVAL;
+	}
+	if (!c->sessions)
+		return 0;
+
+	n = bounded_strlen(ev->hdr.comm, SONDE_COMM_LEN);
+	memcpy(comm, ev->hdr.comm, n);
+	comm[n] = '\0';
+	n = bounded_strlen(ev->hdr.thread_name, SONDE_COMM_LEN);
+	memcpy(thread_name, ev->hdr.thread_name, n);
+	thread_name[n] = '\0';
+
+	s.pid = ev->hdr.pid;
+	s.tid = ev->hdr.tid;
+	s.cgroup_id = ev->hdr.cgroup_id;
+	s.comm = comm;
+	s.thread_name = thread_name;
+	s.kstack = (const uint64_t *)ev->kstack;
+	s.ustack = (const uint64_t *)ev->ustack;
+	/* bpf_get_stack() returns bytes written, or a negative errno: no frames then. */
+	if (ev->hdr.kstack_sz > 0)
+		s.n_kstack = (uint32_t)ev->hdr.kstack_sz / sizeof(uint64_t);
+	if (ev->hdr.ustack_sz > 0)
+		s.n_ustack = (uint32_t)ev->hdr.ustack_sz / sizeof(uint64_t);
+	if (s.n_kstack > SONDE_MAX_STACK_DEPTH)
+		s.n_kstack = SONDE_MAX_STACK_DEPTH;
+	if (s.n_ustack > SONDE_MAX_STACK_DEPTH)
+		s.n_ustack = SONDE_MAX_STACK_DEPTH;
+	s.count = 1;
+	s.value = ev->hdr.period;
+
+	for (struct collector_session *ses = c->sessions; ses; ses = ses->next) {
+		if (ev->hdr.ts_ns < ses->start_ns || ev->hdr.ts_ns >= ses->end_ns)
+			continue;
+		if (ses->pid && ses->pid != s.pid)
+			continue;
+		c->stats.dispatched++;
+		if (agg__add(ses->agg, &s) == -ENOSPC)
+			c->stats.agg_overflow++;
+	}
+	return 0;
+}
+
+int collector__session_open(struct collector *c, uint64_t start_ns, uint64_t end_ns, uint32_t pid,
+			    const struct agg_opts *opts, struct collector_session **out)
+{
+	struct collector_session *s;
+
+	if (end_ns <= start_ns)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->agg = agg__new(opts);
+	if (!s->agg) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->start_ns = start_ns;
+	s->end_ns = end_ns;
+	s->pid = pid;
+	s->next = c->sessions;
+	c->sessions = s;
+	c->stats.sessions_open++;
+	c->stats.sessions_total++;
+	*out = s;
+	return 0;
+}
+
+void collector__session_truncate(struct collector_session *s, uint64_t end_ns)
+{
+	if (end_ns < s->end_ns)
+		s->end_ns = end_ns;
+}
+
+static void unlink_session(struct collector *c, struct collector_session *s)
+{
+	struct collector_session **pp = &c->sessions;
+
+	while (*pp && *pp != s)
+		pp = &(*pp)->next;
+	if (*pp) {
+		*pp = s->next;
+		c->stats.sessions_open--;
+	}
+}
+
+struct agg *collector__session_close(struct collector *c, struct collector_session *s)
+{
+	struct agg *agg;
+
+	unlink_session(c, s);
+	agg = s->agg;
+	free(s);
+	return agg;
+}
+
+void collector__session_cancel(struct collector *c, struct collector_session *s)
+{
+	if (!s)
+		return;
+	agg__free(collector__session_close(c, s));
+}
+
+void collector__stats(const struct collector *c, struct collector_stats *out)
+{
+	*out = c->stats;
+}

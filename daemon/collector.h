@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Reads samples from the BPF ring buffer and hands each one to every open
+ * profile session whose interval contains it. Sessions are the unit of a
+ * profile request: [start, end) in CLOCK_MONOTONIC, an optional pid filter
+ * and an aggregation table of their own.
+ */
+#ifndef SONDE_COLLECTOR_H
+#define SONDE_COLLECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agg.h"
+
+struct collector;
+struct collector_session;
+
+struct collector_stats {
+	uint64_t events;	 /* records read from the ring buffer */
+	uint64_t malformed;	 /* records of unexpected size or kind */
+	uint64_t dispatched;	 /* (record, session) pairs aggregated */
+	uint64_t agg_overflow;	 /* samples folded into a session's overflow entry */
+	uint64_t sessions_open;	 /* gauge */
+	uint64_t sessions_total; /* sessions ever opened */
+};
+
+/* ringbuf_fd < 0 makes a collector fed only by collector__handle_event() (tests). */
+int collector__new(int ringbuf_fd, struct collector **out);
+void collector__free(struct collector *c);
+
+/* The fd to wait on for readability (ring-buffer epoll fd), or -1. */
+int collector__fd(const struct collector *c);
+/* Reads everything available now. Records read or -errno. */
+int collector__drain(struct collector *c);
+/* Handles one raw record, as the ring-buffer callback does. 0 or -EINVAL. */
+int collector__handle_event(struct collector *c, const void *data, size_t size);
+
+/*
+ * Opens a session covering [start_ns, end_ns) of CLOCK_MONOTONIC; pid 0
+ * means every process. 0 or -errno.
+ */
+int collector__session_open(struct collector *c, uint64_t start_ns, uint64_t end_ns, uint32_t pid,
+			    const struct agg_opts *opts, struct collector_session **out);
+/* Ends a session early, e.g. when its client went away: [start, now). */
+void collector__session_truncate(struct collector_session *s, uint64_t end_ns);
+/* Closes a session and hands its aggregation to the caller (agg__free it). */
+struct agg *collector__session_close(struct collector *c, struct collector_session *s);
+/* Closes a session and drops what it gathered. Accepts NULL. */
+void collector__session_cancel(struct collector *c, struct collector_session *s);
+
+void collector__stats(const struct collector *c, struct collector_stats *out);
+
+/* CLOCK_MONOTONIC in nanoseconds, the clock of bpf_ktime_get_ns(). */
+uint64_t collector__now_ns(void);
+
+#endif

@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "loader.h"
+#include "log.h"
+#include "oncpu.skel.h"
+
+#define CAP_PERFMON_BIT	  38
+#define CAP_BPF_BIT	  39
+#define CAP_SYS_ADMIN_BIT 21
+
+struct loader {
+	struct oncpu_bpf *skel;
+	struct bpf_link **links;
+	uint32_t n_links;
+	uint32_t n_cpus;
+	uint32_t ringbuf_bytes;
+	uint64_t period_ns;
+};
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+
+	if (level == LIBBPF_DEBUG && log__level() < LOG_LVL_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	if (n && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	log__msg(level == LIBBPF_WARN ? LOG_LVL_WARN : LOG_LVL_DEBUG, "libbpf: %s", line);
+	return 0;
+}
+
+static bool has_cap(const struct __user_cap_data_struct data[2], int cap)
+{
+	return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+int loader__check_environment(char *err, size_t err_len)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {0};
+
+	if (syscall(SYS_capget, &hdr, data)) {
+		snprintf(err, err_len, "cannot read capabilities: %s", strerror(errno));
+		return -errno;
+	}
+	if (!has_cap(data, CAP_SYS_ADMIN_BIT) &&
+	    !(has_cap(data, CAP_BPF_BIT) && has_cap(data, CAP_PERFMON_BIT))) {
+		snprintf(err, err_len,
+			 "needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run as root");
+		return -EPERM;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		snprintf(err, err_len,
+			 "kernel BTF not found at /sys/kernel/btf/vmlinux: the kernel needs "
+			 "CONFIG_DEBUG_INFO_BTF=y");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int loader__parse_cpulist(const char *s, bool *cpus, size_t n)
+{
+	int count = 0;
+
+	memset(cpus, 0, n * sizeof(*cpus));
+	while (*s && *s != '\n') {
+		char *end;
+		unsigned long a, b;
+
+		errno = 0;
+		a = strtoul(s, &end, 10);
+		if (end == s || errno)
+			return -EINVAL;
+		b = a;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtoul(s, &end, 10);
+			if (end == s || errno || b < a)
+				return -EINVAL;
+		}
+		if (b >= n)
+			return -EINVAL;
+		for (unsigned long i = a; i <= b; i++) {
+			if (!cpus[i])
+				count++;
+			cpus[i] = true;
+		}
+		s = end;
+		if (*s == ',')
+			s++;
+		else if (*s && *s != '\n')
+			return -EINVAL;
+	}
+	return count;
+}
+
+static int online_cpus(bool *cpus, size_t n)
+{
+	char buf[4096];
+	size_t len;
+	FILE *f;
+
+	f = fopen("/sys/devices/system/cpu/online", "re");
+	if (!f)
+		return -errno;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	return loader__parse_cpulist(buf, cpus, n);
+}
+
+static uint32_t default_ringbuf_bytes(uint32_t n_cpus, uint32_t freq)
+{
+	/* One second of samples from every CPU, at least 4 MiB, at most 256 MiB. */
+	uint64_t want = (uint64_t)n_cpus * freq * sizeof(struct sonde_sample);
+	uint64_t size = 4u << 20;
+
+	while (size < want && size < (256u << 20))
+		size <<= 1;
+	return (uint32_t)size;
+}
+
+static int open_perf_event(const struct loader_opts *opts, int cpu)
+{
+	struct perf_event_attr attr = {0};
+	int fd;
+
+	attr.size = sizeof(attr);
+	if (opts->event == SONDE_EVENT_CYCLES) {
+		attr.type = PERF_TYPE_HARDWARE;
+		attr.config = PERF_COUNT_HW_CPU_CYCLES;
+		attr.freq = 1;
+		attr.sample_freq = opts->frequency;
+	} else {
+		/* A fixed period in nanoseconds: every sample weighs exactly 1e9/Hz. */
+		attr.type = PERF_TYPE_SOFTWARE;
+		attr.config = PERF_COUNT_SW_CPU_CLOCK;
+		attr.sample_period = 1000000000ull / opts->frequency;
+	}
+	fd = (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int attach_all(struct loader *ld, const struct loader_opts *opts, char *err, size_t err_len)
+{
+	bool cpus[4096];
+	int n, fd;
+
+	n = online_cpus(cpus, 4096);
+	if (n <= 0) {
+		snprintf(err, err_len, "cannot read /sys/devices/system/cpu/online");
+		return n < 0 ? n : -ENODEV;
+	}
+	ld->links = calloc((size_t)n, sizeof(*ld->links));
+	if (!ld->links)
+		return -ENOMEM;
+	for (int cpu = 0; cpu < 4096; cpu++) {
+		struct bpf_link *link;
+
+		if (!cpus[cpu])
+			continue;
+		fd = open_perf_event(opts, cpu);
+		if (fd == -ENODEV)
+			continue; /* went offline since we read the list */
+		if (fd < 0) {
+			if (opts->event == SONDE_EVENT_CYCLES &&
+			    (fd == -ENOENT || fd == -EOPNOTSUPP))
+				snprintf(err, err_len,
+					 "hardware cycles are not available here (no PMU): use "
+					 "--event cpu-clock");
+			else
+				snprintf(err, err_len, "perf_event_open on CPU %d: %s", cpu,
+					 strerror(-fd));
+			return fd;
+		}
+		link = bpf_program__attach_perf_event(ld->skel->progs.sonde_oncpu, fd);
+		if (!link) {
+			int e = -errno;
+
+			close(fd);
+			snprintf(err, err_len, "attaching to the perf event of CPU %d: %s", cpu,
+				 strerror(-e));
+			return e;
+		}
+		/* The link owns fd from now on and closes it when destroyed. */
+		ld->links[ld->n_links++] = link;
+	}
+	ld->n_cpus = ld->n_links;
+	return 0;
+}
+
+int loader__new(const struct loader_opts *opts, struct loader **out, char *err, size_t err_len)
+{
+	struct loader *ld;
+	bool cpus[4096];
+	int n_cpus, err_code;
+
+	libbpf_set_print(libbpf_log);
+	ld = calloc(1, sizeof(*ld));
+	if (!ld)
+		return -ENOMEM;
+
+	ld->skel = oncpu_bpf__open();
+	if (!ld->skel) {
+		err_code = -errno;
+		snprintf(err, err_len, "opening the on-CPU BPF object: %s", strerror(errno));
+		goto err_free_loader;
+	}
+
+	n_cpus = online_cpus(cpus, 4096);
+	if (n_cpus <= 0)
+		n_cpus = libbpf_num_possible_cpus();
+	ld->ringbuf_bytes = opts->ringbuf_bytes
+				    ? opts->ringbuf_bytes
+				    : default_ringbuf_bytes((uint32_t)n_cpus, opts->frequency);
+	ld->period_ns = opts->event == SONDE_EVENT_CPU_CLOCK ? 1000000000ull / opts->frequency : 0;
+	ld->skel->rodata->include_idle = opts->include_idle;
+	ld->skel->rodata->filter_tgid = opts->filter_tgid;
+	/* Wake the daemon early only when a quarter of the buffer is in use. */
+	ld->skel->rodata->wakeup_bytes = ld->ringbuf_bytes / 4;
+	err_code = bpf_map__set_max_entries(ld->skel->maps.events, ld->ringbuf_bytes);
+	if (err_code) {
+		snprintf(err, err_len, "sizing the ring buffer to %u bytes: %s", ld->ringbuf_bytes,
+			 strerror(-err_code));
+		goto err_destroy_skel;
+	}
+
+	err_code = oncpu_bpf__load(ld->skel);
+	if (err_code) {
+		snprintf(err, err_len,
+			 "loading the on-CPU BPF program: %s (run with "
+			 "--log-level debug for the verifier log)",
+			 strerror(-err_code));
+		goto err_destroy_skel;
+	}
+
+	err_code = attach_all(ld, opts, err, err_len);
+	if (err_code)
+		goto err_destroy_links;
+
+	log_info("on-CPU sampling at %u Hz with %s on %u CPUs, ring buffer %u KiB", opts->frequency,
+		 config__event_name(opts->event), ld->n_cpus, ld->ringbuf_bytes / 1024);
+	*out = ld;
+	return 0;
+
+err_destroy_links:
+	for (uint32_t i = 0; i < ld->n_links; i++)
+		bpf_link__destroy(ld->links[i]);
+	free(ld->links);
+err_destroy_skel:
+	oncpu_bpf__destroy(ld->skel);
+err_free_loader:
+	free(ld);
+	return err_code;
+}
+
+void loader__free(struct loader *ld)
+{
+	if (!ld)
+		return;
+	for (uint32_t i = 0; i < ld->n_links; i++)
+		bpf_link__destroy(ld->links[i]);
+	free(ld->links);
+	oncpu_bpf__destroy(ld->skel);
+	free(ld);
+}
+
+int loader__ringbuf_fd(const struct loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.events);
+}
+
+uint32_t loader__ringbuf_bytes(const struct loader *ld)
+{
+	return ld->ringbuf_bytes;
+}
+
+uint32_t loader__n_cpus(const struct loader *ld)
+{
+	return ld->n_cpus;
+}
+
+uint64_t loader__period_ns(const struct loader *ld)
+{
+	return ld->period_ns;
+}
+
+int loader__read_counters(const struct loader *ld, uint64_t out[SONDE_CNT__MAX])
+{
+	int n = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(ld->skel->maps.counters);
+	uint64_t *vals;
+
+	if (n <= 0)
+		return -EINVAL;
+	vals = calloc((size_t)n, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < SONDE_CNT__MAX; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, vals))
+			continue;
+		for (int c = 0; c < n; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+int loader__bpf_stats(const struct loader *ld, struct loader_bpf_stats *out)
+{
+	struct bpf_prog_info info = {0};
+	__u32 len = sizeof(info);
+	int err;
+
+	err = bpf_obj_get_info_by_fd(bpf_program__fd(ld->skel->progs.sonde_oncpu), &info, &len);
+	if (err)
+		return -errno;
+	out->run_time_ns = info.run_time_ns;
+	out->run_cnt = info.run_cnt;
+	return 0;
+}

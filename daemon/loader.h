@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Loads and attaches the BPF programs: open → set rodata and map sizes →
+ * load → attach, one perf event per online CPU.
+ */
+#ifndef SONDE_LOADER_H
+#define SONDE_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "sonde_events.h"
+
+struct loader;
+
+struct loader_opts {
+	enum sonde_event event;
+	uint32_t frequency; /* Hz per CPU */
+	bool include_idle;
+	uint32_t ringbuf_bytes; /* power of two; 0: sized from CPUs and frequency */
+	uint32_t filter_tgid;	/* 0: all processes */
+};
+
+struct loader_bpf_stats {
+	uint64_t run_time_ns; /* needs sysctl kernel.bpf_stats_enabled=1 */
+	uint64_t run_cnt;
+};
+
+/*
+ * Checks what the daemon needs before it tries: capabilities and kernel BTF.
+ * 0, or -EPERM / -ENOENT with a one-line reason in err.
+ */
+int loader__check_environment(char *err, size_t err_len);
+
+/* 0 or -errno with a one-line reason in err. */
+int loader__new(const struct loader_opts *opts, struct loader **out, char *err, size_t err_len);
+void loader__free(struct loader *ld);
+
+int loader__ringbuf_fd(const struct loader *ld);
+uint32_t loader__ringbuf_bytes(const struct loader *ld);
+uint32_t loader__n_cpus(const struct loader *ld);
+/* Sampling period: nanoseconds for cpu-clock, 0 for frequency-driven events. */
+uint64_t loader__period_ns(const struct loader *ld);
+/* Sums the per-CPU counters. 0 or -errno. */
+int loader__read_counters(const struct loader *ld, uint64_t out[SONDE_CNT__MAX]);
+int loader__bpf_stats(const struct loader *ld, struct loader_bpf_stats *out);
+
+/* Parses a CPU list such as "0-3,8,10-11" into a bitmap of n bits. Count of CPUs or -EINVAL. */
+int loader__parse_cpulist(const char *s, bool *cpus, size_t n);
+
+#endif
