@@ -1,0 +1,698 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "profile.h"
+
+#define DEFAULT_SECONDS 30
+
+enum req_state {
+	REQ_NEW = 0,
+	REQ_WAITING, /* suspended while its session gathers samples */
+	REQ_READY,   /* resumed: time is up */
+	REQ_GONE,    /* resumed: the client went away */
+};
+
+struct http_request {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	enum req_state state;
+	struct collector_session *session;
+	struct profile_query query;
+	int64_t time_nanos;
+	uint64_t start_ns;
+	int timer_fd;
+	int conn_fd; /* watched for hang-up while suspended */
+	struct http_request *next;
+};
+
+struct http_server {
+	struct http_deps deps;
+	struct MHD_Daemon *mhd;
+	int listen_fd;
+	int mhd_epoll_fd;
+	int mhd_timer_fd;
+	uint16_t port;
+	struct http_request *waiting; /* suspended requests */
+	struct http_stats stats;
+};
+
+static const char *const status_labels[HTTP_ST__MAX] = {
+	[HTTP_ST_200] = "200",	   [HTTP_ST_400] = "400", [HTTP_ST_404] = "404",
+	[HTTP_ST_405] = "405",	   [HTTP_ST_500] = "500", [HTTP_ST_503] = "503",
+	[HTTP_ST_OTHER] = "other",
+};
+
+const char *http__status_label(enum http_status_class c)
+{
+	return c < HTTP_ST__MAX ? status_labels[c] : "other";
+}
+
+static enum http_status_class status_class(unsigned int code)
+{
+	switch (code) {
+	case 200:
+		return HTTP_ST_200;
+	case 400:
+		return HTTP_ST_400;
+	case 404:
+		return HTTP_ST_404;
+	case 405:
+		return HTTP_ST_405;
+	case 500:
+		return HTTP_ST_500;
+	case 503:
+		return HTTP_ST_503;
+	default:
+		return HTTP_ST_OTHER;
+	}
+}
+
+int http__parse_profile_query(const char *seconds, const char *pid, uint32_t max_seconds,
+			      struct profile_query *out, char *err, size_t err_len)
+{
+	uint64_t v;
+
+	out->seconds = DEFAULT_SECONDS < max_seconds ? DEFAULT_SECONDS : max_seconds;
+	out->pid = 0;
+	if (seconds) {
+		if (config__parse_u64(seconds, 1, max_seconds, &v)) {
+			snprintf(err, err_len,
+				 "invalid seconds parameter: expected an integer from 1 to %u",
+				 max_seconds);
+			return -EINVAL;
+		}
+		out->seconds = (uint32_t)v;
+	}
+	if (pid) {
+		if (config__parse_u64(pid, 1, 4194304, &v)) {
+			snprintf(err, err_len,
+				 "invalid pid parameter: expected a process id from 1 to 4194304");
+			return -EINVAL;
+		}
+		out->pid = (uint32_t)v;
+	}
+	return 0;
+}
+
+static enum MHD_Result queue(struct http_server *srv, struct MHD_Connection *conn,
+			     unsigned int code, struct MHD_Response *resp)
+{
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	ret = MHD_queue_response(conn, code, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES)
+		srv->stats.responses[status_class(code)]++;
+	return ret;
+}
+
+/* Takes ownership of body (malloc'd). */
+static enum MHD_Result respond_owned(struct http_server *srv, struct MHD_Connection *conn,
+				     unsigned int code, const char *content_type, char *body,
+				     size_t len)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return queue(srv, conn, code, resp);
+}
+
+static enum MHD_Result respond_text(struct http_server *srv, struct MHD_Connection *conn,
+				    unsigned int code, const char *content_type, const char *text)
+{
+	char *body = strdup(text);
+
+	if (!body)
+		return MHD_NO;
+	return respond_owned(srv, conn, code, content_type, body, strlen(body));
+}
+
+/* Errors the Go way: text/plain, X-Go-Pprof: 1 so that go tool pprof prints the body. */
+static enum MHD_Result respond_error(struct http_server *srv, struct MHD_Connection *conn,
+				     unsigned int code, const char *msg)
+{
+	struct MHD_Response *resp;
+	size_t len = strlen(msg);
+	char *body = malloc(len + 2);
+
+	if (!body)
+		return MHD_NO;
+	memcpy(body, msg, len);
+	body[len] = '\n';
+	body[len + 1] = '\0';
+	resp = MHD_create_response_from_buffer(len + 1, body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	MHD_add_response_header(resp, "X-Go-Pprof", "1");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	return queue(srv, conn, code, resp);
+}
+
+static const char index_html[] =
+	"<!DOCTYPE html>\n"
+	"<html><head><meta charset=\"utf-8\"><title>sonde /debug/pprof/</title></head>\n"
+	"<body>\n"
+	"<h1>sonde /debug/pprof/</h1>\n"
+	"<p>Profiles of every process on this host, collected with eBPF.</p>\n"
+	"<table>\n"
+	"<tr><th>Profile</th><th>Description</th></tr>\n"
+	"<tr><td><a href=\"profile?seconds=30\">profile</a></td>"
+	"<td>On-CPU samples of all processes for <code>seconds</code> (default 30), "
+	"kernel and user stacks. Add <code>pid=</code> to keep one process. "
+	"Use with <code>go tool pprof "
+	"http://HOST/debug/pprof/profile?seconds=10</code>.</td></tr>\n"
+	"</table>\n"
+	"<p>Also: <a href=\"/metrics\">/metrics</a> (Prometheus), "
+	"<a href=\"/healthz\">/healthz</a>.</p>\n"
+	"</body></html>\n";
+
+static int64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+static void waiting_unlink(struct http_server *srv, struct http_request *req)
+{
+	struct http_request **pp = &srv->waiting;
+
+	while (*pp && *pp != req)
+		pp = &(*pp)->next;
+	if (*pp) {
+		*pp = req->next;
+		srv->stats.profiles_pending--;
+	}
+	req->next = NULL;
+}
+
+static void run_mhd_soon(struct http_server *srv)
+{
+	struct itimerspec its = {.it_value = {.tv_nsec = 1}};
+
+	timerfd_settime(srv->mhd_timer_fd, 0, &its, NULL);
+}
+
+/* Stops watching the request's fds and resumes its connection in the given state. */
+static void request_wake(struct http_request *req, enum req_state state)
+{
+	struct http_server *srv = req->srv;
+
+	if (req->state != REQ_WAITING)
+		return;
+	req->state = state;
+	if (req->timer_fd >= 0) {
+		evloop__del(srv->deps.loop, req->timer_fd);
+		close(req->timer_fd);
+		req->timer_fd = -1;
+	}
+	if (req->conn_fd >= 0) {
+		evloop__del(srv->deps.loop, req->conn_fd);
+		req->conn_fd = -1;
+	}
+	waiting_unlink(srv, req);
+	MHD_resume_connection(req->conn);
+	/* In external-poll mode MHD only picks up a resumed connection in MHD_run(). */
+	run_mhd_soon(srv);
+}
+
+static void on_request_timer(void *ctx, uint32_t events)
+{
+	struct http_request *req = ctx;
+	uint64_t ticks;
+
+	(void)events;
+	if (read(req->timer_fd, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
+		return;
+	request_wake(req, REQ_READY);
+}
+
+static void on_client_hangup(void *ctx, uint32_t events)
+{
+	struct http_request *req = ctx;
+
+	log_debug("http: client of a pending %us profile left (events 0x%x)", req->query.seconds,
+		  events);
+	request_wake(req, REQ_GONE);
+}
+
+static enum MHD_Result profile_start(struct http_server *srv, struct MHD_Connection *conn,
+				     struct http_request *req)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct agg_opts agg_opts = {.max_entries = srv->deps.agg_max_entries};
+	char err[256];
+	uint64_t now;
+	int rc;
+
+	rc = http__parse_profile_query(
+		MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "seconds"),
+		MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "pid"),
+		srv->deps.max_seconds, &req->query, err, sizeof(err));
+	if (rc)
+		return respond_error(srv, conn, MHD_HTTP_BAD_REQUEST, err);
+	if (srv->stats.profiles_pending >= srv->deps.max_sessions) {
+		snprintf(err, sizeof(err),
+			 "too many profiles in progress (at most %u at once); retry later",
+			 srv->deps.max_sessions);
+		return respond_error(srv, conn, MHD_HTTP_SERVICE_UNAVAILABLE, err);
+	}
+
+	now = collector__now_ns();
+	req->start_ns = now;
+	req->time_nanos = realtime_ns();
+	rc = collector__session_open(srv->deps.collector, now,
+				     now + (uint64_t)req->query.seconds * 1000000000ull,
+				     req->query.pid, &agg_opts, &req->session);
+	if (rc)
+		return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				     "cannot start a profile: out of memory");
+	rc = evloop__timerfd((uint64_t)req->query.seconds * 1000, 0);
+	if (rc < 0)
+		goto err_cancel_session;
+	req->timer_fd = rc;
+	rc = evloop__add(srv->deps.loop, req->timer_fd, EPOLLIN, on_request_timer, req);
+	if (rc)
+		goto err_close_timer;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci &&
+	    evloop__add(srv->deps.loop, ci->connect_fd, EPOLLRDHUP, on_client_hangup, req) == 0)
+		req->conn_fd = ci->connect_fd;
+
+	req->state = REQ_WAITING;
+	req->next = srv->waiting;
+	srv->waiting = req;
+	srv->stats.profiles_pending++;
+	MHD_suspend_connection(conn);
+	return MHD_YES;
+
+err_close_timer:
+	close(req->timer_fd);
+	req->timer_fd = -1;
+err_cancel_session:
+	collector__session_cancel(srv->deps.collector, req->session);
+	req->session = NULL;
+	return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			     "cannot start a profile: out of resources");
+}
+
+static enum MHD_Result profile_finish(struct http_server *srv, struct MHD_Connection *conn,
+				      struct http_request *req)
+{
+	struct profile_meta meta = {0};
+	struct strbuf body = STRBUF_INIT;
+	struct MHD_Response *resp;
+	struct agg *agg;
+	uint64_t end_ns = collector__now_ns();
+	size_t len;
+	char *data;
+	int err;
+
+	if (req->state == REQ_GONE) {
+		/* Nobody to answer: drop the samples and close the connection. */
+		collector__session_cancel(srv->deps.collector, req->session);
+		req->session = NULL;
+		srv->stats.profiles_aborted++;
+		return MHD_NO;
+	}
+	/* Everything up to now is in the ring buffer; take it before closing. */
+	collector__drain(srv->deps.collector);
+	agg = collector__session_close(srv->deps.collector, req->session);
+	req->session = NULL;
+
+	meta.time_nanos = req->time_nanos;
+	meta.duration_nanos = (int64_t)(end_ns - req->start_ns);
+	if (meta.duration_nanos > (int64_t)req->query.seconds * 1000000000ll)
+		meta.duration_nanos = (int64_t)req->query.seconds * 1000000000ll;
+	meta.period = srv->deps.period;
+	meta.cycles = srv->deps.cycles;
+	err = profile__cpu_pprof(agg, srv->deps.sym, &meta, &body, NULL);
+	agg__free(agg);
+	if (err) {
+		strbuf__release(&body);
+		log_warn("building a profile failed: %s", strerror(-err));
+		return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				     "could not build the profile");
+	}
+	data = strbuf__detach(&body, &len);
+	resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
+				"attachment; filename=\"profile\"");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	srv->stats.profiles_served++;
+	srv->stats.profile_bytes += len;
+	return queue(srv, conn, MHD_HTTP_OK, resp);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct http_request *req = *con_cls;
+	bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+	bool is_head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	struct strbuf sb = STRBUF_INIT;
+	char msg[128];
+
+	(void)version;
+	(void)upload_data;
+	if (!req) {
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		req->srv = srv;
+		req->conn = conn;
+		req->timer_fd = -1;
+		req->conn_fd = -1;
+		*con_cls = req;
+	}
+	if (*upload_data_size) {
+		/* We take no request bodies; swallow and answer at the end. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (req->state == REQ_READY || req->state == REQ_GONE)
+		return profile_finish(srv, conn, req);
+
+	if (strcmp(url, "/debug/pprof/profile") == 0) {
+		if (!is_get)
+			return respond_error(srv, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+					     "method not allowed: use GET");
+		return profile_start(srv, conn, req);
+	}
+	if (!is_get && !is_head)
+		return respond_error(srv, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+				     "method not allowed: use GET");
+	if (strcmp(url, "/debug/pprof/") == 0 || strcmp(url, "/debug/pprof") == 0)
+		return respond_text(srv, conn, MHD_HTTP_OK, "text/html; charset=utf-8", index_html);
+	if (strcmp(url, "/healthz") == 0)
+		return respond_text(srv, conn, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n");
+	if (strcmp(url, "/metrics") == 0) {
+		int err = 0;
+
+		if (srv->deps.render_metrics)
+			err = srv->deps.render_metrics(srv->deps.metrics_ctx, &sb);
+		if (!err)
+			err = http__render_metrics(srv, &sb);
+		if (err) {
+			strbuf__release(&sb);
+			return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+					     "could not render metrics");
+		}
+		if (!sb.buf && strbuf__appends(&sb, ""))
+			return MHD_NO;
+		size_t len;
+		char *body = strbuf__detach(&sb, &len);
+
+		return respond_owned(srv, conn, MHD_HTTP_OK, "text/plain; version=0.0.4", body,
+				     len);
+	}
+	if (strncmp(url, "/debug/pprof/", 13) == 0) {
+		/* Names are echoed only when short and plain, to keep error bodies tame. */
+		const char *name = url + 13;
+		bool plain = strlen(name) <= 64;
+
+		for (const char *p = name; plain && *p; p++)
+			plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+		if (plain)
+			snprintf(msg, sizeof(msg), "Unknown profile: %s", name);
+		else
+			snprintf(msg, sizeof(msg), "Unknown profile");
+		return respond_error(srv, conn, MHD_HTTP_NOT_FOUND, msg);
+	}
+	return respond_error(srv, conn, MHD_HTTP_NOT_FOUND, "404 page not found");
+}
+
+static void on_request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+				 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_request *req = *con_cls;
+
+	(void)conn;
+	(void)toe;
+	if (!req)
+		return;
+	if (req->timer_fd >= 0) {
+		evloop__del(srv->deps.loop, req->timer_fd);
+		close(req->timer_fd);
+	}
+	if (req->conn_fd >= 0)
+		evloop__del(srv->deps.loop, req->conn_fd);
+	waiting_unlink(srv, req);
+	collector__session_cancel(srv->deps.collector, req->session);
+	free(req);
+	*con_cls = NULL;
+}
+
+static void arm_mhd_timer(struct http_server *srv)
+{
+	MHD_UNSIGNED_LONG_LONG ms = 0;
+	struct itimerspec its = {0};
+
+	if (MHD_get_timeout(srv->mhd, &ms) == MHD_YES) {
+		its.it_value.tv_sec = (time_t)(ms / 1000);
+		its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+		if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+			its.it_value.tv_nsec = 1;
+	}
+	timerfd_settime(srv->mhd_timer_fd, 0, &its, NULL);
+}
+
+static void on_mhd_ready(void *ctx, uint32_t events)
+{
+	struct http_server *srv = ctx;
+
+	(void)events;
+	MHD_run(srv->mhd);
+	arm_mhd_timer(srv);
+}
+
+static void on_mhd_timer(void *ctx, uint32_t events)
+{
+	struct http_server *srv = ctx;
+	uint64_t ticks;
+
+	(void)events;
+	if (read(srv->mhd_timer_fd, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
+		return;
+	MHD_run(srv->mhd);
+	arm_mhd_timer(srv);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	if (n && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	log_debug("http: %s", line);
+}
+
+static int open_listener(const char *host, uint16_t port, uint16_t *bound, char *err,
+			 size_t err_len)
+{
+	struct addrinfo hints = {0}, *res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char port_str[8];
+	int fd, rc, one = 1;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port_str, sizeof(port_str), "%u", port);
+	rc = getaddrinfo(host, port_str, &hints, &res);
+	if (rc) {
+		snprintf(err, err_len, "cannot listen on %s:%u: %s", host, port, gai_strerror(rc));
+		return -EINVAL;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		goto err_free_addr;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 128)) {
+		rc = -errno;
+		goto err_close_fd;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							: ((struct sockaddr_in *)&ss)->sin_port);
+	freeaddrinfo(res);
+	return fd;
+
+err_close_fd:
+	close(fd);
+err_free_addr:
+	snprintf(err, err_len, "cannot listen on %s:%u: %s", host, port, strerror(-rc));
+	freeaddrinfo(res);
+	return rc;
+}
+
+int http__new(const struct http_deps *deps, const char *host, uint16_t port,
+	      struct http_server **out, char *err, size_t err_len)
+{
+	const union MHD_DaemonInfo *di;
+	struct http_server *srv;
+	int rc;
+
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->deps = *deps;
+	srv->mhd_timer_fd = -1;
+	srv->listen_fd = open_listener(host, port, &srv->port, err, err_len);
+	if (srv->listen_fd < 0) {
+		rc = srv->listen_fd;
+		goto err_free_srv;
+	}
+	srv->mhd = MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_LISTEN_SOCKET,
+		srv->listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_request_completed, srv,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned int)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+	if (!srv->mhd) {
+		snprintf(err, err_len, "cannot start the HTTP server on %s:%u", host, port);
+		rc = -EIO;
+		goto err_close_listener;
+	}
+	di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!di) {
+		snprintf(err, err_len, "libmicrohttpd has no epoll support");
+		rc = -EOPNOTSUPP;
+		goto err_stop_mhd;
+	}
+	srv->mhd_epoll_fd = di->epoll_fd;
+	srv->mhd_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (srv->mhd_timer_fd < 0) {
+		rc = -errno;
+		snprintf(err, err_len, "timerfd: %s", strerror(errno));
+		goto err_stop_mhd;
+	}
+	rc = evloop__add(deps->loop, srv->mhd_epoll_fd, EPOLLIN, on_mhd_ready, srv);
+	if (rc)
+		goto err_close_timer;
+	rc = evloop__add(deps->loop, srv->mhd_timer_fd, EPOLLIN, on_mhd_timer, srv);
+	if (rc)
+		goto err_del_epoll;
+	arm_mhd_timer(srv);
+	*out = srv;
+	return 0;
+
+err_del_epoll:
+	evloop__del(deps->loop, srv->mhd_epoll_fd);
+err_close_timer:
+	snprintf(err, err_len, "cannot watch the HTTP server: %s", strerror(-rc));
+	close(srv->mhd_timer_fd);
+err_stop_mhd:
+	MHD_stop_daemon(srv->mhd);
+err_close_listener:
+	close(srv->listen_fd);
+err_free_srv:
+	free(srv);
+	return rc;
+}
+
+void http__free(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	/* Waiting clients get their connection closed; their sessions are dropped. */
+	while (srv->waiting)
+		request_wake(srv->waiting, REQ_GONE);
+	MHD_run(srv->mhd);
+	evloop__del(srv->deps.loop, srv->mhd_timer_fd);
+	evloop__del(srv->deps.loop, srv->mhd_epoll_fd);
+	MHD_stop_daemon(srv->mhd);
+	close(srv->mhd_timer_fd);
+	close(srv->listen_fd);
+	free(srv);
+}
+
+uint16_t http__port(const struct http_server *srv)
+{
+	return srv->port;
+}
+
+void http__stats(const struct http_server *srv, struct http_stats *out)
+{
+	*out = srv->stats;
+}
+
+int http__render_metrics(const struct http_server *srv, struct strbuf *out)
+{
+	int err = 0;
+
+	err |= strbuf__appends(out, "# HELP sonde_http_responses_total HTTP responses by status.\n"
+				    "# TYPE sonde_http_responses_total counter\n");
+	for (int i = 0; i < HTTP_ST__MAX; i++)
+		err |= strbuf__appendf(out, "sonde_http_responses_total{code=\"%s\"} %llu\n",
+				       status_labels[i],
+				       (unsigned long long)srv->stats.responses[i]);
+	err |= strbuf__appendf(
+		out,
+		"# HELP sonde_profiles_served_total Profiles sent to clients.\n"
+		"# TYPE sonde_profiles_served_total counter\n"
+		"sonde_profiles_served_total %llu\n"
+		"# HELP sonde_profiles_aborted_total Profiles whose client left before the end.\n"
+		"# TYPE sonde_profiles_aborted_total counter\n"
+		"sonde_profiles_aborted_total %llu\n"
+		"# HELP sonde_profile_bytes_total Bytes of profiles sent.\n"
+		"# TYPE sonde_profile_bytes_total counter\n"
+		"sonde_profile_bytes_total %llu\n"
+		"# HELP sonde_profiles_pending Profile requests waiting for their interval to "
+		"end.\n"
+		"# TYPE sonde_profiles_pending gauge\n"
+		"sonde_profiles_pending %llu\n",
+		(unsigned long long)srv->stats.profiles_served,
+		(unsigned long long)srv->stats.profiles_aborted,
+		(unsigned long long)srv->stats.profile_bytes,
+		(unsigned long long)srv->stats.profiles_pending);
+	return err ? -ENOMEM : 0;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The HTTP front: libmicrohttpd driven from the daemon's event loop (its epoll
+ * fd and a timerfd for its timeouts). Profile requests follow Go's
+ * /debug/pprof conventions: the connection is suspended for `seconds` while a
+ * collector session gathers samples, and resumed early if the client leaves.
+ */
+#ifndef SONDE_HTTP_H
+#define SONDE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector.h"
+#include "evloop.h"
+#include "strbuf.h"
+#include "symbolizer.h"
+
+struct http_server;
+
+struct http_deps {
+	struct evloop *loop;
+	struct collector *collector;
+	struct symbolizer *sym; /* NULL: frames stay [unknown] (tests) */
+	uint32_t max_seconds;
+	uint32_t max_sessions;
+	uint32_t agg_max_entries;
+	uint64_t period; /* ns per sample (cpu-clock) or events per sample (cycles) */
+	bool cycles;
+	/* Appends the Prometheus text of everything but HTTP itself. */
+	int (*render_metrics)(void *ctx, struct strbuf *out);
+	void *metrics_ctx;
+};
+
+enum http_status_class {
+	HTTP_ST_200 = 0,
+	HTTP_ST_400,
+	HTTP_ST_404,
+	HTTP_ST_405,
+	HTTP_ST_500,
+	HTTP_ST_503,
+	HTTP_ST_OTHER,
+	HTTP_ST__MAX,
+};
+
+struct http_stats {
+	uint64_t responses[HTTP_ST__MAX];
+	uint64_t profiles_served;
+	uint64_t profiles_aborted; /* clients that left before their profile was ready */
+	uint64_t profile_bytes;
+	uint64_t profiles_pending; /* gauge */
+};
+
+/* host:port; port 0 picks a free port (tests). 0 or -errno with a reason in err. */
+int http__new(const struct http_deps *deps, const char *host, uint16_t port,
+	      struct http_server **out, char *err, size_t err_len);
+void http__free(struct http_server *srv);
+uint16_t http__port(const struct http_server *srv);
+void http__stats(const struct http_server *srv, struct http_stats *out);
+/* Appends sonde_http_* metrics. */
+int http__render_metrics(const struct http_server *srv, struct strbuf *out);
+const char *http__status_label(enum http_status_class c);
+
+struct profile_query {
+	uint32_t seconds;
+	uint32_t pid; /* 0: all */
+};
+
+/*
+ * Validates the query of /debug/pprof/profile. seconds: absent means 30, else
+ * an integer from 1 to max_seconds; pid: absent or a positive integer.
+ * 0, or -EINVAL with a message for the client in err.
+ */
+int http__parse_profile_query(const char *seconds, const char *pid, uint32_t max_seconds,
+			      struct profile_query *out, char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pprof.h"
+#include "profile.h"
+#include "sonde_events.h"
+
+#define KERNEL_PID UINT32_MAX
+/*
+ * Synthetic frames have no mapping; locations are keyed on (mapping, address),
+ * so each gets an address of its own in page 0, where no code can be mapped.
+ */
+#define PSEUDO_ADDR_OVERFLOW 0x1
+#define PSEUDO_ADDR_NO_STACK 0x2
+
+/* (pid, address) → location id, so every distinct frame is looked up once per profile. */
+struct frame_cache {
+	struct frame_slot {
+		uint64_t addr;
+		uint32_t pid;
+		uint32_t used;
+		uint64_t loc_id;
+	} * slots;
+	size_t size, n;
+};
+
+struct build_ctx {
+	struct pprof_builder *b;
+	struct symbolizer *sym;
+	struct frame_cache cache;
+	struct profile_stats *stats;
+	uint64_t kernel_map_id;
+	int64_t period;
+	uint64_t locs[2 * SONDE_MAX_STACK_DEPTH + 1];
+};
+
+static uint64_t hash_frame(uint32_t pid, uint64_t addr)
+{
+	uint64_t h = addr * 0x9e3779b97f4a7c15ull ^ ((uint64_t)pid << 17);
+
+	return h ^ (h >> 29);
+}
+
+static int cache_grow(struct frame_cache *fc)
+{
+	size_t new_size = fc->size ? fc->size * 2 : 1024;
+	struct frame_slot *t;
+
+	if ((fc->n + 1) * 2 <= fc->size)
+		return 0;
+	t = calloc(new_size, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < fc->size; i++) {
+		size_t j;
+
+		if (!fc->slots[i].used)
+			continue;
+		j = hash_frame(fc->slots[i].pid, fc->slots[i].addr) & (new_size - 1);
+		while (t[j].used)
+			j = (j + 1) & (new_size - 1);
+		t[j] = fc->slots[i];
+	}
+	free(fc->slots);
+	fc->slots = t;
+	fc->size = new_size;
+	return 0;
+}
+
+static struct frame_slot *cache_slot(struct frame_cache *fc, uint32_t pid, uint64_t addr)
+{
+	size_t j;
+
+	if (cache_grow(fc))
+		return NULL;
+	j = hash_frame(pid, addr) & (fc->size - 1);
+	while (fc->slots[j].used) {
+		if (fc->slots[j].pid == pid && fc->slots[j].addr == addr)
+			return &fc->slots[j];
+		j = (j + 1) & (fc->size - 1);
+	}
+	return &fc->slots[j];
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* Looks up one frame and returns its location id, or 0 on allocation failure. */
+static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t addr, bool leaf)
+{
+	struct frame_slot *slot = cache_slot(&ctx->cache, pid, addr);
+	uint64_t lookup = leaf || addr == 0 ? addr : addr - 1;
+	struct sym_frame f = {0};
+	uint64_t map_id = 0, fn_id;
+	char placeholder[300];
+	const char *name;
+	int err;
+
+	if (!slot)
+		return 0;
+	if (slot->used)
+		return slot->loc_id;
+
+	ctx->stats->frames++;
+	if (pid == KERNEL_PID)
+		err = ctx->sym ? symbolizer__kernel(ctx->sym, lookup, &f) : -ENOENT;
+	else
+		err = ctx->sym ? symbolizer__user(ctx->sym, pid, lookup, &f) : -ENOENT;
+
+	if (err || !f.map_path) {
+		name = "[unknown]";
+		if (pid == KERNEL_PID)
+			map_id = ctx->kernel_map_id;
+	} else {
+		if (pid == KERNEL_PID && strcmp(f.map_path, "[kernel.kallsyms]") == 0 &&
+		    ctx->kernel_map_id) {
+			map_id = ctx->kernel_map_id;
+		} else {
+			map_id = pprof_builder__mapping(ctx->b, f.map_start, f.map_limit,
+							f.map_offset, f.map_path, f.build_id, true);
+			if (!map_id)
+				return 0;
+			if (pid == KERNEL_PID && strcmp(f.map_path, "[kernel.kallsyms]") == 0)
+				ctx->kernel_map_id = map_id;
+		}
+		if (f.name) {
+			name = f.name;
+		} else {
+			const char *b = base_name(f.map_path);
+
+			if (b[0] == '[')
+				snprintf(placeholder, sizeof(placeholder), "%s", b);
+			else
+				snprintf(placeholder, sizeof(placeholder), "[%s]", b);
+			name = placeholder;
+		}
+	}
+	if (err || !f.name)
+		ctx->stats->unnamed_frames++;
+
+	fn_id = pprof_builder__function(ctx->b, name, name, "");
+	if (!fn_id)
+		return 0;
+	slot->loc_id = pprof_builder__location(ctx->b, map_id, addr, fn_id);
+	if (!slot->loc_id)
+		return 0;
+	slot->used = 1;
+	slot->pid = pid;
+	slot->addr = addr;
+	ctx->cache.n++;
+	return slot->loc_id;
+}
+
+static int add_entry(const struct agg_sample *e, void *arg)
+{
+	struct build_ctx *ctx = arg;
+	struct pprof_label labels[3];
+	char pid_str[16];
+	size_t n = 0;
+	int64_t values[2];
+
+	if (e->overflow) {
+		uint64_t fn = pprof_builder__function(ctx->b, "[sonde: aggregation overflow]",
+						      "[sonde: aggregation overflow]", "");
+
+		ctx->locs[n] =
+			fn ? pprof_builder__location(ctx->b, 0, PSEUDO_ADDR_OVERFLOW, fn) : 0;
+		if (!ctx->locs[n++])
+			return -ENOMEM;
+	} else {
+		for (uint32_t i = 0; i < e->n_kstack; i++) {
+			ctx->locs[n] = frame_location(ctx, KERNEL_PID, e->kstack[i], n == 0);
+			if (!ctx->locs[n++])
+				return -ENOMEM;
+		}
+		for (uint32_t i = 0; i < e->n_ustack; i++) {
+			ctx->locs[n] = frame_location(ctx, e->pid, e->ustack[i], n == 0);
+			if (!ctx->locs[n++])
+				return -ENOMEM;
+		}
+		if (n == 0) {
+			/* No stack at all (both reads failed): keep the time, say so. */
+			uint64_t fn =
+				pprof_builder__function(ctx->b, "[no stack]", "[no stack]", "");
+
+			ctx->locs[n] =
+				fn ? pprof_builder__location(ctx->b, 0, PSEUDO_ADDR_NO_STACK, fn)
+				   : 0;
+			if (!ctx->locs[n++])
+				return -ENOMEM;
+		}
+	}
+
+	snprintf(pid_str, sizeof(pid_str), "%u", e->pid);
+	labels[0] = (struct pprof_label){.key = "pid", .str = pid_str};
+	/* An empty string label would read as a numeric one: name the gap instead. */
+	labels[1] = (struct pprof_label){.key = "comm", .str = e->comm[0] ? e->comm : "[unknown]"};
+	labels[2] = (struct pprof_label){
+		.key = "thread_name",
+		.str = e->thread_name[0] ? e->thread_name : "[unknown]",
+	};
+	values[0] = (int64_t)e->count;
+	values[1] = ctx->period ? (int64_t)e->count * ctx->period : (int64_t)e->value;
+	ctx->stats->samples++;
+	return pprof_builder__sample(ctx->b, ctx->locs, n, values, labels, 3);
+}
+
+int profile__cpu_pprof(const struct agg *agg, struct symbolizer *sym,
+		       const struct profile_meta *meta, struct strbuf *out,
+		       struct profile_stats *stats)
+{
+	static const struct pprof_value_type cpu_types[] = {
+		{"samples", "count"},
+		{"cpu", "nanoseconds"},
+	};
+	static const struct pprof_value_type cycles_types[] = {
+		{"samples", "count"},
+		{"cycles", "count"},
+	};
+	struct profile_stats local_stats = {0};
+	struct pprof_opts opts = {
+		.sample_types = meta->cycles ? cycles_types : cpu_types,
+		.n_sample_types = 2,
+		.period_type = meta->cycles ? cycles_types[1] : cpu_types[1],
+		.period = (int64_t)meta->period,
+		.time_nanos = meta->time_nanos,
+		.duration_nanos = meta->duration_nanos,
+		.default_sample_type = meta->cycles ? "cycles" : "cpu",
+	};
+	struct build_ctx ctx = {0};
+	int err;
+
+	ctx.stats = stats ? stats : &local_stats;
+	ctx.sym = sym;
+	/* For cycles the kernel varies the period; the samples carry their own. */
+	ctx.period = meta->cycles ? 0 : (int64_t)meta->period;
+	ctx.b = pprof_builder__new(&opts);
+	if (!ctx.b)
+		return -ENOMEM;
+	if (sym)
+		symbolizer__begin(sym);
+	err = agg__for_each(agg, add_entry, &ctx);
+	if (!err)
+		err = pprof_builder__encode(ctx.b, true, out);
+	free(ctx.cache.slots);
+	pprof_builder__free(ctx.b);
+	return err;
+}

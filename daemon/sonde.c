@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "evloop.h"
+#include "http.h"
+#include "loader.h"
+#include "log.h"
+#include "sonde.h"
+#include "symbolizer.h"
+
+/* How often the ring buffer is drained when BPF has not woken us sooner. */
+#define DRAIN_INTERVAL_MS 200
+
+struct sonde {
+	struct config cfg;
+	struct evloop *loop;
+	struct loader *loader;
+	struct collector *collector;
+	struct symbolizer *sym;
+	struct http_server *http;
+	int signal_fd;
+	int drain_fd;
+	sigset_t old_mask;
+	int exit_code;
+};
+
+static void on_signal(void *ctx, uint32_t events)
+{
+	struct sonde *s = ctx;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(s->signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("received %s, stopping", strsignal((int)si.ssi_signo));
+	evloop__stop(s->loop);
+}
+
+static void on_ringbuf(void *ctx, uint32_t events)
+{
+	struct sonde *s = ctx;
+
+	(void)events;
+	collector__drain(s->collector);
+}
+
+static void on_drain_timer(void *ctx, uint32_t events)
+{
+	struct sonde *s = ctx;
+	uint64_t ticks;
+
+	(void)events;
+	if (read(s->drain_fd, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
+		return;
+	collector__drain(s->collector);
+}
+
+#define METRIC(out, name, type, help, value)                                                       \
+	strbuf__appendf(out,                                                                       \
+			"# HELP " name " " help "\n# TYPE " name " " type "\n" name " %llu\n",     \
+			(unsigned long long)(value))
+
+static int render_metrics(void *ctx, struct strbuf *out)
+{
+	struct sonde *s = ctx;
+	uint64_t bpf[SONDE_CNT__MAX] = {0};
+	struct collector_stats cs;
+	struct symbolizer_stats ss;
+	struct loader_bpf_stats bs = {0};
+	int err = 0;
+
+	loader__read_counters(s->loader, bpf);
+	loader__bpf_stats(s->loader, &bs);
+	collector__stats(s->collector, &cs);
+	symbolizer__stats(s->sym, &ss);
+
+	err |= METRIC(out, "sonde_bpf_samples_total", "counter",
+		      "Perf-event samples seen by the BPF program.", bpf[SONDE_CNT_SAMPLES]);
+	err |= METRIC(out, "sonde_bpf_idle_skipped_total", "counter",
+		      "Samples of the idle task, skipped on purpose.", bpf[SONDE_CNT_IDLE_SKIPPED]);
+	err |= METRIC(out, "sonde_ringbuf_drops_total", "counter",
+		      "Samples lost because the BPF ring buffer was full.",
+		      bpf[SONDE_CNT_RB_DROPS]);
+	err |= METRIC(out, "sonde_kernel_stack_errors_total", "counter",
+		      "Kernel stacks that could not be read.", bpf[SONDE_CNT_KSTACK_ERR]);
+	err |= METRIC(out, "sonde_user_stack_errors_total", "counter",
+		      "User stacks that could not be read.", bpf[SONDE_CNT_USTACK_ERR]);
+	err |= strbuf__appendf(
+		out,
+		"# HELP sonde_bpf_run_time_seconds_total CPU time of the BPF program "
+		"(needs sysctl kernel.bpf_stats_enabled=1).\n"
+		"# TYPE sonde_bpf_run_time_seconds_total counter\n"
+		"sonde_bpf_run_time_seconds_total %.9f\n",
+		(double)bs.run_time_ns / 1e9);
+	err |= METRIC(out, "sonde_bpf_run_count_total", "counter",
+		      "Runs of the BPF program (needs kernel.bpf_stats_enabled=1).", bs.run_cnt);
+	err |= METRIC(out, "sonde_samples_received_total", "counter",
+		      "Records read from the ring buffer.", cs.events);
+	err |= METRIC(out, "sonde_samples_malformed_total", "counter",
+		      "Ring-buffer records of unexpected size or kind.", cs.malformed);
+	err |= METRIC(out, "sonde_agg_overflow_total", "counter",
+		      "Samples folded into a profile's overflow entry because its table was full.",
+		      cs.agg_overflow);
+	err |= METRIC(out, "sonde_sessions_open", "gauge", "Profiles being collected.",
+		      cs.sessions_open);
+	err |= METRIC(out, "sonde_symbolize_kernel_lookups_total", "counter",
+		      "Kernel frames looked up.", ss.kernel_lookups);
+	err |= METRIC(out, "sonde_symbolize_kernel_failures_total", "counter",
+		      "Kernel frames that matched no symbol.", ss.kernel_failures);
+	err |= METRIC(out, "sonde_symbolize_user_lookups_total", "counter",
+		      "User frames looked up.", ss.user_lookups);
+	err |= strbuf__appendf(
+		out,
+		"# HELP sonde_symbolize_failures_total Frames that could not be named, by cause.\n"
+		"# TYPE sonde_symbolize_failures_total counter\n"
+		"sonde_symbolize_failures_total{cause=\"kernel_no_symbol\"} %llu\n"
+		"sonde_symbolize_failures_total{cause=\"no_mapping\"} %llu\n"
+		"sonde_symbolize_failures_total{cause=\"no_symbol\"} %llu\n"
+		"sonde_symbolize_failures_total{cause=\"maps_unreadable\"} %llu\n"
+		"sonde_symbolize_failures_total{cause=\"elf_unreadable\"} %llu\n",
+		(unsigned long long)ss.kernel_failures, (unsigned long long)ss.user_no_mapping,
+		(unsigned long long)ss.user_no_symbol, (unsigned long long)ss.maps_read_errors,
+		(unsigned long long)ss.elf_errors);
+	err |= METRIC(out, "sonde_symbol_cache_hits_total", "counter",
+		      "ELF symbol-table cache hits.", ss.elf_cache_hits);
+	err |= METRIC(out, "sonde_symbol_cache_misses_total", "counter",
+		      "ELF symbol-table cache misses.", ss.elf_cache_misses);
+	err |= METRIC(out, "sonde_symbol_cache_evictions_total", "counter",
+		      "ELF symbol tables evicted (LRU).", ss.elf_cache_evictions);
+	err |= METRIC(out, "sonde_symbol_cache_files", "gauge", "ELF symbol tables held.",
+		      ss.elf_cached);
+	err |= METRIC(out, "sonde_process_cache_entries", "gauge", "Process mapping tables held.",
+		      ss.proc_cached);
+	return err ? -ENOMEM : 0;
+}
+
+int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t err_len)
+{
+	struct loader_opts lopts = {
+		.event = cfg->event,
+		.frequency = cfg->frequency,
+		.include_idle = cfg->include_idle,
+		.ringbuf_bytes = cfg->ringbuf_kib * 1024u,
+	};
+	struct symbolizer_opts sopts = {.proc_root = "/proc"};
+	struct http_deps deps = {0};
+	struct sonde *s;
+	sigset_t mask;
+	int rc;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->cfg = *cfg;
+	s->signal_fd = -1;
+	s->drain_fd = -1;
+
+	s->loop = evloop__new();
+	if (!s->loop) {
+		rc = -ENOMEM;
+		snprintf(err, err_len, "cannot create the event loop");
+		goto err_free_sonde;
+	}
+	rc = loader__new(&lopts, &s->loader, err, err_len);
+	if (rc)
+		goto err_free_loop;
+	rc = collector__new(loader__ringbuf_fd(s->loader), &s->collector);
+	if (rc) {
+		snprintf(err, err_len, "cannot read the ring buffer: %s", strerror(-rc));
+		goto err_free_loader;
+	}
+	s->sym = symbolizer__new(&sopts);
+	if (!s->sym) {
+		rc = -ENOMEM;
+		snprintf(err, err_len, "cannot create the symbolizer");
+		goto err_free_collector;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &mask, &s->old_mask);
+	sigdelset(&mask, SIGPIPE);
+	s->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (s->signal_fd < 0) {
+		rc = -errno;
+		snprintf(err, err_len, "signalfd: %s", strerror(errno));
+		goto err_restore_mask;
+	}
+	s->drain_fd = evloop__timerfd(DRAIN_INTERVAL_MS, 1);
+	if (s->drain_fd < 0) {
+		rc = s->drain_fd;
+		snprintf(err, err_len, "timerfd: %s", strerror(-rc));
+		goto err_close_signal;
+	}
+	if ((rc = evloop__add(s->loop, s->signal_fd, EPOLLIN, on_signal, s)) ||
+	    (rc = evloop__add(s->loop, s->drain_fd, EPOLLIN, on_drain_timer, s)) ||
+	    (rc = evloop__add(s->loop, collector__fd(s->collector), EPOLLIN, on_ringbuf, s))) {
+		snprintf(err, err_len, "cannot watch the daemon's fds: %s", strerror(-rc));
+		goto err_close_drain;
+	}
+
+	deps.loop = s->loop;
+	deps.collector = s->collector;
+	deps.sym = s->sym;
+	deps.max_seconds = cfg->max_seconds;
+	deps.max_sessions = cfg->max_sessions;
+	deps.agg_max_entries = cfg->agg_max_entries;
+	deps.cycles = cfg->event == SONDE_EVENT_CYCLES;
+	deps.period = deps.cycles ? 0 : loader__period_ns(s->loader);
+	deps.render_metrics = render_metrics;
+	deps.metrics_ctx = s;
+	rc = http__new(&deps, cfg->listen_host, cfg->listen_port, &s->http, err, err_len);
+	if (rc)
+		goto err_close_drain;
+
+	log_info("serving on http://%s%s%s:%u/debug/pprof/",
+		 strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
+		 strchr(cfg->listen_host, ':') ? "]" : "", http__port(s->http));
+	*out = s;
+	return 0;
+
+err_close_drain:
+	close(s->drain_fd);
+err_close_signal:
+	close(s->signal_fd);
+err_restore_mask:
+	sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
+	symbolizer__free(s->sym);
+err_free_collector:
+	collector__free(s->collector);
+err_free_loader:
+	loader__free(s->loader);
+err_free_loop:
+	evloop__free(s->loop);
+err_free_sonde:
+	free(s);
+	return rc;
+}
+
+int sonde__run(struct sonde *s)
+{
+	return evloop__run(s->loop);
+}
+
+void sonde__free(struct sonde *s)
+{
+	if (!s)
+		return;
+	http__free(s->http);
+	close(s->drain_fd);
+	close(s->signal_fd);
+	collector__free(s->collector);
+	loader__free(s->loader);
+	symbolizer__free(s->sym);
+	evloop__free(s->loop);
+	sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
+	free(s);
+}
