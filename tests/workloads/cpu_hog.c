@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A workload with known ground truth for the on-CPU tests and bench/.
+ *
+ * Thread "hot" spends its time in hot_alpha, hot_beta and hot_gamma in the
+ * ratio 5:3:2 (equal work per unit, so the split of CPU time is that ratio).
+ * Thread "sys" (unless --no-sys) reads /dev/zero in sys_read_zero, so that
+ * most of its time is spent in the kernel beneath that function.
+ *
+ * Usage: cpu_hog [--seconds N] [--no-sys]. Prints its pid on start and its
+ * CPU seconds (user+sys) and how much work it did on exit.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile uint64_t sink;
+static uint64_t hot_rounds, sys_reads; /* each written by one thread only */
+static double deadline;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Every measured function ends by calling this, so none is a leaf: GCC sets up
+ * no frame pointer in leaf functions, and the ground truth must not depend on
+ * unwinding code without one (that is a separate capability).
+ */
+__attribute__((noinline)) void publish(uint64_t x)
+{
+	sink = x;
+}
+
+/* One unit of work: a fixed number of dependent multiply-adds. */
+static inline __attribute__((always_inline)) uint64_t work_unit(uint64_t x)
+{
+	for (int i = 0; i < 200000; i++)
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+	return x;
+}
+
+__attribute__((noinline)) void hot_alpha(int units)
+{
+	uint64_t x = sink;
+
+	for (int u = 0; u < units; u++)
+		x = work_unit(x);
+	publish(x);
+}
+
+__attribute__((noinline)) void hot_beta(int units)
+{
+	uint64_t x = sink;
+
+	for (int u = 0; u < units; u++)
+		x = work_unit(x);
+	publish(x);
+}
+
+__attribute__((noinline)) void hot_gamma(int units)
+{
+	uint64_t x = sink;
+
+	for (int u = 0; u < units; u++)
+		x = work_unit(x);
+	publish(x);
+}
+
+/*
+ * The system call is issued right here rather than through libc's read(),
+ * which has no frame pointer: the interrupted user IP is then in this
+ * function, and frame-pointer unwinding names it and its caller.
+ */
+__attribute__((noinline)) void sys_read_zero(int fd, char *buf, size_t len)
+{
+	long ret;
+
+#if defined(__x86_64__)
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "0"((long)SYS_read), "D"((long)fd), "S"(buf), "d"(len)
+			 : "rcx", "r11", "memory");
+#else
+	ret = syscall(SYS_read, fd, buf, len);
+#endif
+	if (ret < 0)
+		abort();
+	publish((uint64_t)ret);
+}
+
+static void *hot_thread(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "hot");
+	while (now() < deadline) {
+		hot_alpha(5);
+		hot_beta(3);
+		hot_gamma(2);
+		hot_rounds++;
+	}
+	return NULL;
+}
+
+static void *sys_thread(void *arg)
+{
+	size_t len = 256 * 1024;
+	char *buf = malloc(len);
+	int fd = open("/dev/zero", O_RDONLY);
+
+	(void)arg;
+	prctl(PR_SET_NAME, "sys");
+	if (!buf || fd < 0)
+		abort();
+	while (now() < deadline) {
+		sys_read_zero(fd, buf, len);
+		sys_reads++;
+	}
+	close(fd);
+	free(buf);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	double seconds = 10;
+	int with_sys = 1;
+	pthread_t hot, sys;
+	struct rusage ru;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+			seconds = atof(argv[++i]);
+		else if (strcmp(argv[i], "--no-sys") == 0)
+			with_sys = 0;
+		else {
+			fprintf(stderr, "usage: cpu_hog [--seconds N] [--no-sys]\n");
+			return 2;
+		}
+	}
+	printf("pid %d\n", getpid());
+	fflush(stdout);
+	deadline = now() + seconds;
+	pthread_create(&hot, NULL, hot_thread, NULL);
+	if (with_sys)
+		pthread_create(&sys, NULL, sys_thread, NULL);
+	pthread_join(hot, NULL);
+	if (with_sys)
+		pthread_join(sys, NULL);
+	getrusage(RUSAGE_SELF, &ru);
+	printf("hot_rounds %llu\nsys_reads %llu\n", (unsigned long long)hot_rounds,
+	       (unsigned long long)sys_reads);
+	printf("cpu_seconds %.3f\n", (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+					     (double)ru.ru_stime.tv_sec +
+					     ru.ru_stime.tv_usec / 1e6);
+	return 0;
+}
