@@ -252,8 +252,6 @@ int loader__new(const struct loader_opts *opts, struct loader **out, char *err, 
 	if (err_code)
 		goto err_destroy_links;
 
-	log_info("on-CPU sampling at %u Hz with %s on %u CPUs, ring buffer %u KiB", opts->frequency,
-		 config__event_name(opts->event), ld->n_cpus, ld->ringbuf_bytes / 1024);
 	*out = ld;
 	return 0;
 
