@@ -14,13 +14,21 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader before load. */
 const volatile bool include_idle = false;
-const volatile __u32 filter_tgid = 0;	 /* 0: every process */
-const volatile __u64 wakeup_bytes = 0;	 /* 0: wake userspace on every record */
+const volatile __u32 filter_tgid = 0;  /* 0: every process */
+const volatile __u64 wakeup_bytes = 0; /* 0: wake userspace on every record */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20); /* resized by the loader */
 } events SEC(".maps");
+
+/* Per-CPU scratch record: cache-hot, so only the used bytes reach the ring. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sonde_sample);
+} scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -58,6 +66,8 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 	__u32 tid = (__u32)id;
 	struct task_struct *task;
 	struct sonde_sample *s;
+	__u32 zero = 0;
+	long kbytes, ubytes;
 
 	counter_inc(SONDE_CNT_SAMPLES);
 	if (tid == 0 && !include_idle) {
@@ -69,11 +79,9 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 
-	s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
-	if (!s) {
-		counter_inc(SONDE_CNT_RB_DROPS);
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
 		return 0;
-	}
 
 	s->hdr.kind = SONDE_EV_ONCPU;
 	s->hdr.cpu = bpf_get_smp_processor_id();
@@ -87,19 +95,37 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 	if (BPF_CORE_READ_STR_INTO(&s->hdr.comm, task, group_leader, comm) < 0)
 		__builtin_memcpy(s->hdr.comm, s->hdr.thread_name, sizeof(s->hdr.comm));
 
-	s->hdr.kstack_sz = bpf_get_stack(ctx, s->kstack, sizeof(s->kstack), 0);
-	if (s->hdr.kstack_sz < 0)
+	kbytes = bpf_get_stack(ctx, s->frames, SONDE_STACK_BYTES, 0);
+	s->hdr.kstack_sz = kbytes;
+	if (kbytes < 0) {
 		counter_inc(SONDE_CNT_KSTACK_ERR);
-	/* Kernel threads have no user stack; that is not an error. */
-	if (BPF_CORE_READ(task, flags) & 0x00200000 /* PF_KTHREAD */) {
-		s->hdr.ustack_sz = 0;
-	} else {
-		s->hdr.ustack_sz = bpf_get_stack(ctx, s->ustack, sizeof(s->ustack),
-						 BPF_F_USER_STACK);
-		if (s->hdr.ustack_sz < 0)
+		kbytes = 0;
+	}
+	if (kbytes > SONDE_STACK_BYTES)
+		kbytes = SONDE_STACK_BYTES;
+	kbytes &= ~7L;
+	if (s->hdr.kstack_sz >= 0)
+		s->hdr.kstack_sz = kbytes;
+	/* User frames go right after the kernel frames. Kernel threads have none. */
+	ubytes = 0;
+	if (!(BPF_CORE_READ(task, flags) & 0x00200000 /* PF_KTHREAD */)) {
+		ubytes = bpf_get_stack(ctx, (void *)s->frames + kbytes, SONDE_STACK_BYTES,
+				       BPF_F_USER_STACK);
+		s->hdr.ustack_sz = ubytes;
+		if (ubytes < 0) {
 			counter_inc(SONDE_CNT_USTACK_ERR);
+			ubytes = 0;
+		}
+		if (ubytes > SONDE_STACK_BYTES)
+			ubytes = SONDE_STACK_BYTES;
+		ubytes &= ~7L;
+		if (s->hdr.ustack_sz >= 0)
+			s->hdr.ustack_sz = ubytes;
+	} else {
+		s->hdr.ustack_sz = 0;
 	}
 
-	bpf_ringbuf_submit(s, submit_flags());
+	if (bpf_ringbuf_output(&events, s, sizeof(s->hdr) + kbytes + ubytes, submit_flags()))
+		counter_inc(SONDE_CNT_RB_DROPS);
 	return 0;
 }

@@ -98,11 +98,20 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 {
 	const struct sonde_sample *ev = data;
 	char comm[SONDE_COMM_LEN + 1], thread_name[SONDE_COMM_LEN + 1];
+	uint64_t frames[2 * SONDE_MAX_STACK_DEPTH];
 	struct agg_sample s = {0};
-	size_t n;
+	size_t n, kbytes, ubytes;
 
 	c->stats.events++;
-	if (size < sizeof(*ev) || ev->hdr.kind != SONDE_EV_ONCPU) {
+	if (size < sizeof(ev->hdr) || ev->hdr.kind != SONDE_EV_ONCPU) {
+		c->stats.malformed++;
+		return -EINVAL;
+	}
+	/* bpf_get_stack() sizes are bytes, or a negative errno: no frames then. */
+	kbytes = ev->hdr.kstack_sz > 0 ? (size_t)ev->hdr.kstack_sz : 0;
+	ubytes = ev->hdr.ustack_sz > 0 ? (size_t)ev->hdr.ustack_sz : 0;
+	if (kbytes > SONDE_STACK_BYTES || ubytes > SONDE_STACK_BYTES || kbytes % 8 || ubytes % 8 ||
+	    size < sizeof(ev->hdr) + kbytes + ubytes) {
 		c->stats.malformed++;
 		return -EINVAL;
 	}
@@ -121,17 +130,12 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 	s.cgroup_id = ev->hdr.cgroup_id;
 	s.comm = comm;
 	s.thread_name = thread_name;
-	s.kstack = (const uint64_t *)ev->kstack;
-	s.ustack = (const uint64_t *)ev->ustack;
-	/* bpf_get_stack() returns bytes written, or a negative errno: no frames then. */
-	if (ev->hdr.kstack_sz > 0)
-		s.n_kstack = (uint32_t)ev->hdr.kstack_sz / sizeof(uint64_t);
-	if (ev->hdr.ustack_sz > 0)
-		s.n_ustack = (uint32_t)ev->hdr.ustack_sz / sizeof(uint64_t);
-	if (s.n_kstack > SONDE_MAX_STACK_DEPTH)
-		s.n_kstack = SONDE_MAX_STACK_DEPTH;
-	if (s.n_ustack > SONDE_MAX_STACK_DEPTH)
-		s.n_ustack = SONDE_MAX_STACK_DEPTH;
+	/* The record may sit unaligned in the ring; frames are copied out to be safe. */
+	memcpy(frames, ev->frames, kbytes + ubytes);
+	s.kstack = frames;
+	s.n_kstack = (uint32_t)(kbytes / 8);
+	s.ustack = frames + s.n_kstack;
+	s.n_ustack = (uint32_t)(ubytes / 8);
 	s.count = 1;
 	s.value = ev->hdr.period;
 

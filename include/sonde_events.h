@@ -36,21 +36,28 @@ struct sonde_sample_hdr {
 	__u32 tid;
 	__u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u64 cgroup_id;
-	__u64 period;	 /* event period: nanoseconds for cpu-clock, events for cycles */
-	__s32 kstack_sz; /* bytes written by bpf_get_stack, or a negative errno */
-	__s32 ustack_sz;
-	char comm[SONDE_COMM_LEN];	  /* process (group leader) name */
+	__u64 period;		   /* event period: nanoseconds for cpu-clock, events for cycles */
+	__s32 kstack_sz;	   /* bytes of kernel frames, or a negative errno if unreadable */
+	__s32 ustack_sz;	   /* bytes of user frames, or a negative errno */
+	char comm[SONDE_COMM_LEN]; /* process (group leader) name */
 	char thread_name[SONDE_COMM_LEN]; /* this thread's name */
 };
 
+/*
+ * A ring-buffer record is the header followed by kstack_sz bytes of kernel
+ * frames and then ustack_sz bytes of user frames (leaf first), and nothing
+ * more: records are only as long as their stacks, so the BPF program writes
+ * a few hundred bytes per sample instead of 2 KiB of mostly zeroes.
+ */
 struct sonde_sample {
 	struct sonde_sample_hdr hdr;
-	__u64 kstack[SONDE_MAX_STACK_DEPTH];
-	__u64 ustack[SONDE_MAX_STACK_DEPTH];
+	__u64 frames[2 * SONDE_MAX_STACK_DEPTH];
 };
 
+#define SONDE_STACK_BYTES (SONDE_MAX_STACK_DEPTH * 8)
+
 _Static_assert(sizeof(struct sonde_sample_hdr) == 80, "sonde_sample_hdr layout changed");
-_Static_assert(sizeof(struct sonde_sample) == 80 + 2 * 8 * SONDE_MAX_STACK_DEPTH,
+_Static_assert(sizeof(struct sonde_sample) == 80 + 2 * SONDE_STACK_BYTES,
 	       "sonde_sample layout changed");
 
 #endif /* SONDE_EVENTS_H */

@@ -18,13 +18,14 @@ static void make_event(struct sonde_sample *ev, uint32_t pid, uint64_t ts)
 	memcpy(ev->hdr.comm, "0123456789abcdef", 16);
 	memcpy(ev->hdr.thread_name, "t", 2);
 	ev->hdr.kstack_sz = 3 * 8;
-	ev->kstack[0] = 0xffffffff81000000ull;
+	ev->frames[0] = 0xffffffff81000000ull;
 	ev->hdr.ustack_sz = -EFAULT; /* a failed user stack read: no user frames */
 }
 
 struct seen {
 	uint64_t count, value;
 	uint32_t n_u, n_k;
+	uint64_t k0, u0, u1;
 	size_t comm_len;
 };
 
@@ -36,6 +37,9 @@ static int seen_fn(const struct agg_sample *e, void *ctx)
 	s->value += e->value;
 	s->n_u = e->n_ustack;
 	s->n_k = e->n_kstack;
+	s->k0 = e->n_kstack ? e->kstack[0] : 0;
+	s->u0 = e->n_ustack ? e->ustack[0] : 0;
+	s->u1 = e->n_ustack > 1 ? e->ustack[1] : 0;
 	s->comm_len = strlen(e->comm);
 	return 0;
 }
@@ -152,6 +156,48 @@ static void test_overflow_counted(void)
 	collector__free(c);
 }
 
+/* Records are only as long as their stacks: the user frames follow the kernel ones. */
+static void test_variable_records(void)
+{
+	struct collector_session *s;
+	struct collector_stats st;
+	struct sonde_sample ev;
+	struct collector *c;
+	struct seen seen = {0};
+	size_t exact;
+	struct agg *a;
+
+	CHECK(collector__new(-1, &c) == 0);
+	CHECK(collector__session_open(c, 0, 1000, 0, NULL, &s) == 0);
+	make_event(&ev, 3, 5);
+	ev.hdr.kstack_sz = 2 * 8;
+	ev.hdr.ustack_sz = 2 * 8;
+	ev.frames[0] = 0xffffffff81000010ull;
+	ev.frames[1] = 0xffffffff81000020ull;
+	ev.frames[2] = 0x401000;
+	ev.frames[3] = 0x402000;
+	exact = sizeof(ev.hdr) + 32;
+	CHECK(collector__handle_event(c, &ev, exact) == 0);
+	CHECK(collector__handle_event(c, &ev, exact - 8) == -EINVAL); /* shorter than it says */
+	ev.hdr.ustack_sz = 12;					      /* not whole frames */
+	CHECK(collector__handle_event(c, &ev, exact) == -EINVAL);
+	ev.hdr.ustack_sz = 128 * 8; /* more than the BPF side can write */
+	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == -EINVAL);
+	CHECK(collector__handle_event(c, &ev, sizeof(ev.hdr) - 1) == -EINVAL);
+	collector__stats(c, &st);
+	CHECK_EQ_U64(st.malformed, 4);
+	a = collector__session_close(c, s);
+	agg__for_each(a, seen_fn, &seen);
+	agg__free(a);
+	CHECK_EQ_U64(seen.count, 1);
+	CHECK_EQ_U64(seen.n_k, 2);
+	CHECK_EQ_U64(seen.n_u, 2);
+	CHECK_EQ_U64(seen.k0, 0xffffffff81000010ull);
+	CHECK_EQ_U64(seen.u0, 0x401000);
+	CHECK_EQ_U64(seen.u1, 0x402000);
+	collector__free(c);
+}
+
 static void test_clock(void)
 {
 	uint64_t a = collector__now_ns(), b = collector__now_ns();
@@ -164,6 +210,7 @@ int main(void)
 	test_dispatch();
 	test_truncate_and_cancel();
 	test_overflow_counted();
+	test_variable_records();
 	test_clock();
 	return test__finish("test_collector");
 }

@@ -126,9 +126,9 @@ static void inject(struct env *env, uint32_t pid, int n)
 		memcpy(ev.hdr.comm, "worker", 7);
 		memcpy(ev.hdr.thread_name, "worker-1", 9);
 		ev.hdr.ustack_sz = 2 * 8;
-		ev.ustack[0] = 0x401000 + (uint64_t)(i % 3);
-		ev.ustack[1] = 0x402000;
-		collector__handle_event(env->coll, &ev, sizeof(ev));
+		ev.frames[0] = 0x401000 + (uint64_t)(i % 3);
+		ev.frames[1] = 0x402000;
+		collector__handle_event(env->coll, &ev, sizeof(ev.hdr) + 16);
 	}
 }
 
