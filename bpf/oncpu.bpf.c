@@ -58,6 +58,25 @@ static __always_inline __u64 submit_flags(void)
 	return BPF_RB_NO_WAKEUP;
 }
 
+/*
+ * Turns bpf_get_stack()'s result into a byte count the verifier can bound
+ * (whole frames, at most SONDE_STACK_BYTES) and records it, or the error, in
+ * the header.
+ */
+static __always_inline long stack_bytes(long ret, __s32 *hdr_sz, __u32 err_counter)
+{
+	if (ret < 0) {
+		counter_inc(err_counter);
+		*hdr_sz = (__s32)ret;
+		return 0;
+	}
+	if (ret > SONDE_STACK_BYTES)
+		ret = SONDE_STACK_BYTES;
+	ret &= ~7L;
+	*hdr_sz = (__s32)ret;
+	return ret;
+}
+
 SEC("perf_event")
 int sonde_oncpu(struct bpf_perf_event_data *ctx)
 {
@@ -95,35 +114,15 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 	if (BPF_CORE_READ_STR_INTO(&s->hdr.comm, task, group_leader, comm) < 0)
 		__builtin_memcpy(s->hdr.comm, s->hdr.thread_name, sizeof(s->hdr.comm));
 
-	kbytes = bpf_get_stack(ctx, s->frames, SONDE_STACK_BYTES, 0);
-	s->hdr.kstack_sz = kbytes;
-	if (kbytes < 0) {
-		counter_inc(SONDE_CNT_KSTACK_ERR);
-		kbytes = 0;
-	}
-	if (kbytes > SONDE_STACK_BYTES)
-		kbytes = SONDE_STACK_BYTES;
-	kbytes &= ~7L;
-	if (s->hdr.kstack_sz >= 0)
-		s->hdr.kstack_sz = kbytes;
+	kbytes = stack_bytes(bpf_get_stack(ctx, s->frames, SONDE_STACK_BYTES, 0), &s->hdr.kstack_sz,
+			     SONDE_CNT_KSTACK_ERR);
 	/* User frames go right after the kernel frames. Kernel threads have none. */
 	ubytes = 0;
-	if (!(BPF_CORE_READ(task, flags) & 0x00200000 /* PF_KTHREAD */)) {
-		ubytes = bpf_get_stack(ctx, (void *)s->frames + kbytes, SONDE_STACK_BYTES,
-				       BPF_F_USER_STACK);
-		s->hdr.ustack_sz = ubytes;
-		if (ubytes < 0) {
-			counter_inc(SONDE_CNT_USTACK_ERR);
-			ubytes = 0;
-		}
-		if (ubytes > SONDE_STACK_BYTES)
-			ubytes = SONDE_STACK_BYTES;
-		ubytes &= ~7L;
-		if (s->hdr.ustack_sz >= 0)
-			s->hdr.ustack_sz = ubytes;
-	} else {
-		s->hdr.ustack_sz = 0;
-	}
+	s->hdr.ustack_sz = 0;
+	if (!(BPF_CORE_READ(task, flags) & 0x00200000 /* PF_KTHREAD */))
+		ubytes = stack_bytes(bpf_get_stack(ctx, (void *)s->frames + kbytes,
+						   SONDE_STACK_BYTES, BPF_F_USER_STACK),
+				     &s->hdr.ustack_sz, SONDE_CNT_USTACK_ERR);
 
 	if (bpf_ringbuf_output(&events, s, sizeof(s->hdr) + kbytes + ubytes, submit_flags()))
 		counter_inc(SONDE_CNT_RB_DROPS);
