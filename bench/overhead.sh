@@ -16,14 +16,14 @@
 # perf's in-kernel work (stack walks and writes into its buffer, done in the
 # timer interrupt of the sampled task) shows in no process's CPU time, and at
 # 99 Hz either profiler's slowdown is below the noise. So a second, amplified
-# round repeats the three phases at AMP_HZ (default 2999 Hz), where the whole
+# round repeats the three phases at AMP_HZ (default 4999 Hz), where the whole
 # cost of each profiler (interrupt-side work, its process, everything) shows as
 # CPU taken from the workload; scaled to 99 Hz it gives comparable totals.
 # Usage: bench/overhead.sh [SECONDS] [AMP_HZ]   (as root; build first: make build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-20}
-AMP_HZ=${2:-2999}
+AMP_HZ=${2:-4999}
 BUILD=${BUILD:-build}
 SONDE=$BUILD/sonde
 HOG=$BUILD/tests/workloads/cpu_hog
@@ -109,36 +109,54 @@ awk \
 }'
 
 # --- Amplified round: whole cost as CPU taken from the saturated workload. ---
-run_hog amp_baseline
-"$SONDE" --listen 127.0.0.1:0 --frequency "$AMP_HZ" 2>"$OUT/sonde2.log" &
-SPID=$!
-PORT=
-for _ in $(seq 1 100); do
-	PORT=$(sed -n 's#.*serving on http://127.0.0.1:\([0-9]*\)/.*#\1#p' "$OUT/sonde2.log")
-	[ -n "$PORT" ] && break
-	sleep 0.1
-done
+# Phases interleave (baseline, sonde, perf) REPS times, each compared with its
+# own round's baseline, and the median is reported: the machine drifts by a few
+# percent over minutes, more than the effect at 99 Hz.
+REPS=${REPS:-3}
+AMP_SECS=${AMP_SECS:-10}
 sysctl -qw kernel.bpf_stats_enabled=0 # its own clock reads would add to the cost
-curl -sf -o /dev/null "http://127.0.0.1:$PORT/debug/pprof/profile?seconds=$((SECS + 1))" &
-CURL=$!
-run_hog amp_sonde
-wait $CURL
-kill -TERM $SPID
-wait $SPID || true
-perf record -F "$AMP_HZ" -a -g -o "$OUT/perf2.data" -q -- sleep "$((SECS + 1))" 2>/dev/null &
-sleep 0.5
-run_hog amp_perf
-wait || true
-read -r BH BS < <(work "$OUT/amp_baseline.hog")
-read -r SH SS < <(work "$OUT/amp_sonde.hog")
-read -r PH PS < <(work "$OUT/amp_perf.hog")
-awk -v hz="$AMP_HZ" -v bh="$BH" -v bs="$BS" -v sh="$SH" -v ss="$SS" -v ph="$PH" -v ps="$PS" 'BEGIN {
+start_sonde() { # start_sonde HZ LOG: runs the daemon, sets SPID and PORT
+	"$SONDE" --listen 127.0.0.1:0 --frequency "$1" 2>"$2" &
+	SPID=$!
+	PORT=
+	for _ in $(seq 1 100); do
+		PORT=$(sed -n 's#.*serving on http://127.0.0.1:\([0-9]*\)/.*#\1#p' "$2")
+		[ -n "$PORT" ] && break
+		sleep 0.1
+	done
+	[ -n "$PORT" ] || { cat "$2"; exit 1; }
+}
+for r in $(seq 1 "$REPS"); do
+	"$HOG" --seconds "$AMP_SECS" >"$OUT/amp_base.$r"
+	# A fresh daemon per round: its perf events must not be open in the other phases.
+	start_sonde "$AMP_HZ" "$OUT/sonde2.log"
+	curl -sf -o /dev/null "http://127.0.0.1:$PORT/debug/pprof/profile?seconds=$((AMP_SECS + 1))" &
+	CURL=$!
+	"$HOG" --seconds "$AMP_SECS" >"$OUT/amp_sonde.$r"
+	wait $CURL
+	kill -TERM $SPID
+	wait $SPID || true
+	perf record -F "$AMP_HZ" -a -g -o "$OUT/perf2.data" -q -- sleep "$((AMP_SECS + 1))" 2>/dev/null &
+	PERF=$!
+	sleep 0.3
+	"$HOG" --seconds "$AMP_SECS" >"$OUT/amp_perf.$r"
+	wait $PERF || true
+done
+for r in $(seq 1 "$REPS"); do
+	echo "$r $(work "$OUT/amp_base.$r") $(work "$OUT/amp_sonde.$r") $(work "$OUT/amp_perf.$r")"
+done | awk -v hz="$AMP_HZ" '
 	# Each workload thread saturates one CPU: work lost = CPU taken, in CPU-s per s.
-	s_lost = (1 - sh / bh) + (1 - ss / bs)
-	p_lost = (1 - ph / bh) + (1 - ps / bs)
-	printf "\namplified at %d Hz: CPU taken from the workload (CPU-s per s), and scaled to 99 Hz\n", hz
-	printf "%-8s %12s %14s\n", "", "at " hz " Hz", "scaled to 99 Hz"
-	printf "%-8s %12.4f %13.4f%%\n", "sonde", s_lost, 100 * s_lost * 99 / hz
-	printf "%-8s %12.4f %13.4f%%\n", "perf", p_lost, 100 * p_lost * 99 / hz
-	printf "ratio sonde/perf whole cost (amplified): %.3f\n", (p_lost > 0) ? s_lost / p_lost : 0
-}'
+	{ s[NR] = (1 - $4 / $2) + (1 - $5 / $3); p[NR] = (1 - $6 / $2) + (1 - $7 / $3)
+	  printf "round %d: sonde %.4f perf %.4f CPU-s/s\n", $1, s[NR], p[NR] }
+	function median(a, n,   i, j, t) {
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	END {
+		sm = median(s, NR); pm = median(p, NR)
+		printf "\namplified at %d Hz, median of %d rounds: CPU taken from the workload\n", hz, NR
+		printf "%-8s %12s %16s\n", "", "CPU-s per s", "scaled to 99 Hz"
+		printf "%-8s %12.4f %15.4f%%\n", "sonde", sm, 100 * sm * 99 / hz
+		printf "%-8s %12.4f %15.4f%%\n", "perf", pm, 100 * pm * 99 / hz
+		printf "ratio sonde/perf whole cost (amplified): %.3f\n", (pm > 0) ? sm / pm : 0
+	}'
