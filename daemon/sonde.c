@@ -224,8 +224,8 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 		goto err_close_drain;
 
 	/* The first line logged: every failure before it is a single line on stderr. */
-	log_info("on-CPU sampling at %u Hz with %s on %u CPUs, ring buffer %u KiB",
-		 cfg->frequency, config__event_name(cfg->event), loader__n_cpus(s->loader),
+	log_info("on-CPU sampling at %u Hz with %s on %u CPUs, ring buffer %u KiB", cfg->frequency,
+		 config__event_name(cfg->event), loader__n_cpus(s->loader),
 		 loader__ringbuf_bytes(s->loader) / 1024);
 	log_info("serving on http://%s%s%s:%u/debug/pprof/",
 		 strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
