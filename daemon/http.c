@@ -595,7 +595,8 @@ int http__new(const struct http_deps *deps, const char *host, uint16_t port,
 		on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_LISTEN_SOCKET,
 		srv->listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_request_completed, srv,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned int)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+		(unsigned int)64, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)(deps->idle_timeout_s ? deps->idle_timeout_s : 60),
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
 	if (!srv->mhd) {
 		snprintf(err, err_len, "cannot start the HTTP server on %s:%u", host, port);

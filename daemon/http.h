@@ -26,7 +26,8 @@ struct http_deps {
 	uint32_t max_seconds;
 	uint32_t max_sessions;
 	uint32_t agg_max_entries;
-	uint64_t period; /* ns per sample (cpu-clock) or events per sample (cycles) */
+	uint32_t idle_timeout_s; /* connections idle this long are closed; 0: 60 */
+	uint64_t period;	 /* ns per sample (cpu-clock) or events per sample (cycles) */
 	bool cycles;
 	/* Appends the Prometheus text of everything but HTTP itself. */
 	int (*render_metrics)(void *ctx, struct strbuf *out);

@@ -52,6 +52,7 @@ static void on_client(void *ctx, uint32_t events)
 	}
 }
 
+/* Connects, and sends a request unless method is NULL (an idle client). */
 static int client_open(struct env *env, struct client *c, const char *method, const char *path)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(http__port(env->srv))};
@@ -64,10 +65,13 @@ static int client_open(struct env *env, struct client *c, const char *method, co
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)))
 		return -errno;
-	n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
-		     method, path);
-	if (write(c->fd, req, (size_t)n) != n)
-		return -EIO;
+	if (method) {
+		n = snprintf(req, sizeof(req),
+			     "%s %s HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", method,
+			     path);
+		if (write(c->fd, req, (size_t)n) != n)
+			return -EIO;
+	}
 	return evloop__add(env->loop, c->fd, EPOLLIN, on_client, c);
 }
 
@@ -349,6 +353,29 @@ static void test_session_limit(struct env *env)
 	client_close(env, &b);
 }
 
+/*
+ * A profile longer than the idle timeout: the suspended connection must not
+ * be reaped as idle, neither while it waits nor when it resumes.
+ */
+static void test_longer_than_idle_timeout(struct env *env)
+{
+	struct client c, idle;
+
+	CHECK(client_open(env, &c, "GET", "/debug/pprof/profile?seconds=3") == 0);
+	run_until_sessions(env, 1);
+	/* Meanwhile a connection that never sends a request is closed as idle. */
+	CHECK(client_open(env, &idle, NULL, NULL) == 0);
+	client_wait(env, &idle);
+	CHECK(idle.done);
+	CHECK_EQ_U64(idle.resp.len, 0);
+	CHECK(!c.done);
+	client_close(env, &idle);
+	client_wait(env, &c);
+	CHECK_EQ_U64(status_of(&c), 200);
+	CHECK(has_header(&c, "Content-Type: application/octet-stream"));
+	client_close(env, &c);
+}
+
 static void test_query_parser(void)
 {
 	struct profile_query q;
@@ -400,6 +427,7 @@ int main(void)
 	deps.max_seconds = 3600;
 	deps.max_sessions = 2;
 	deps.period = 10101010;
+	deps.idle_timeout_s = 1;
 	if (http__new(&deps, "127.0.0.1", 0, &env.srv, err, sizeof(err))) {
 		fprintf(stderr, "http__new: %s\n", err);
 		return 1;
@@ -410,6 +438,7 @@ int main(void)
 	test_pid_filter_and_concurrency(&env);
 	test_client_leaves(&env);
 	test_session_limit(&env);
+	test_longer_than_idle_timeout(&env);
 	test_listen_errors(&env);
 	http__free(env.srv);
 	collector__free(env.coll);
