@@ -58,8 +58,14 @@ require_bpf() {
 	command -v go >/dev/null || { echo "FAIL: go is missing; make test installs golang-go"; exit 1; }
 }
 
+# IDs of loaded sonde BPF programs, one per line (other sonde instances may own some).
+sonde_prog_ids() {
+	bpftool prog show 2>/dev/null | awk '/ name sonde_/ { sub(":", "", $1); print $1 }' | sort
+}
+
 # start_daemon [ARGS...]: runs sonde on a free loopback port, sets PORT and URL.
 start_daemon() {
+	sonde_prog_ids >"$TMP/progs.before"
 	"$SONDE_BIN" --listen 127.0.0.1:0 "$@" 2>"$TMP/daemon.log" &
 	DAEMON_PID=$!
 	for _ in $(seq 1 100); do
@@ -70,6 +76,12 @@ start_daemon() {
 	done
 	[ -n "$PORT" ] || { cat "$TMP/daemon.log"; echo "FAIL: daemon did not start"; exit 1; }
 	URL=http://127.0.0.1:$PORT
+}
+
+# True when every sonde BPF program loaded now was already loaded before start_daemon.
+daemon_progs_released() {
+	sonde_prog_ids >"$TMP/progs.after"
+	[ -z "$(comm -13 "$TMP/progs.before" "$TMP/progs.after")" ]
 }
 
 stop_daemon() { # returns the daemon's exit status
