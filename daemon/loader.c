@@ -63,6 +63,15 @@ int loader__check_environment(char *err, size_t err_len)
 			 "needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run as root");
 		return -EPERM;
 	}
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
+		snprintf(err, err_len,
+			 "the kernel has no BPF ring buffer (Linux 5.8 or later is needed)");
+		return -EOPNOTSUPP;
+	}
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_PERF_EVENT, NULL) != 1) {
+		snprintf(err, err_len, "the kernel cannot attach BPF programs to perf events");
+		return -EOPNOTSUPP;
+	}
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		snprintf(err, err_len,
 			 "kernel BTF not found at /sys/kernel/btf/vmlinux: the kernel needs "
