@@ -54,8 +54,10 @@ int loader__check_environment(char *err, size_t err_len)
 	struct __user_cap_data_struct data[2] = {0};
 
 	if (syscall(SYS_capget, &hdr, data)) {
-		snprintf(err, err_len, "cannot read capabilities: %s", strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, err_len, "cannot read capabilities: %s", strerror(e));
+		return -e;
 	}
 	if (!has_cap(data, CAP_SYS_ADMIN_BIT) &&
 	    !(has_cap(data, CAP_BPF_BIT) && has_cap(data, CAP_PERFMON_BIT))) {
