@@ -40,6 +40,18 @@ sysctl -qw kernel.bpf_stats_enabled=1
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'; }
 work() { awk '$1 == "hot_rounds" { h = $2 } $1 == "sys_reads" { s = $2 } END { print h, s }' "$1"; }
 
+start_sonde() { # start_sonde HZ LOG: runs the daemon, sets SPID and PORT
+	"$SONDE" --listen 127.0.0.1:0 --frequency "$1" 2>"$2" &
+	SPID=$!
+	PORT=
+	for _ in $(seq 1 100); do
+		PORT=$(sed -n 's#.*serving on http://127.0.0.1:\([0-9]*\)/.*#\1#p' "$2")
+		[ -n "$PORT" ] && break
+		sleep 0.1
+	done
+	[ -n "$PORT" ] || { cat "$2"; exit 1; }
+}
+
 run_hog() { # run_hog NAME: runs the workload for SECS, output in $OUT/NAME.hog
 	"$HOG" --seconds "$SECS" >"$OUT/$1.hog"
 }
@@ -50,14 +62,7 @@ echo "workload: cpu_hog on $(nproc) CPUs for ${SECS}s per phase"
 run_hog baseline
 
 # Phase 2: sonde, with a profile request covering the phase.
-"$SONDE" --listen 127.0.0.1:0 --frequency 99 2>"$OUT/sonde.log" &
-SPID=$!
-for _ in $(seq 1 100); do
-	PORT=$(sed -n 's#.*serving on http://127.0.0.1:\([0-9]*\)/.*#\1#p' "$OUT/sonde.log")
-	[ -n "$PORT" ] && break
-	sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$OUT/sonde.log"; exit 1; }
+start_sonde 99 "$OUT/sonde.log"
 bpf_seconds() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '$1 == "sonde_bpf_run_time_seconds_total" { print $2 }'; }
 # Warm-up: the first profile loads kallsyms and the workload's ELF symbol tables,
 # a one-time cost of a long-running daemon; the phase measures the steady state.
@@ -115,17 +120,6 @@ awk \
 REPS=${REPS:-3}
 AMP_SECS=${AMP_SECS:-10}
 sysctl -qw kernel.bpf_stats_enabled=0 # its own clock reads would add to the cost
-start_sonde() { # start_sonde HZ LOG: runs the daemon, sets SPID and PORT
-	"$SONDE" --listen 127.0.0.1:0 --frequency "$1" 2>"$2" &
-	SPID=$!
-	PORT=
-	for _ in $(seq 1 100); do
-		PORT=$(sed -n 's#.*serving on http://127.0.0.1:\([0-9]*\)/.*#\1#p' "$2")
-		[ -n "$PORT" ] && break
-		sleep 0.1
-	done
-	[ -n "$PORT" ] || { cat "$2"; exit 1; }
-}
 for r in $(seq 1 "$REPS"); do
 	"$HOG" --seconds "$AMP_SECS" >"$OUT/amp_base.$r"
 	# A fresh daemon per round: its perf events must not be open in the other phases.
