@@ -581,7 +581,9 @@ static bool location_eq(const struct pprof_builder *b, size_t index, const void 
 {
 	const struct pp_location *l = &b->locations[index], *k = key;
 
-	return l->mapping_id == k->mapping_id && l->address == k->address;
+	/* Without a mapping the address names no code: the function tells locations apart. */
+	return l->mapping_id == k->mapping_id && l->address == k->address &&
+	       (k->mapping_id || l->function_id == k->function_id);
 }
 
 uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
@@ -599,6 +601,8 @@ uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, u
 	if (!b || mapping_id > b->n_mappings || function_id > b->n_functions)
 		return 0;
 	hash = hash_u64(hash_u64(0x9e3779b97f4a7c15ull, mapping_id), address);
+	if (!mapping_id)
+		hash = hash_u64(hash, function_id);
 	slot = index_table__find(&b->location_index, hash, location_eq, b, &key);
 	if (!slot)
 		return 0;

@@ -51,7 +51,10 @@ uint64_t pprof_builder__mapping(struct pprof_builder *b, uint64_t start, uint64_
 				bool has_functions);
 uint64_t pprof_builder__function(struct pprof_builder *b, const char *name, const char *system_name,
 				 const char *filename);
-/* Deduplicated on (mapping_id, address); the first call's function wins. */
+/*
+ * Deduplicated on (mapping_id, address), where the first call's function wins;
+ * locations without a mapping (mapping_id 0) are deduplicated on the function too.
+ */
 uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
 				 uint64_t function_id);
 

@@ -9,12 +9,6 @@
 #include "sonde_events.h"
 
 #define KERNEL_PID UINT32_MAX
-/*
- * Synthetic frames have no mapping; locations are keyed on (mapping, address),
- * so each gets an address of its own in page 0, where no code can be mapped.
- */
-#define PSEUDO_ADDR_OVERFLOW 0x1
-#define PSEUDO_ADDR_NO_STACK 0x2
 
 /* (pid, address) → location id, so every distinct frame is looked up once per profile. */
 struct frame_cache {
@@ -119,17 +113,14 @@ static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t add
 		if (pid == KERNEL_PID)
 			map_id = ctx->kernel_map_id;
 	} else {
-		if (pid == KERNEL_PID && strcmp(f.map_path, "[kernel.kallsyms]") == 0 &&
-		    ctx->kernel_map_id) {
-			map_id = ctx->kernel_map_id;
-		} else {
-			map_id = pprof_builder__mapping(ctx->b, f.map_start, f.map_limit,
-							f.map_offset, f.map_path, f.build_id, true);
-			if (!map_id)
-				return 0;
-			if (pid == KERNEL_PID && strcmp(f.map_path, "[kernel.kallsyms]") == 0)
-				ctx->kernel_map_id = map_id;
-		}
+		/* The builder deduplicates mappings, so every frame simply asks for its own. */
+		map_id = pprof_builder__mapping(ctx->b, f.map_start, f.map_limit, f.map_offset,
+						f.map_path, f.build_id, true);
+		if (!map_id)
+			return 0;
+		/* Kernel frames nothing names still belong in the kernel mapping. */
+		if (pid == KERNEL_PID && strcmp(f.map_path, "[kernel.kallsyms]") == 0)
+			ctx->kernel_map_id = map_id;
 		if (f.name) {
 			name = f.name;
 		} else {
@@ -158,6 +149,14 @@ static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t add
 	return slot->loc_id;
 }
 
+/* A frame of sonde's own making, with no mapping. 0 on allocation failure. */
+static uint64_t synthetic_location(struct build_ctx *ctx, const char *name)
+{
+	uint64_t fn = pprof_builder__function(ctx->b, name, name, "");
+
+	return fn ? pprof_builder__location(ctx->b, 0, 0, fn) : 0;
+}
+
 static int add_entry(const struct agg_sample *e, void *arg)
 {
 	struct build_ctx *ctx = arg;
@@ -166,36 +165,20 @@ static int add_entry(const struct agg_sample *e, void *arg)
 	size_t n = 0;
 	int64_t values[2];
 
-	if (e->overflow) {
-		uint64_t fn = pprof_builder__function(ctx->b, "[sonde: aggregation overflow]",
-						      "[sonde: aggregation overflow]", "");
+	for (uint32_t i = 0; !e->overflow && i < e->n_kstack + e->n_ustack; i++) {
+		bool kernel = i < e->n_kstack;
+		uint64_t addr = kernel ? e->kstack[i] : e->ustack[i - e->n_kstack];
 
-		ctx->locs[n] =
-			fn ? pprof_builder__location(ctx->b, 0, PSEUDO_ADDR_OVERFLOW, fn) : 0;
+		ctx->locs[n] = frame_location(ctx, kernel ? KERNEL_PID : e->pid, addr, i == 0);
 		if (!ctx->locs[n++])
 			return -ENOMEM;
-	} else {
-		for (uint32_t i = 0; i < e->n_kstack; i++) {
-			ctx->locs[n] = frame_location(ctx, KERNEL_PID, e->kstack[i], n == 0);
-			if (!ctx->locs[n++])
-				return -ENOMEM;
-		}
-		for (uint32_t i = 0; i < e->n_ustack; i++) {
-			ctx->locs[n] = frame_location(ctx, e->pid, e->ustack[i], n == 0);
-			if (!ctx->locs[n++])
-				return -ENOMEM;
-		}
-		if (n == 0) {
-			/* No stack at all (both reads failed): keep the time, say so. */
-			uint64_t fn =
-				pprof_builder__function(ctx->b, "[no stack]", "[no stack]", "");
-
-			ctx->locs[n] =
-				fn ? pprof_builder__location(ctx->b, 0, PSEUDO_ADDR_NO_STACK, fn)
-				   : 0;
-			if (!ctx->locs[n++])
-				return -ENOMEM;
-		}
+	}
+	/* Time without a stack is kept, under a frame that says why. */
+	if (n == 0) {
+		ctx->locs[n] = synthetic_location(ctx, e->overflow ? "[sonde: aggregation overflow]"
+								   : "[no stack]");
+		if (!ctx->locs[n++])
+			return -ENOMEM;
 	}
 
 	snprintf(pid_str, sizeof(pid_str), "%u", e->pid);

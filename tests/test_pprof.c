@@ -257,6 +257,9 @@ static void build_cpu_profile(struct pprof_builder *b, struct ids *id)
 	/* Same (mapping, address): same id, and the first function wins. */
 	CHECK_EQ_U64(pprof_builder__location(b, id->m_app, 0x401000, id->f_work), id->l_main);
 	CHECK_EQ_U64(pprof_builder__location(b, id->m_app, 0x401000, 0), id->l_main);
+	/* Without a mapping, the same address with another function is another location. */
+	CHECK(pprof_builder__location(b, 0, 0xdead, id->f_main) != id->l_bad);
+	CHECK_EQ_U64(pprof_builder__location(b, 0, 0xdead, id->f_bad), id->l_bad);
 	/* Unknown ids are refused. */
 	CHECK_EQ_U64(pprof_builder__location(b, 99, 0x1, id->f_main), 0);
 	CHECK_EQ_U64(pprof_builder__location(b, id->m_app, 0x1, 99), 0);
@@ -332,9 +335,9 @@ static void test_round_trip(void)
 
 	CHECK_EQ_U64(p->n_mapping, 4);
 	CHECK_EQ_U64(p->n_function, 5);
-	CHECK_EQ_U64(p->n_location, 5);
+	CHECK_EQ_U64(p->n_location, 6); /* five, plus the unmapped one at 0xdead for f_main */
 	CHECK_EQ_U64(p->n_sample, 4);
-	if (p->n_mapping != 4 || p->n_function != 5 || p->n_location != 5 || p->n_sample != 4)
+	if (p->n_mapping != 4 || p->n_function != 5 || p->n_location != 6 || p->n_sample != 4)
 		goto out_free;
 
 	m = p->mapping[id.m_app - 1];
