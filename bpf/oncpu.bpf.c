@@ -14,7 +14,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader before load. */
 const volatile bool include_idle = false;
-const volatile __u32 filter_tgid = 0;  /* 0: every process */
 const volatile __u64 wakeup_bytes = 0; /* 0: wake userspace on every record */
 
 struct {
@@ -32,18 +31,10 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SONDE_CNT__MAX);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct sonde_counters);
 } counters SEC(".maps");
-
-static __always_inline void counter_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
-
-	if (v)
-		(*v)++;
-}
 
 /*
  * Userspace drains the buffer on a timer; we only wake it early when the
@@ -63,10 +54,10 @@ static __always_inline __u64 submit_flags(void)
  * (whole frames, at most SONDE_STACK_BYTES) and records it, or the error, in
  * the header.
  */
-static __always_inline long stack_bytes(long ret, __s32 *hdr_sz, __u32 err_counter)
+static __always_inline long stack_bytes(long ret, __s32 *hdr_sz, __u64 *err_counter)
 {
 	if (ret < 0) {
-		counter_inc(err_counter);
+		(*err_counter)++;
 		*hdr_sz = (__s32)ret;
 		return 0;
 	}
@@ -83,21 +74,20 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	__u32 tid = (__u32)id;
+	struct sonde_counters *cnt;
 	struct task_struct *task;
 	struct sonde_sample *s;
 	__u32 zero = 0;
 	long kbytes, ubytes;
 
-	counter_inc(SONDE_CNT_SAMPLES);
+	cnt = bpf_map_lookup_elem(&counters, &zero);
+	if (!cnt)
+		return 0;
+	cnt->v[SONDE_CNT_SAMPLES]++;
 	if (tid == 0 && !include_idle) {
-		counter_inc(SONDE_CNT_IDLE_SKIPPED);
+		cnt->v[SONDE_CNT_IDLE_SKIPPED]++;
 		return 0;
 	}
-	if (filter_tgid && tgid != filter_tgid) {
-		counter_inc(SONDE_CNT_FILTERED);
-		return 0;
-	}
-
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return 0;
@@ -115,16 +105,16 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 		__builtin_memcpy(s->hdr.comm, s->hdr.thread_name, sizeof(s->hdr.comm));
 
 	kbytes = stack_bytes(bpf_get_stack(ctx, s->frames, SONDE_STACK_BYTES, 0), &s->hdr.kstack_sz,
-			     SONDE_CNT_KSTACK_ERR);
+			     &cnt->v[SONDE_CNT_KSTACK_ERR]);
 	/* User frames go right after the kernel frames. Kernel threads have none. */
 	ubytes = 0;
 	s->hdr.ustack_sz = 0;
 	if (!(BPF_CORE_READ(task, flags) & 0x00200000 /* PF_KTHREAD */))
 		ubytes = stack_bytes(bpf_get_stack(ctx, (void *)s->frames + kbytes,
 						   SONDE_STACK_BYTES, BPF_F_USER_STACK),
-				     &s->hdr.ustack_sz, SONDE_CNT_USTACK_ERR);
+				     &s->hdr.ustack_sz, &cnt->v[SONDE_CNT_USTACK_ERR]);
 
 	if (bpf_ringbuf_output(&events, s, sizeof(s->hdr) + kbytes + ubytes, submit_flags()))
-		counter_inc(SONDE_CNT_RB_DROPS);
+		cnt->v[SONDE_CNT_RB_DROPS]++;
 	return 0;
 }

@@ -166,16 +166,11 @@ static int open_perf_event(const struct loader_opts *opts, int cpu)
 	return fd < 0 ? -errno : fd;
 }
 
-static int attach_all(struct loader *ld, const struct loader_opts *opts, char *err, size_t err_len)
+static int attach_all(struct loader *ld, const struct loader_opts *opts, const bool *cpus, int n,
+		      char *err, size_t err_len)
 {
-	bool cpus[4096];
-	int n, fd;
+	int fd;
 
-	n = online_cpus(cpus, 4096);
-	if (n <= 0) {
-		snprintf(err, err_len, "cannot read /sys/devices/system/cpu/online");
-		return n < 0 ? n : -ENODEV;
-	}
 	ld->links = calloc((size_t)n, sizeof(*ld->links));
 	if (!ld->links)
 		return -ENOMEM;
@@ -233,14 +228,16 @@ int loader__new(const struct loader_opts *opts, struct loader **out, char *err, 
 	}
 
 	n_cpus = online_cpus(cpus, 4096);
-	if (n_cpus <= 0)
-		n_cpus = libbpf_num_possible_cpus();
+	if (n_cpus <= 0) {
+		err_code = n_cpus < 0 ? n_cpus : -ENODEV;
+		snprintf(err, err_len, "cannot read /sys/devices/system/cpu/online");
+		goto err_destroy_skel;
+	}
 	ld->ringbuf_bytes = opts->ringbuf_bytes
 				    ? opts->ringbuf_bytes
 				    : default_ringbuf_bytes((uint32_t)n_cpus, opts->frequency);
 	ld->period_ns = opts->event == SONDE_EVENT_CPU_CLOCK ? 1000000000ull / opts->frequency : 0;
 	ld->skel->rodata->include_idle = opts->include_idle;
-	ld->skel->rodata->filter_tgid = opts->filter_tgid;
 	/* Wake the daemon early only when a quarter of the buffer is in use. */
 	ld->skel->rodata->wakeup_bytes = ld->ringbuf_bytes / 4;
 	err_code = bpf_map__set_max_entries(ld->skel->maps.events, ld->ringbuf_bytes);
@@ -259,7 +256,7 @@ int loader__new(const struct loader_opts *opts, struct loader **out, char *err, 
 		goto err_destroy_skel;
 	}
 
-	err_code = attach_all(ld, opts, err, err_len);
+	err_code = attach_all(ld, opts, cpus, n_cpus, err, err_len);
 	if (err_code)
 		goto err_destroy_links;
 
@@ -311,23 +308,23 @@ uint64_t loader__period_ns(const struct loader *ld)
 int loader__read_counters(const struct loader *ld, uint64_t out[SONDE_CNT__MAX])
 {
 	int n = libbpf_num_possible_cpus();
-	int fd = bpf_map__fd(ld->skel->maps.counters);
-	uint64_t *vals;
+	struct sonde_counters *per_cpu;
+	__u32 zero = 0;
+	int err = 0;
 
+	memset(out, 0, SONDE_CNT__MAX * sizeof(*out));
 	if (n <= 0)
 		return -EINVAL;
-	vals = calloc((size_t)n, sizeof(*vals));
-	if (!vals)
+	per_cpu = calloc((size_t)n, sizeof(*per_cpu));
+	if (!per_cpu)
 		return -ENOMEM;
-	for (uint32_t k = 0; k < SONDE_CNT__MAX; k++) {
-		out[k] = 0;
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		for (int c = 0; c < n; c++)
-			out[k] += vals[c];
-	}
-	free(vals);
-	return 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(ld->skel->maps.counters), &zero, per_cpu))
+		err = -errno;
+	for (int c = 0; !err && c < n; c++)
+		for (int k = 0; k < SONDE_CNT__MAX; k++)
+			out[k] += per_cpu[c].v[k];
+	free(per_cpu);
+	return err;
 }
 
 int loader__bpf_stats(const struct loader *ld, struct loader_bpf_stats *out)

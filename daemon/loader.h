@@ -20,7 +20,6 @@ struct loader_opts {
 	uint32_t frequency; /* Hz per CPU */
 	bool include_idle;
 	uint32_t ringbuf_bytes; /* power of two; 0: sized from CPUs and frequency */
-	uint32_t filter_tgid;	/* 0: all processes */
 };
 
 struct loader_bpf_stats {

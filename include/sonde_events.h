@@ -25,8 +25,12 @@ enum sonde_bpf_counter {
 	SONDE_CNT_RB_DROPS,	/* bpf_ringbuf_reserve() failed */
 	SONDE_CNT_KSTACK_ERR,	/* bpf_get_stack() failed for the kernel stack */
 	SONDE_CNT_USTACK_ERR,	/* bpf_get_stack() failed for the user stack */
-	SONDE_CNT_FILTERED,	/* samples outside the configured pid filter */
 	SONDE_CNT__MAX,
+};
+
+/* The value of the per-CPU counter map's single entry: one look-up per sample. */
+struct sonde_counters {
+	__u64 v[SONDE_CNT__MAX];
 };
 
 struct sonde_sample_hdr {
