@@ -82,7 +82,9 @@ int collector__drain(struct collector *c)
 	if (!c->rb)
 		return 0;
 	n = ring_buffer__consume(c->rb);
-	return n < 0 ? n : n;
+	if (n < 0)
+		c->stats.read_errors++;
+	return n;
 }
 
 static size_t bounded_strlen(const char *s, size_t max)
@@ -98,7 +100,6 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 {
 	const struct sonde_sample *ev = data;
 	char comm[SONDE_COMM_LEN + 1], thread_name[SONDE_COMM_LEN + 1];
-	uint64_t frames[2 * SONDE_MAX_STACK_DEPTH];
 	struct agg_sample s = {0};
 	size_t n, kbytes, ubytes;
 
@@ -130,11 +131,10 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 	s.cgroup_id = ev->hdr.cgroup_id;
 	s.comm = comm;
 	s.thread_name = thread_name;
-	/* The record may sit unaligned in the ring; frames are copied out to be safe. */
-	memcpy(frames, ev->frames, kbytes + ubytes);
-	s.kstack = frames;
+	/* Ring-buffer records are 8-byte aligned, so the frames are read in place. */
+	s.kstack = (const uint64_t *)ev->frames;
 	s.n_kstack = (uint32_t)(kbytes / 8);
-	s.ustack = frames + s.n_kstack;
+	s.ustack = s.kstack + s.n_kstack;
 	s.n_ustack = (uint32_t)(ubytes / 8);
 	s.count = 1;
 	s.value = ev->hdr.period;

@@ -19,6 +19,7 @@ struct collector_session;
 struct collector_stats {
 	uint64_t events;	 /* records read from the ring buffer */
 	uint64_t malformed;	 /* records of unexpected size or kind */
+	uint64_t read_errors;	 /* ring_buffer__consume() failures */
 	uint64_t dispatched;	 /* (record, session) pairs aggregated */
 	uint64_t agg_overflow;	 /* samples folded into a session's overflow entry */
 	uint64_t sessions_open;	 /* gauge */
