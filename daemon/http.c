@@ -18,6 +18,7 @@
 #include "http.h"
 #include "log.h"
 #include "profile.h"
+#include "prom.h"
 
 #define DEFAULT_SECONDS 30
 
@@ -668,32 +669,29 @@ void http__stats(const struct http_server *srv, struct http_stats *out)
 
 int http__render_metrics(const struct http_server *srv, struct strbuf *out)
 {
-	int err = 0;
+	const struct http_stats *st = &srv->stats;
+	char labels[32];
+	int err;
 
-	err |= strbuf__appends(out, "# HELP sonde_http_responses_total HTTP responses by status.\n"
-				    "# TYPE sonde_http_responses_total counter\n");
-	for (int i = 0; i < HTTP_ST__MAX; i++)
-		err |= strbuf__appendf(out, "sonde_http_responses_total{code=\"%s\"} %llu\n",
-				       status_labels[i],
-				       (unsigned long long)srv->stats.responses[i]);
-	err |= strbuf__appendf(
-		out,
-		"# HELP sonde_profiles_served_total Profiles sent to clients.\n"
-		"# TYPE sonde_profiles_served_total counter\n"
-		"sonde_profiles_served_total %llu\n"
-		"# HELP sonde_profiles_aborted_total Profiles whose client left before the end.\n"
-		"# TYPE sonde_profiles_aborted_total counter\n"
-		"sonde_profiles_aborted_total %llu\n"
-		"# HELP sonde_profile_bytes_total Bytes of profiles sent.\n"
-		"# TYPE sonde_profile_bytes_total counter\n"
-		"sonde_profile_bytes_total %llu\n"
-		"# HELP sonde_profiles_pending Profile requests waiting for their interval to "
-		"end.\n"
-		"# TYPE sonde_profiles_pending gauge\n"
-		"sonde_profiles_pending %llu\n",
-		(unsigned long long)srv->stats.profiles_served,
-		(unsigned long long)srv->stats.profiles_aborted,
-		(unsigned long long)srv->stats.profile_bytes,
-		(unsigned long long)srv->stats.profiles_pending);
-	return err ? -ENOMEM : 0;
+	err = prom__family(out, "sonde_http_responses_total", "counter",
+			   "HTTP responses by status.");
+	for (int i = 0; !err && i < HTTP_ST__MAX; i++) {
+		snprintf(labels, sizeof(labels), "code=\"%s\"", status_labels[i]);
+		err = prom__sample(out, "sonde_http_responses_total", labels, st->responses[i]);
+	}
+	err = err
+		      ?: prom__metric(out, "sonde_profiles_served_total", "counter",
+				      "Profiles sent to clients.", st->profiles_served);
+	err = err
+		      ?: prom__metric(out, "sonde_profiles_aborted_total", "counter",
+				      "Profiles whose client left before the end.",
+				      st->profiles_aborted);
+	err = err
+		      ?: prom__metric(out, "sonde_profile_bytes_total", "counter",
+				      "Bytes of profiles sent.", st->profile_bytes);
+	err = err
+		      ?: prom__metric(out, "sonde_profiles_pending", "gauge",
+				      "Profile requests waiting for their interval to end.",
+				      st->profiles_pending);
+	return err;
 }

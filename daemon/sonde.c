@@ -14,6 +14,7 @@
 #include "loader.h"
 #include "log.h"
 #include "sonde.h"
+#include "prom.h"
 #include "symbolizer.h"
 
 /* How often the ring buffer is drained when BPF has not woken us sooner. */
@@ -63,11 +64,6 @@ static void on_drain_timer(void *ctx, uint32_t events)
 	collector__drain(s->collector);
 }
 
-#define METRIC(out, name, type, help, value)                                                       \
-	strbuf__appendf(out,                                                                       \
-			"# HELP " name " " help "\n# TYPE " name " " type "\n" name " %llu\n",     \
-			(unsigned long long)(value))
-
 static int render_metrics(void *ctx, struct strbuf *out)
 {
 	struct sonde *s = ctx;
@@ -75,71 +71,103 @@ static int render_metrics(void *ctx, struct strbuf *out)
 	struct collector_stats cs;
 	struct symbolizer_stats ss;
 	struct loader_bpf_stats bs = {0};
-	int err = 0;
+	char labels[48];
+	int err;
 
 	loader__read_counters(s->loader, bpf);
 	loader__bpf_stats(s->loader, &bs);
 	collector__stats(s->collector, &cs);
 	symbolizer__stats(s->sym, &ss);
 
-	err |= METRIC(out, "sonde_bpf_samples_total", "counter",
-		      "Perf-event samples seen by the BPF program.", bpf[SONDE_CNT_SAMPLES]);
-	err |= METRIC(out, "sonde_bpf_idle_skipped_total", "counter",
-		      "Samples of the idle task, skipped on purpose.", bpf[SONDE_CNT_IDLE_SKIPPED]);
-	err |= METRIC(out, "sonde_ringbuf_drops_total", "counter",
-		      "Samples lost because the BPF ring buffer was full.",
-		      bpf[SONDE_CNT_RB_DROPS]);
-	err |= METRIC(out, "sonde_kernel_stack_errors_total", "counter",
-		      "Kernel stacks that could not be read.", bpf[SONDE_CNT_KSTACK_ERR]);
-	err |= METRIC(out, "sonde_user_stack_errors_total", "counter",
-		      "User stacks that could not be read.", bpf[SONDE_CNT_USTACK_ERR]);
-	err |= strbuf__appendf(
-		out,
-		"# HELP sonde_bpf_run_time_seconds_total CPU time of the BPF program "
-		"(needs sysctl kernel.bpf_stats_enabled=1).\n"
-		"# TYPE sonde_bpf_run_time_seconds_total counter\n"
-		"sonde_bpf_run_time_seconds_total %.9f\n",
-		(double)bs.run_time_ns / 1e9);
-	err |= METRIC(out, "sonde_bpf_run_count_total", "counter",
-		      "Runs of the BPF program (needs kernel.bpf_stats_enabled=1).", bs.run_cnt);
-	err |= METRIC(out, "sonde_samples_received_total", "counter",
-		      "Records read from the ring buffer.", cs.events);
-	err |= METRIC(out, "sonde_samples_malformed_total", "counter",
-		      "Ring-buffer records of unexpected size or kind.", cs.malformed);
-	err |= METRIC(out, "sonde_agg_overflow_total", "counter",
-		      "Samples folded into a profile's overflow entry because its table was full.",
-		      cs.agg_overflow);
-	err |= METRIC(out, "sonde_sessions_open", "gauge", "Profiles being collected.",
-		      cs.sessions_open);
-	err |= METRIC(out, "sonde_symbolize_kernel_lookups_total", "counter",
-		      "Kernel frames looked up.", ss.kernel_lookups);
-	err |= METRIC(out, "sonde_symbolize_kernel_failures_total", "counter",
-		      "Kernel frames that matched no symbol.", ss.kernel_failures);
-	err |= METRIC(out, "sonde_symbolize_user_lookups_total", "counter",
-		      "User frames looked up.", ss.user_lookups);
-	err |= strbuf__appendf(
-		out,
-		"# HELP sonde_symbolize_failures_total Frames that could not be named, by cause.\n"
-		"# TYPE sonde_symbolize_failures_total counter\n"
-		"sonde_symbolize_failures_total{cause=\"kernel_no_symbol\"} %llu\n"
-		"sonde_symbolize_failures_total{cause=\"no_mapping\"} %llu\n"
-		"sonde_symbolize_failures_total{cause=\"no_symbol\"} %llu\n"
-		"sonde_symbolize_failures_total{cause=\"maps_unreadable\"} %llu\n"
-		"sonde_symbolize_failures_total{cause=\"elf_unreadable\"} %llu\n",
-		(unsigned long long)ss.kernel_failures, (unsigned long long)ss.user_no_mapping,
-		(unsigned long long)ss.user_no_symbol, (unsigned long long)ss.maps_read_errors,
-		(unsigned long long)ss.elf_errors);
-	err |= METRIC(out, "sonde_symbol_cache_hits_total", "counter",
-		      "ELF symbol-table cache hits.", ss.elf_cache_hits);
-	err |= METRIC(out, "sonde_symbol_cache_misses_total", "counter",
-		      "ELF symbol-table cache misses.", ss.elf_cache_misses);
-	err |= METRIC(out, "sonde_symbol_cache_evictions_total", "counter",
-		      "ELF symbol tables evicted (LRU).", ss.elf_cache_evictions);
-	err |= METRIC(out, "sonde_symbol_cache_files", "gauge", "ELF symbol tables held.",
-		      ss.elf_cached);
-	err |= METRIC(out, "sonde_process_cache_entries", "gauge", "Process mapping tables held.",
-		      ss.proc_cached);
-	return err ? -ENOMEM : 0;
+	const struct {
+		const char *cause;
+		uint64_t value;
+	} failures[] = {
+		{"kernel_no_symbol", ss.kernel_failures}, {"no_mapping", ss.user_no_mapping},
+		{"no_symbol", ss.user_no_symbol},	  {"maps_unreadable", ss.maps_read_errors},
+		{"elf_unreadable", ss.elf_errors},
+	};
+
+	err = prom__metric(out, "sonde_bpf_samples_total", "counter",
+			   "Perf-event samples seen by the BPF program.", bpf[SONDE_CNT_SAMPLES]);
+	err = err
+		      ?: prom__metric(out, "sonde_bpf_idle_skipped_total", "counter",
+				      "Samples of the idle task, skipped on purpose.",
+				      bpf[SONDE_CNT_IDLE_SKIPPED]);
+	err = err
+		      ?: prom__metric(out, "sonde_ringbuf_drops_total", "counter",
+				      "Samples lost because the BPF ring buffer was full.",
+				      bpf[SONDE_CNT_RB_DROPS]);
+	err = err
+		      ?: prom__metric(out, "sonde_kernel_stack_errors_total", "counter",
+				      "Kernel stacks that could not be read.",
+				      bpf[SONDE_CNT_KSTACK_ERR]);
+	err = err
+		      ?: prom__metric(out, "sonde_user_stack_errors_total", "counter",
+				      "User stacks that could not be read.",
+				      bpf[SONDE_CNT_USTACK_ERR]);
+	err = err
+		      ?: prom__metric_f(out, "sonde_bpf_run_time_seconds_total", "counter",
+					"CPU time of the BPF program (needs sysctl "
+					"kernel.bpf_stats_enabled=1).",
+					(double)bs.run_time_ns / 1e9);
+	err = err
+		      ?: prom__metric(out, "sonde_bpf_run_count_total", "counter",
+				      "Runs of the BPF program (needs kernel.bpf_stats_enabled=1).",
+				      bs.run_cnt);
+	err = err
+		      ?: prom__metric(out, "sonde_samples_received_total", "counter",
+				      "Records read from the ring buffer.", cs.events);
+	err = err
+		      ?: prom__metric(out, "sonde_samples_malformed_total", "counter",
+				      "Ring-buffer records of unexpected size or kind, dropped.",
+				      cs.malformed);
+	err = err
+		      ?: prom__metric(out, "sonde_ringbuf_read_errors_total", "counter",
+				      "Failed reads of the ring buffer.", cs.read_errors);
+	err = err
+		      ?: prom__metric(
+				 out, "sonde_agg_overflow_total", "counter",
+				 "Samples folded into a profile's overflow entry because its table "
+				 "was full.",
+				 cs.agg_overflow);
+	err = err
+		      ?: prom__metric(out, "sonde_sessions_open", "gauge",
+				      "Profiles being collected.", cs.sessions_open);
+	err = err
+		      ?: prom__metric(out, "sonde_symbolize_kernel_lookups_total", "counter",
+				      "Kernel frames looked up.", ss.kernel_lookups);
+	err = err
+		      ?: prom__metric(out, "sonde_symbolize_user_lookups_total", "counter",
+				      "User frames looked up.", ss.user_lookups);
+	err = err
+		      ?: prom__family(out, "sonde_symbolize_failures_total", "counter",
+				      "Frames that could not be named, by cause.");
+	for (size_t i = 0; !err && i < sizeof(failures) / sizeof(failures[0]); i++) {
+		snprintf(labels, sizeof(labels), "cause=\"%s\"", failures[i].cause);
+		err = prom__sample(out, "sonde_symbolize_failures_total", labels,
+				   failures[i].value);
+	}
+	err = err
+		      ?: prom__metric(out, "sonde_symbol_cache_hits_total", "counter",
+				      "ELF symbol-table cache hits.", ss.elf_cache_hits);
+	err = err
+		      ?: prom__metric(out, "sonde_symbol_cache_misses_total", "counter",
+				      "ELF symbol-table cache misses.", ss.elf_cache_misses);
+	err = err
+		      ?: prom__metric(out, "sonde_symbol_cache_evictions_total", "counter",
+				      "ELF symbol tables evicted (LRU).", ss.elf_cache_evictions);
+	err = err
+		      ?: prom__metric(out, "sonde_symbol_cache_files", "gauge",
+				      "ELF symbol tables held.", ss.elf_cached);
+	err = err
+		      ?: prom__metric(out, "sonde_process_cache_evictions_total", "counter",
+				      "Process mapping tables evicted (LRU).",
+				      ss.proc_cache_evictions);
+	err = err
+		      ?: prom__metric(out, "sonde_process_cache_entries", "gauge",
+				      "Process mapping tables held.", ss.proc_cached);
+	return err;
 }
 
 int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t err_len)
