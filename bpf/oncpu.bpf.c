@@ -36,37 +36,7 @@ struct {
 	__type(value, struct sonde_counters);
 } counters SEC(".maps");
 
-/*
- * Userspace drains the buffer on a timer; we only wake it early when the
- * buffer fills past wakeup_bytes, so that a quiet host costs no wake-ups.
- */
-static __always_inline __u64 submit_flags(void)
-{
-	if (!wakeup_bytes)
-		return 0;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
-		return BPF_RB_FORCE_WAKEUP;
-	return BPF_RB_NO_WAKEUP;
-}
-
-/*
- * Turns bpf_get_stack()'s result into a byte count the verifier can bound
- * (whole frames, at most SONDE_STACK_BYTES) and records it, or the error, in
- * the header.
- */
-static __always_inline long stack_bytes(long ret, __s32 *hdr_sz, __u64 *err_counter)
-{
-	if (ret < 0) {
-		(*err_counter)++;
-		*hdr_sz = (__s32)ret;
-		return 0;
-	}
-	if (ret > SONDE_STACK_BYTES)
-		ret = SONDE_STACK_BYTES;
-	ret &= ~7L;
-	*hdr_sz = (__s32)ret;
-	return ret;
-}
+#include "sonde_bpf.h"
 
 SEC("perf_event")
 int sonde_oncpu(struct bpf_perf_event_data *ctx)
@@ -98,7 +68,10 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 	s->hdr.tid = tid;
 	s->hdr.ts_ns = bpf_ktime_get_ns();
 	s->hdr.cgroup_id = bpf_get_current_cgroup_id();
-	s->hdr.period = ctx->sample_period;
+	s->hdr.value = ctx->sample_period;
+	s->hdr.aux = 0;
+	s->hdr.info = 0;
+	s->hdr.info2 = 0;
 	bpf_get_current_comm(s->hdr.thread_name, sizeof(s->hdr.thread_name));
 	task = (struct task_struct *)bpf_get_current_task();
 	if (BPF_CORE_READ_STR_INTO(&s->hdr.comm, task, group_leader, comm) < 0)
@@ -109,7 +82,7 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 	/* User frames go right after the kernel frames. Kernel threads have none. */
 	ubytes = 0;
 	s->hdr.ustack_sz = 0;
-	if (!(BPF_CORE_READ(task, flags) & 0x00200000 /* PF_KTHREAD */))
+	if (!(BPF_CORE_READ(task, flags) & SONDE_PF_KTHREAD))
 		ubytes = stack_bytes(bpf_get_stack(ctx, (void *)s->frames + kbytes,
 						   SONDE_STACK_BYTES, BPF_F_USER_STACK),
 				     &s->hdr.ustack_sz, &cnt->v[SONDE_CNT_USTACK_ERR]);

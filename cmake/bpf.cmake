@@ -39,11 +39,12 @@ function(sonde_bpf_skeletons out_var)
 		set(obj ${SONDE_BPF_OUT}/${name}.bpf.o)
 		set(skel ${SONDE_BPF_OUT}/${name}.skel.h)
 		add_custom_command(OUTPUT ${obj}
-			COMMAND ${BPF_CLANG} -target bpf -g -O2 -Wall -Werror
+			COMMAND ${BPF_CLANG} -target bpf -mcpu=v3 -g -O2 -Wall -Werror
 				-D__TARGET_ARCH_${BPF_ARCH}
 				-I ${SONDE_BPF_OUT} -I ${CMAKE_SOURCE_DIR}/include
 				-c ${src} -o ${obj}
 			DEPENDS ${src} ${VMLINUX_H} ${CMAKE_SOURCE_DIR}/include/sonde_events.h
+				${CMAKE_SOURCE_DIR}/bpf/sonde_bpf.h
 			COMMENT "clang -target bpf ${name}.bpf.c")
 		add_custom_command(OUTPUT ${skel}
 			COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name}_bpf > ${skel}.tmp

@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "loader.h"
+#include "loader_internal.h"
 #include "log.h"
 #include "oncpu.skel.h"
 
@@ -26,6 +27,7 @@ struct loader {
 	uint32_t n_cpus;
 	uint32_t ringbuf_bytes;
 	uint64_t period_ns;
+	struct loader_offcpu off;
 };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -260,6 +262,12 @@ int loader__new(const struct loader_opts *opts, struct loader **out, char *err, 
 	if (err_code)
 		goto err_destroy_links;
 
+	if (opts->offcpu) {
+		err_code = loader_offcpu__load(&ld->off, opts, ld->ringbuf_bytes, err, err_len);
+		if (err_code)
+			goto err_destroy_links;
+	}
+
 	*out = ld;
 	return 0;
 
@@ -278,6 +286,7 @@ void loader__free(struct loader *ld)
 {
 	if (!ld)
 		return;
+	loader_offcpu__unload(&ld->off);
 	for (uint32_t i = 0; i < ld->n_links; i++)
 		bpf_link__destroy(ld->links[i]);
 	free(ld->links);
@@ -305,38 +314,65 @@ uint64_t loader__period_ns(const struct loader *ld)
 	return ld->period_ns;
 }
 
-int loader__read_counters(const struct loader *ld, uint64_t out[SONDE_CNT__MAX])
+int loader__offcpu_ringbuf_fd(const struct loader *ld)
 {
-	int n = libbpf_num_possible_cpus();
-	struct sonde_counters *per_cpu;
+	return loader_offcpu__ringbuf_fd(&ld->off);
+}
+
+const char *loader__offcpu_mode(const struct loader *ld)
+{
+	return ld->off.skel ? ld->off.mode : "off";
+}
+
+int loader__sum_percpu_counters(int map_fd, uint64_t *out, size_t n)
+{
+	int n_cpus = libbpf_num_possible_cpus();
+	uint64_t *per_cpu;
 	__u32 zero = 0;
 	int err = 0;
 
-	memset(out, 0, SONDE_CNT__MAX * sizeof(*out));
-	if (n <= 0)
+	memset(out, 0, n * sizeof(*out));
+	if (n_cpus <= 0)
 		return -EINVAL;
-	per_cpu = calloc((size_t)n, sizeof(*per_cpu));
+	per_cpu = calloc((size_t)n_cpus * n, sizeof(*per_cpu));
 	if (!per_cpu)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(ld->skel->maps.counters), &zero, per_cpu))
+	if (bpf_map_lookup_elem(map_fd, &zero, per_cpu))
 		err = -errno;
-	for (int c = 0; !err && c < n; c++)
-		for (int k = 0; k < SONDE_CNT__MAX; k++)
-			out[k] += per_cpu[c].v[k];
+	for (int c = 0; !err && c < n_cpus; c++)
+		for (size_t k = 0; k < n; k++)
+			out[k] += per_cpu[(size_t)c * n + k];
 	free(per_cpu);
 	return err;
 }
 
-int loader__bpf_stats(const struct loader *ld, struct loader_bpf_stats *out)
+int loader__read_counters(const struct loader *ld, uint64_t out[SONDE_CNT__MAX])
+{
+	return loader__sum_percpu_counters(bpf_map__fd(ld->skel->maps.counters), out,
+					   SONDE_CNT__MAX);
+}
+
+int loader__read_offcpu_counters(const struct loader *ld, uint64_t out[SONDE_OFF__MAX])
+{
+	return loader_offcpu__read_counters(&ld->off, out);
+}
+
+int loader__add_prog_stats(int prog_fd, struct loader_bpf_stats *out)
 {
 	struct bpf_prog_info info = {0};
 	__u32 len = sizeof(info);
-	int err;
 
-	err = bpf_obj_get_info_by_fd(bpf_program__fd(ld->skel->progs.sonde_oncpu), &info, &len);
-	if (err)
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
 		return -errno;
-	out->run_time_ns = info.run_time_ns;
-	out->run_cnt = info.run_cnt;
+	out->run_time_ns += info.run_time_ns;
+	out->run_cnt += info.run_cnt;
 	return 0;
+}
+
+int loader__bpf_stats(const struct loader *ld, enum loader_prog which, struct loader_bpf_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (which == LOADER_PROG_OFFCPU)
+		return loader_offcpu__bpf_stats(&ld->off, out);
+	return loader__add_prog_stats(bpf_program__fd(ld->skel->progs.sonde_oncpu), out);
 }

@@ -20,6 +20,19 @@ struct loader_opts {
 	uint32_t frequency; /* Hz per CPU */
 	bool include_idle;
 	uint32_t ringbuf_bytes; /* power of two; 0: sized from CPUs and frequency */
+
+	bool offcpu; /* load the scheduler hook too */
+	uint64_t offcpu_min_ns;
+	uint32_t offcpu_max_rate; /* records a second per CPU; 0: no cap */
+	bool offcpu_preempted;
+	enum offcpu_hook offcpu_hook;
+};
+
+/* Which BPF programs loader__bpf_stats() sums. */
+enum loader_prog {
+	LOADER_PROG_ONCPU = 0,
+	LOADER_PROG_OFFCPU, /* the scheduler hook and its completion */
+	LOADER_PROG__MAX,
 };
 
 struct loader_bpf_stats {
@@ -38,13 +51,20 @@ int loader__new(const struct loader_opts *opts, struct loader **out, char *err, 
 void loader__free(struct loader *ld);
 
 int loader__ringbuf_fd(const struct loader *ld);
+/* The off-CPU ring buffer, or -1 when off-CPU profiling is off. */
+int loader__offcpu_ringbuf_fd(const struct loader *ld);
+/* How off-CPU time is collected, e.g. "hook tp_btf, storage task, completion task_work". */
+const char *loader__offcpu_mode(const struct loader *ld);
 uint32_t loader__ringbuf_bytes(const struct loader *ld);
 uint32_t loader__n_cpus(const struct loader *ld);
 /* Sampling period: nanoseconds for cpu-clock, 0 for frequency-driven events. */
 uint64_t loader__period_ns(const struct loader *ld);
 /* Sums the per-CPU counters. 0 or -errno. */
 int loader__read_counters(const struct loader *ld, uint64_t out[SONDE_CNT__MAX]);
-int loader__bpf_stats(const struct loader *ld, struct loader_bpf_stats *out);
+/* Sums the off-CPU per-CPU counters; zeroes when off-CPU profiling is off. 0 or -errno. */
+int loader__read_offcpu_counters(const struct loader *ld, uint64_t out[SONDE_OFF__MAX]);
+int loader__bpf_stats(const struct loader *ld, enum loader_prog which,
+		      struct loader_bpf_stats *out);
 
 /* Parses a CPU list such as "0-3,8,10-11" into a bitmap of n bits. Count of CPUs or -EINVAL. */
 int loader__parse_cpulist(const char *s, bool *cpus, size_t n);

@@ -16,6 +16,16 @@
 /* Kinds of record in the ring buffer. */
 enum sonde_event_kind {
 	SONDE_EV_ONCPU = 1,
+	SONDE_EV_OFFCPU = 2,
+};
+
+/* Why an off-CPU thread was not running: sonde_sample_hdr.info of SONDE_EV_OFFCPU. */
+enum sonde_offcpu_state {
+	SONDE_STATE_S = 'S', /* interruptible sleep */
+	SONDE_STATE_D = 'D', /* uninterruptible sleep */
+	SONDE_STATE_I = 'I', /* idle wait of a kernel thread (TASK_IDLE) */
+	SONDE_STATE_R = 'R', /* preempted while runnable (only with --offcpu-preempted) */
+	SONDE_STATE_T = 'T', /* stopped or traced */
 };
 
 /* Indices of the per-CPU counter array shared with userspace. */
@@ -33,6 +43,27 @@ struct sonde_counters {
 	__u64 v[SONDE_CNT__MAX];
 };
 
+/* Indices of the off-CPU program's per-CPU counters. */
+enum sonde_offcpu_counter {
+	SONDE_OFF_BLOCKED = 0,	 /* switch-outs of a thread that blocked (timestamped) */
+	SONDE_OFF_EMITTED,	 /* records written to the ring buffer */
+	SONDE_OFF_SHORT_KEPT,	 /* blocks under the minimum kept by sampling (and weighted up) */
+	SONDE_OFF_FILTERED,	 /* blocks under the minimum left out by sampling */
+	SONDE_OFF_RATE_LIMITED,	 /* blocks dropped by the per-CPU rate cap */
+	SONDE_OFF_SLOT_BUSY,	 /* no free slot to hold a record until the thread resumes */
+	SONDE_OFF_STALE,	 /* records whose thread did not return to user space in time */
+	SONDE_OFF_RB_DROPS,	 /* bpf_ringbuf_output() failed */
+	SONDE_OFF_KSTACK_ERR,	 /* kernel stack unreadable */
+	SONDE_OFF_USTACK_ERR,	 /* user stack unreadable */
+	SONDE_OFF_TASK_WORK_ERR, /* the resume callback could not be scheduled */
+	SONDE_OFF_STORAGE_ERR,	 /* no per-thread state could be stored (hash full) */
+	SONDE_OFF__MAX,
+};
+
+struct sonde_offcpu_counters {
+	__u64 v[SONDE_OFF__MAX];
+};
+
 struct sonde_sample_hdr {
 	__u32 kind; /* enum sonde_event_kind */
 	__u32 cpu;
@@ -40,7 +71,15 @@ struct sonde_sample_hdr {
 	__u32 tid;
 	__u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u64 cgroup_id;
-	__u64 period;		   /* event period: nanoseconds for cpu-clock, events for cycles */
+	/*
+	 * On-CPU: the event period (nanoseconds for cpu-clock, events for cycles).
+	 * Off-CPU: the time the sample stands for, in nanoseconds: the block's own
+	 * length, or the minimum for a short block kept by sampling.
+	 */
+	__u64 value;
+	__u64 aux;  /* off-CPU: the block's measured length in nanoseconds */
+	__u32 info; /* off-CPU: enum sonde_offcpu_state */
+	__u32 info2;
 	__s32 kstack_sz;	   /* bytes of kernel frames, or a negative errno if unreadable */
 	__s32 ustack_sz;	   /* bytes of user frames, or a negative errno */
 	char comm[SONDE_COMM_LEN]; /* process (group leader) name */
@@ -60,8 +99,23 @@ struct sonde_sample {
 
 #define SONDE_STACK_BYTES (SONDE_MAX_STACK_DEPTH * 8)
 
-_Static_assert(sizeof(struct sonde_sample_hdr) == 80, "sonde_sample_hdr layout changed");
-_Static_assert(sizeof(struct sonde_sample) == 80 + 2 * SONDE_STACK_BYTES,
+/*
+ * A record waiting for its thread to return to user space, where the user
+ * stack it blocked with can be read. tw is the kernel's task-work handle
+ * (struct bpf_task_work: 8 opaque bytes) when the resume hook is task work.
+ */
+struct sonde_offcpu_slot {
+	__u64 tw;
+	__u64 busy; /* 0: free; else the tid that owns the slot */
+	__u64 since_ns;
+	struct sonde_sample s;
+};
+
+_Static_assert(sizeof(struct sonde_sample_hdr) == 96, "sonde_sample_hdr layout changed");
+_Static_assert(sizeof(struct sonde_sample) == 96 + 2 * SONDE_STACK_BYTES,
 	       "sonde_sample layout changed");
+
+_Static_assert(sizeof(struct sonde_offcpu_slot) == 24 + sizeof(struct sonde_sample),
+	       "sonde_offcpu_slot layout changed");
 
 #endif /* SONDE_EVENTS_H */

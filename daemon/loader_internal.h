@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Shared between the loader's files; not part of its interface. */
+#ifndef SONDE_LOADER_INTERNAL_H
+#define SONDE_LOADER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loader.h"
+
+struct offcpu_bpf;
+struct bpf_link;
+
+/* The off-CPU half of a loader: its skeleton, its links and how it was set up. */
+struct loader_offcpu {
+	struct offcpu_bpf *skel;
+	struct bpf_link *links[2]; /* the sched_switch hook, and sys_exit if it completes records */
+	uint32_t n_links;
+	char mode[96];
+};
+
+/* Opens, sizes, loads and attaches the off-CPU programs. 0 or -errno with a reason in err. */
+int loader_offcpu__load(struct loader_offcpu *off, const struct loader_opts *opts,
+			uint32_t ringbuf_bytes, char *err, size_t err_len);
+/* Detaches and unloads. Accepts a zeroed struct. */
+void loader_offcpu__unload(struct loader_offcpu *off);
+int loader_offcpu__ringbuf_fd(const struct loader_offcpu *off);
+int loader_offcpu__read_counters(const struct loader_offcpu *off, uint64_t out[SONDE_OFF__MAX]);
+int loader_offcpu__bpf_stats(const struct loader_offcpu *off, struct loader_bpf_stats *out);
+
+/* Adds run time and count of one program (fd) to out. 0 or -errno. */
+int loader__add_prog_stats(int prog_fd, struct loader_bpf_stats *out);
+/* Sums a per-CPU array's single entry of n u64 counters into out. 0 or -errno. */
+int loader__sum_percpu_counters(int map_fd, uint64_t *out, size_t n);
+
+#endif
