@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Aggregation of stack samples: stacks are interned once, and counts and
- * values are summed per (process, thread, stack). The table has a cap on
+ * values are summed per (process, thread, stack, tag). The table has a cap on
  * entries and on bytes; samples that do not fit are summed into one overflow
  * entry and counted, so totals stay right even when detail is lost.
  *
@@ -37,6 +37,11 @@ struct agg_sample {
 	uint32_t n_kstack;
 	const uint64_t *ustack; /* leaf first */
 	uint32_t n_ustack;
+	/*
+	 * Part of the key, meaning chosen by the producer: 0 for on-CPU samples,
+	 * the state letter ('S', 'D', ...) for off-CPU waits.
+	 */
+	uint32_t tag;
 	uint64_t count;
 	uint64_t value; /* e.g. nanoseconds of CPU for on-CPU samples */
 	bool overflow;	/* for_each only: the entry of samples that did not fit */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +15,7 @@ struct collector_session {
 	uint64_t start_ns;
 	uint64_t end_ns;
 	uint32_t pid;
+	uint32_t kinds;
 	struct agg *agg;
 	struct collector_session *next;
 };
@@ -22,6 +24,7 @@ struct collector {
 	struct ring_buffer *rb;
 	struct collector_session *sessions;
 	struct collector_stats stats;
+	uint64_t rng; /* xorshift state for unbiased rounding of sampled counts */
 };
 
 uint64_t collector__now_ns(void)
@@ -45,6 +48,7 @@ int collector__new(int ringbuf_fd, struct collector **out)
 
 	if (!c)
 		return -ENOMEM;
+	c->rng = collector__now_ns() | 1;
 	if (ringbuf_fd >= 0) {
 		c->rb = ring_buffer__new(ringbuf_fd, on_ringbuf_record, c, NULL);
 		if (!c->rb) {
@@ -68,6 +72,13 @@ void collector__free(struct collector *c)
 		collector__session_cancel(c, c->sessions);
 	ring_buffer__free(c->rb);
 	free(c);
+}
+
+int collector__add_ringbuf(struct collector *c, int ringbuf_fd)
+{
+	if (!c->rb)
+		return -EINVAL;
+	return ring_buffer__add(c->rb, ringbuf_fd, on_ringbuf_record, c);
 }
 
 int collector__fd(const struct collector *c)
@@ -96,15 +107,63 @@ static size_t bounded_strlen(const char *s, size_t max)
 	return n;
 }
 
+static uint64_t next_random(struct collector *c)
+{
+	c->rng ^= c->rng << 13;
+	c->rng ^= c->rng >> 7;
+	c->rng ^= c->rng << 17;
+	return c->rng;
+}
+
+/*
+ * How many waits an off-CPU record stands for. A short wait kept with
+ * probability p = wait/min stands for 1/p waits (value/aux); fractions are
+ * rounded up or down at random so that the expected count stays exact.
+ */
+static uint64_t offcpu_count(struct collector *c, uint64_t weight_ns, uint64_t wait_ns)
+{
+	uint64_t whole, rem;
+
+	if (wait_ns == 0 || weight_ns <= wait_ns)
+		return 1;
+	whole = weight_ns / wait_ns;
+	rem = weight_ns % wait_ns;
+	return whole + (next_random(c) % wait_ns < rem ? 1 : 0);
+}
+
+/*
+ * The part of an off-CPU record inside a session: a wait of `wait` that
+ * ended at `end` covers [end - wait, end). Short waits kept by sampling carry
+ * more weight than their length, so only their end decides.
+ */
+static uint64_t offcpu_overlap(const struct collector_session *ses,
+			       const struct sonde_sample_hdr *h)
+{
+	uint64_t from, to;
+
+	if (h->value != h->aux || h->aux > h->ts_ns)
+		return h->value;
+	from = h->ts_ns - h->aux;
+	to = h->ts_ns;
+	if (from < ses->start_ns)
+		from = ses->start_ns;
+	if (to > ses->end_ns)
+		to = ses->end_ns;
+	return to > from ? to - from : 0;
+}
+
 int collector__handle_event(struct collector *c, const void *data, size_t size)
 {
 	const struct sonde_sample *ev = data;
 	char comm[SONDE_COMM_LEN + 1], thread_name[SONDE_COMM_LEN + 1];
 	struct agg_sample s = {0};
 	size_t n, kbytes, ubytes;
+	uint32_t kind_bit;
+	bool offcpu;
 
 	c->stats.events++;
-	if (size < sizeof(ev->hdr) || ev->hdr.kind != SONDE_EV_ONCPU) {
+	if (size < sizeof(ev->hdr) ||
+	    (ev->hdr.kind != SONDE_EV_ONCPU && ev->hdr.kind != SONDE_EV_OFFCPU)) {
 		c->stats.malformed++;
 		return -EINVAL;
 	}
@@ -116,6 +175,9 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 		c->stats.malformed++;
 		return -EINVAL;
 	}
+	offcpu = ev->hdr.kind == SONDE_EV_OFFCPU;
+	if (offcpu)
+		c->stats.offcpu_events++;
 	if (!c->sessions)
 		return 0;
 
@@ -137,13 +199,26 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 	s.ustack = s.kstack + s.n_kstack;
 	s.n_ustack = (uint32_t)(ubytes / 8);
 	s.count = 1;
-	s.value = ev->hdr.period;
+	s.value = ev->hdr.value;
+	kind_bit = 1u << ev->hdr.kind;
+	if (offcpu) {
+		/* The state letter keeps S and D waits apart; on-CPU entries have none. */
+		s.tag = ev->hdr.info & 0xff;
+		s.count = offcpu_count(c, ev->hdr.value, ev->hdr.aux);
+	}
 
 	for (struct collector_session *ses = c->sessions; ses; ses = ses->next) {
+		if (!(ses->kinds & kind_bit))
+			continue;
 		if (ev->hdr.ts_ns < ses->start_ns || ev->hdr.ts_ns >= ses->end_ns)
 			continue;
 		if (ses->pid && ses->pid != s.pid)
 			continue;
+		if (offcpu) {
+			s.value = offcpu_overlap(ses, &ev->hdr);
+			if (!s.value)
+				continue;
+		}
 		c->stats.dispatched++;
 		if (agg__add(ses->agg, &s) == -ENOSPC)
 			c->stats.agg_overflow++;
@@ -152,11 +227,12 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 }
 
 int collector__session_open(struct collector *c, uint64_t start_ns, uint64_t end_ns, uint32_t pid,
-			    const struct agg_opts *opts, struct collector_session **out)
+			    uint32_t kinds, const struct agg_opts *opts,
+			    struct collector_session **out)
 {
 	struct collector_session *s;
 
-	if (end_ns <= start_ns)
+	if (end_ns <= start_ns || !kinds)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -169,6 +245,7 @@ int collector__session_open(struct collector *c, uint64_t start_ns, uint64_t end
 	s->start_ns = start_ns;
 	s->end_ns = end_ns;
 	s->pid = pid;
+	s->kinds = kinds;
 	s->next = c->sessions;
 	c->sessions = s;
 	c->stats.sessions_open++;

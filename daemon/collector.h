@@ -12,12 +12,18 @@
 #include <stdint.h>
 
 #include "agg.h"
+#include "sonde_events.h"
 
 struct collector;
 struct collector_session;
 
+/* Kinds of record a session takes, as a mask of 1 << enum sonde_event_kind. */
+#define COLLECTOR_ONCPU	 (1u << SONDE_EV_ONCPU)
+#define COLLECTOR_OFFCPU (1u << SONDE_EV_OFFCPU)
+
 struct collector_stats {
-	uint64_t events;	 /* records read from the ring buffer */
+	uint64_t events;	 /* records read from the ring buffers */
+	uint64_t offcpu_events;	 /* of which off-CPU records */
 	uint64_t malformed;	 /* records of unexpected size or kind */
 	uint64_t read_errors;	 /* ring_buffer__consume() failures */
 	uint64_t dispatched;	 /* (record, session) pairs aggregated */
@@ -28,6 +34,8 @@ struct collector_stats {
 
 /* ringbuf_fd < 0 makes a collector fed only by collector__handle_event() (tests). */
 int collector__new(int ringbuf_fd, struct collector **out);
+/* Reads a second ring buffer through the same epoll fd. 0 or -errno. */
+int collector__add_ringbuf(struct collector *c, int ringbuf_fd);
 void collector__free(struct collector *c);
 
 /* The fd to wait on for readability (ring-buffer epoll fd), or -1. */
@@ -38,11 +46,13 @@ int collector__drain(struct collector *c);
 int collector__handle_event(struct collector *c, const void *data, size_t size);
 
 /*
- * Opens a session covering [start_ns, end_ns) of CLOCK_MONOTONIC; pid 0
- * means every process. 0 or -errno.
+ * Opens a session covering [start_ns, end_ns) of CLOCK_MONOTONIC that takes
+ * the records of the kinds in the mask; pid 0 means every process.
+ * Off-CPU waits count only for the part inside the interval. 0 or -errno.
  */
 int collector__session_open(struct collector *c, uint64_t start_ns, uint64_t end_ns, uint32_t pid,
-			    const struct agg_opts *opts, struct collector_session **out);
+			    uint32_t kinds, const struct agg_opts *opts,
+			    struct collector_session **out);
 /* Ends a session early, e.g. when its client went away: [start, now). */
 void collector__session_truncate(struct collector_session *s, uint64_t end_ns);
 /* Closes a session and hands its aggregation to the caller (agg__free it). */

@@ -27,7 +27,8 @@ struct build_ctx {
 	struct frame_cache cache;
 	struct profile_stats *stats;
 	uint64_t kernel_map_id;
-	int64_t period;
+	enum profile_kind kind;
+	int64_t period; /* ns (or events) per on-CPU sample; 0: samples carry their own value */
 	uint64_t locs[2 * SONDE_MAX_STACK_DEPTH + 1];
 };
 
@@ -160,9 +161,9 @@ static uint64_t synthetic_location(struct build_ctx *ctx, const char *name)
 static int add_entry(const struct agg_sample *e, void *arg)
 {
 	struct build_ctx *ctx = arg;
-	struct pprof_label labels[3];
-	char pid_str[16];
-	size_t n = 0;
+	struct pprof_label labels[4];
+	char pid_str[16], state[2];
+	size_t n = 0, n_labels = 3;
 	int64_t values[2];
 
 	for (uint32_t i = 0; !e->overflow && i < e->n_kstack + e->n_ustack; i++) {
@@ -189,15 +190,23 @@ static int add_entry(const struct agg_sample *e, void *arg)
 		.key = "thread_name",
 		.str = e->thread_name[0] ? e->thread_name : "[unknown]",
 	};
+	/* A tag is the state letter of an off-CPU wait; on-CPU samples have none. */
+	if (e->tag) {
+		state[0] = (char)e->tag;
+		state[1] = '\0';
+		labels[n_labels++] = (struct pprof_label){.key = "state", .str = state};
+	}
 	values[0] = (int64_t)e->count;
-	values[1] = ctx->period ? (int64_t)e->count * ctx->period : (int64_t)e->value;
+	if (e->tag || e->overflow || !ctx->period)
+		values[1] = (int64_t)e->value;
+	else
+		values[1] = (int64_t)e->count * ctx->period;
 	ctx->stats->samples++;
-	return pprof_builder__sample(ctx->b, ctx->locs, n, values, labels, 3);
+	return pprof_builder__sample(ctx->b, ctx->locs, n, values, labels, n_labels);
 }
 
-int profile__cpu_pprof(const struct agg *agg, struct symbolizer *sym,
-		       const struct profile_meta *meta, struct strbuf *out,
-		       struct profile_stats *stats)
+int profile__build(const struct agg *agg, struct symbolizer *sym, const struct profile_meta *meta,
+		   struct strbuf *out, struct profile_stats *stats)
 {
 	static const struct pprof_value_type cpu_types[] = {
 		{"samples", "count"},
@@ -207,23 +216,50 @@ int profile__cpu_pprof(const struct agg *agg, struct symbolizer *sym,
 		{"samples", "count"},
 		{"cycles", "count"},
 	};
+	/* No '-' in any name: Pyroscope rejects it. */
+	static const struct pprof_value_type offcpu_types[] = {
+		{"switches", "count"},
+		{"off_cpu", "nanoseconds"},
+	};
+	static const struct pprof_value_type wall_types[] = {
+		{"samples", "count"},
+		{"wall", "nanoseconds"},
+	};
+	const struct pprof_value_type *types;
 	struct profile_stats local_stats = {0};
 	struct pprof_opts opts = {
-		.sample_types = meta->cycles ? cycles_types : cpu_types,
 		.n_sample_types = 2,
-		.period_type = meta->cycles ? cycles_types[1] : cpu_types[1],
-		.period = (int64_t)meta->period,
 		.time_nanos = meta->time_nanos,
 		.duration_nanos = meta->duration_nanos,
-		.default_sample_type = meta->cycles ? "cycles" : "cpu",
 	};
 	struct build_ctx ctx = {0};
 	int err;
 
+	switch (meta->kind) {
+	case PROFILE_OFFCPU:
+		types = offcpu_types;
+		opts.period = 1;
+		opts.default_sample_type = "off_cpu";
+		break;
+	case PROFILE_WALL:
+		types = wall_types;
+		opts.period = (int64_t)meta->period;
+		opts.default_sample_type = "wall";
+		ctx.period = (int64_t)meta->period;
+		break;
+	default:
+		types = meta->cycles ? cycles_types : cpu_types;
+		opts.period = (int64_t)meta->period;
+		opts.default_sample_type = meta->cycles ? "cycles" : "cpu";
+		/* For cycles the kernel varies the period; the samples carry their own. */
+		ctx.period = meta->cycles ? 0 : (int64_t)meta->period;
+		break;
+	}
+	opts.sample_types = types;
+	opts.period_type = types[1];
+	ctx.kind = meta->kind;
 	ctx.stats = stats ? stats : &local_stats;
 	ctx.sym = sym;
-	/* For cycles the kernel varies the period; the samples carry their own. */
-	ctx.period = meta->cycles ? 0 : (int64_t)meta->period;
 	ctx.b = pprof_builder__new(&opts);
 	if (!ctx.b)
 		return -ENOMEM;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Turns an aggregation table into a pprof profile: names every frame with the
- * symbolizer and writes the Go CPU-profile shape with the pprof builder.
+ * symbolizer and writes the on-CPU (Go CPU-profile shape), off-CPU or
+ * wall-clock shape with the pprof builder.
  *
  * Never includes libbpf or libmicrohttpd headers.
  */
@@ -15,11 +16,22 @@
 #include "strbuf.h"
 #include "symbolizer.h"
 
+enum profile_kind {
+	PROFILE_CPU = 0, /* on-CPU samples: Go's CPU-profile shape */
+	PROFILE_OFFCPU,	 /* off-CPU waits: switches/count, off_cpu/nanoseconds */
+	PROFILE_WALL,	 /* both, in nanoseconds: samples/count, wall/nanoseconds */
+};
+
 struct profile_meta {
+	enum profile_kind kind;
 	int64_t time_nanos; /* start, unix ns */
 	int64_t duration_nanos;
-	uint64_t period; /* ns per sample for cpu-clock; events per sample for cycles */
-	bool cycles;	 /* the samples come from the hardware cycles event */
+	/*
+	 * CPU: ns per sample for cpu-clock, events per sample for cycles.
+	 * WALL: ns per on-CPU sample (1e9 / frequency). OFFCPU: unused.
+	 */
+	uint64_t period;
+	bool cycles; /* CPU: the samples come from the hardware cycles event */
 };
 
 struct profile_stats {
@@ -28,9 +40,11 @@ struct profile_stats {
 	uint64_t unnamed_frames; /* frames that stayed [unknown] or [module] */
 };
 
-/* Appends the gzip-compressed profile to out. 0 or -errno. */
-int profile__cpu_pprof(const struct agg *agg, struct symbolizer *sym,
-		       const struct profile_meta *meta, struct strbuf *out,
-		       struct profile_stats *stats);
+/*
+ * Appends the gzip-compressed profile to out. Entries with a tag are off-CPU
+ * waits and carry a `state` label. 0 or -errno.
+ */
+int profile__build(const struct agg *agg, struct symbolizer *sym, const struct profile_meta *meta,
+		   struct strbuf *out, struct profile_stats *stats);
 
 #endif

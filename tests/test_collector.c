@@ -13,7 +13,7 @@ static void make_event(struct sonde_sample *ev, uint32_t pid, uint64_t ts)
 	ev->hdr.pid = pid;
 	ev->hdr.tid = pid + 1;
 	ev->hdr.ts_ns = ts;
-	ev->hdr.period = 100;
+	ev->hdr.value = 100;
 	/* Names fill all 16 bytes with no NUL: the collector must bound them. */
 	memcpy(ev->hdr.comm, "0123456789abcdef", 16);
 	memcpy(ev->hdr.thread_name, "t", 2);
@@ -60,9 +60,9 @@ static void test_dispatch(void)
 	make_event(&ev, 7, 50);
 	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0); /* no session: dropped */
 
-	CHECK(collector__session_open(c, 100, 200, 0, NULL, &all) == 0);
-	CHECK(collector__session_open(c, 150, 300, 7, NULL, &only7) == 0);
-	CHECK(collector__session_open(c, 10, 10, 0, NULL, &all) == -EINVAL);
+	CHECK(collector__session_open(c, 100, 200, 0, COLLECTOR_ONCPU, NULL, &all) == 0);
+	CHECK(collector__session_open(c, 150, 300, 7, COLLECTOR_ONCPU, NULL, &only7) == 0);
+	CHECK(collector__session_open(c, 10, 10, 0, COLLECTOR_ONCPU, NULL, &all) == -EINVAL);
 
 	for (uint64_t ts = 90; ts < 310; ts += 10) {
 		make_event(&ev, 7, ts);
@@ -115,7 +115,7 @@ static void test_truncate_and_cancel(void)
 	struct agg *a;
 
 	CHECK(collector__new(-1, &c) == 0);
-	CHECK(collector__session_open(c, 0, 1000, 0, NULL, &s) == 0);
+	CHECK(collector__session_open(c, 0, 1000, 0, COLLECTOR_ONCPU, NULL, &s) == 0);
 	collector__session_truncate(s, 500);
 	collector__session_truncate(s, 900); /* never extends */
 	make_event(&ev, 1, 400);
@@ -127,13 +127,13 @@ static void test_truncate_and_cancel(void)
 	agg__free(a);
 	CHECK_EQ_U64(seen.count, 1);
 
-	CHECK(collector__session_open(c, 0, 1000, 0, NULL, &s) == 0);
+	CHECK(collector__session_open(c, 0, 1000, 0, COLLECTOR_ONCPU, NULL, &s) == 0);
 	collector__session_cancel(c, s);
 	collector__session_cancel(c, NULL);
 	collector__stats(c, &st);
 	CHECK_EQ_U64(st.sessions_open, 0);
 	/* Sessions left open are released with the collector. */
-	CHECK(collector__session_open(c, 0, 1000, 0, NULL, &s) == 0);
+	CHECK(collector__session_open(c, 0, 1000, 0, COLLECTOR_ONCPU, NULL, &s) == 0);
 	collector__free(c);
 }
 
@@ -146,7 +146,7 @@ static void test_overflow_counted(void)
 	struct collector *c;
 
 	CHECK(collector__new(-1, &c) == 0);
-	CHECK(collector__session_open(c, 0, 1000, 0, &opts, &s) == 0);
+	CHECK(collector__session_open(c, 0, 1000, 0, COLLECTOR_ONCPU, &opts, &s) == 0);
 	for (uint32_t pid = 1; pid <= 40; pid++) {
 		make_event(&ev, pid, 1);
 		collector__handle_event(c, &ev, sizeof(ev));
@@ -168,7 +168,7 @@ static void test_variable_records(void)
 	struct agg *a;
 
 	CHECK(collector__new(-1, &c) == 0);
-	CHECK(collector__session_open(c, 0, 1000, 0, NULL, &s) == 0);
+	CHECK(collector__session_open(c, 0, 1000, 0, COLLECTOR_ONCPU, NULL, &s) == 0);
 	make_event(&ev, 3, 5);
 	ev.hdr.kstack_sz = 2 * 8;
 	ev.hdr.ustack_sz = 2 * 8;

@@ -108,7 +108,7 @@ int main(void)
 		agg__add(agg, &o);
 	}
 
-	CHECK(profile__cpu_pprof(agg, sym, &meta, &out, &ps) == 0);
+	CHECK(profile__build(agg, sym, &meta, &out, &ps) == 0);
 	CHECK(out.len > 2 && (unsigned char)out.buf[0] == 0x1f);
 	CHECK(pprof__gunzip(out.buf, out.len, &plain) == 0);
 	p = perftools__profiles__profile__unpack(NULL, plain.len, (const uint8_t *)plain.buf);
