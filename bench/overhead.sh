@@ -41,7 +41,7 @@ cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { 
 work() { awk '$1 == "hot_rounds" { h = $2 } $1 == "sys_reads" { s = $2 } END { print h, s }' "$1"; }
 
 start_sonde() { # start_sonde HZ LOG: runs the daemon, sets SPID and PORT
-	"$SONDE" --listen 127.0.0.1:0 --frequency "$1" 2>"$2" &
+	"$SONDE" --listen 127.0.0.1:0 --frequency "$1" --no-offcpu 2>"$2" &
 	SPID=$!
 	PORT=
 	for _ in $(seq 1 100); do
@@ -63,7 +63,7 @@ run_hog baseline
 
 # Phase 2: sonde, with a profile request covering the phase.
 start_sonde 99 "$OUT/sonde.log"
-bpf_seconds() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '$1 == "sonde_bpf_run_time_seconds_total" { print $2 }'; }
+bpf_seconds() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '$1 == "sonde_bpf_run_time_seconds_total{program=\"oncpu\"}" { print $2 }'; }
 # Warm-up: the first profile loads kallsyms and the workload's ELF symbol tables,
 # a one-time cost of a long-running daemon; the phase measures the steady state.
 "$HOG" --seconds 2 >/dev/null &

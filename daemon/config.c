@@ -17,6 +17,10 @@ void config__defaults(struct config *cfg)
 	cfg->max_seconds = CONFIG_DEFAULT_MAX_SECONDS;
 	cfg->max_sessions = CONFIG_MAX_SESSIONS;
 	cfg->agg_max_entries = 64 * 1024;
+	cfg->offcpu = true;
+	cfg->offcpu_min_ns = CONFIG_DEFAULT_OFFCPU_MIN_NS;
+	cfg->offcpu_max_rate = CONFIG_DEFAULT_OFFCPU_MAX_RATE;
+	cfg->offcpu_hook = OFFCPU_HOOK_AUTO;
 	cfg->log_level = LOG_LVL_INFO;
 }
 
@@ -73,9 +77,55 @@ int config__parse_listen(const char *s, char *host, size_t host_len, uint16_t *p
 	return 0;
 }
 
+int config__parse_duration_ns(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t *out)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ns;
+	} units[] = {{"ns", 1}, {"us", 1000}, {"ms", 1000000}, {"s", 1000000000}};
+	char digits[32];
+	size_t n = 0;
+	uint64_t v;
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	if (n == 0 || n >= sizeof(digits))
+		return -EINVAL;
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	err = config__parse_u64(digits, 0, UINT64_MAX / 1000000000, &v);
+	if (err)
+		return err == -ERANGE ? -ERANGE : -EINVAL;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(s + n, units[i].unit))
+			continue;
+		v *= units[i].ns;
+		if (v < min_ns || v > max_ns)
+			return -ERANGE;
+		*out = v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
 const char *config__event_name(enum sonde_event ev)
 {
 	return ev == SONDE_EVENT_CYCLES ? "cycles" : "cpu-clock";
+}
+
+const char *config__offcpu_hook_name(enum offcpu_hook hook)
+{
+	switch (hook) {
+	case OFFCPU_HOOK_TP_BTF:
+		return "tp_btf";
+	case OFFCPU_HOOK_RAW_TP:
+		return "raw_tp";
+	default:
+		return "auto";
+	}
 }
 
 void config__usage(FILE *f)
@@ -93,14 +143,22 @@ void config__usage(FILE *f)
 		"                           (default: sized from CPUs and frequency)\n"
 		"      --max-seconds N      upper bound on ?seconds= (default %u)\n"
 		"      --max-entries N      distinct stacks kept per profile (default 65536)\n"
+		"      --no-offcpu          no off-CPU or wall-clock profiles (no scheduler hook)\n"
+		"      --offcpu-min DUR     waits shorter than DUR (1us..1s, default 1ms) are\n"
+		"                           sampled with probability wait/DUR and weighted up\n"
+		"      --offcpu-max-rate N  off-CPU records a second per CPU, 0 for no cap\n"
+		"                           (default %u); waits over the cap are counted, not "
+		"kept\n"
+		"      --offcpu-preempted   also count time spent runnable after preemption\n"
+		"      --offcpu-hook HOOK   auto (default), tp_btf or raw_tp (the fallback)\n"
 		"      --log-level LEVEL    error, warn, info or debug (default info)\n"
 		"  -h, --help               show this help and exit\n"
 		"  -V, --version            show the version and exit\n"
 		"\n"
-		"Endpoints: /debug/pprof/profile?seconds=N[&pid=P], /debug/pprof/, /metrics, "
-		"/healthz\n",
+		"Endpoints: /debug/pprof/{profile,offcpu,wall}?seconds=N[&pid=P], /debug/pprof/,\n"
+		"/metrics, /healthz\n",
 		CONFIG_DEFAULT_LISTEN, CONFIG_MAX_FREQUENCY, CONFIG_DEFAULT_FREQUENCY,
-		CONFIG_DEFAULT_MAX_SECONDS);
+		CONFIG_DEFAULT_MAX_SECONDS, CONFIG_DEFAULT_OFFCPU_MAX_RATE);
 }
 
 enum {
@@ -109,6 +167,11 @@ enum {
 	OPT_MAX_SECONDS,
 	OPT_MAX_ENTRIES,
 	OPT_LOG_LEVEL,
+	OPT_NO_OFFCPU,
+	OPT_OFFCPU_MIN,
+	OPT_OFFCPU_MAX_RATE,
+	OPT_OFFCPU_PREEMPTED,
+	OPT_OFFCPU_HOOK,
 };
 
 static const struct option long_opts[] = {
@@ -120,6 +183,11 @@ static const struct option long_opts[] = {
 	{"max-seconds", required_argument, NULL, OPT_MAX_SECONDS},
 	{"max-entries", required_argument, NULL, OPT_MAX_ENTRIES},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"no-offcpu", no_argument, NULL, OPT_NO_OFFCPU},
+	{"offcpu-min", required_argument, NULL, OPT_OFFCPU_MIN},
+	{"offcpu-max-rate", required_argument, NULL, OPT_OFFCPU_MAX_RATE},
+	{"offcpu-preempted", no_argument, NULL, OPT_OFFCPU_PREEMPTED},
+	{"offcpu-hook", required_argument, NULL, OPT_OFFCPU_HOOK},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -207,6 +275,47 @@ int config__parse_args(struct config *cfg, int argc, char **argv, char *err, siz
 				snprintf(err, err_len,
 					 "invalid --log-level '%s': expected error, warn, info or "
 					 "debug",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_NO_OFFCPU:
+			cfg->offcpu = false;
+			break;
+		case OPT_OFFCPU_MIN:
+			if (config__parse_duration_ns(optarg, 1000, 1000000000,
+						      &cfg->offcpu_min_ns)) {
+				snprintf(err, err_len,
+					 "invalid --offcpu-min '%s': expected a duration from 1us "
+					 "to 1s with a unit (ns, us, ms, s), e.g. 500us",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_OFFCPU_MAX_RATE:
+			if (config__parse_u64(optarg, 0, 10000000, &v)) {
+				snprintf(err, err_len,
+					 "invalid --offcpu-max-rate '%s': expected an integer from "
+					 "0 (no cap) to 10000000",
+					 optarg);
+				return -EINVAL;
+			}
+			cfg->offcpu_max_rate = (uint32_t)v;
+			break;
+		case OPT_OFFCPU_PREEMPTED:
+			cfg->offcpu_preempted = true;
+			break;
+		case OPT_OFFCPU_HOOK:
+			if (strcmp(optarg, "auto") == 0) {
+				cfg->offcpu_hook = OFFCPU_HOOK_AUTO;
+			} else if (strcmp(optarg, "tp_btf") == 0) {
+				cfg->offcpu_hook = OFFCPU_HOOK_TP_BTF;
+			} else if (strcmp(optarg, "raw_tp") == 0) {
+				cfg->offcpu_hook = OFFCPU_HOOK_RAW_TP;
+			} else {
+				snprintf(err, err_len,
+					 "invalid --offcpu-hook '%s': expected auto, tp_btf or "
+					 "raw_tp",
 					 optarg);
 				return -EINVAL;
 			}

@@ -21,6 +21,16 @@ enum sonde_event {
 #define CONFIG_DEFAULT_MAX_SECONDS 3600
 #define CONFIG_MAX_SESSIONS	   32
 
+/* Off-CPU waits shorter than this are sampled (docs/offcpu.md explains the choice). */
+#define CONFIG_DEFAULT_OFFCPU_MIN_NS   1000000ull
+#define CONFIG_DEFAULT_OFFCPU_MAX_RATE 20000
+
+enum offcpu_hook {
+	OFFCPU_HOOK_AUTO = 0, /* tp_btf, falling back to raw_tp */
+	OFFCPU_HOOK_TP_BTF,
+	OFFCPU_HOOK_RAW_TP,
+};
+
 struct config {
 	char listen_host[256]; /* numeric IPv4/IPv6 address or host name */
 	uint16_t listen_port;
@@ -31,6 +41,11 @@ struct config {
 	uint32_t max_seconds;  /* upper bound on ?seconds= */
 	uint32_t max_sessions; /* concurrent profile requests */
 	uint32_t agg_max_entries;
+	bool offcpu;		  /* off-CPU (and so wall-clock) profiling */
+	uint64_t offcpu_min_ns;	  /* waits shorter than this are sampled */
+	uint32_t offcpu_max_rate; /* off-CPU records a second per CPU; 0: no cap */
+	bool offcpu_preempted;	  /* also count time spent runnable after preemption */
+	enum offcpu_hook offcpu_hook;
 	enum log_level log_level;
 };
 
@@ -51,7 +66,14 @@ int config__parse_listen(const char *s, char *host, size_t host_len, uint16_t *p
 /* Parses a decimal integer in [min, max] with nothing after it. 0 or -EINVAL / -ERANGE. */
 int config__parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/*
+ * Parses a duration with a unit: ns, us, ms or s ("500us", "2ms"), into
+ * nanoseconds within [min_ns, max_ns]. 0 or -EINVAL / -ERANGE.
+ */
+int config__parse_duration_ns(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t *out);
+
 void config__usage(FILE *f);
 const char *config__event_name(enum sonde_event ev);
+const char *config__offcpu_hook_name(enum offcpu_hook hook);
 
 #endif

@@ -35,6 +35,7 @@ struct http_request {
 	enum req_state state;
 	struct collector_session *session;
 	struct profile_query query;
+	enum profile_kind kind;
 	int64_t time_nanos;
 	uint64_t start_ns;
 	int timer_fd;
@@ -192,6 +193,12 @@ static const char index_html[] =
 	"kernel and user stacks. Add <code>pid=</code> to keep one process. "
 	"Use with <code>go tool pprof "
 	"http://HOST/debug/pprof/profile?seconds=10</code>.</td></tr>\n"
+	"<tr><td><a href=\"offcpu?seconds=30\">offcpu</a></td>"
+	"<td>Where threads wait: time off CPU by kernel and user stack, with the thread's "
+	"state (S, D, ...) as a label. Same parameters.</td></tr>\n"
+	"<tr><td><a href=\"wall?seconds=30\">wall</a></td>"
+	"<td>Wall-clock time of every thread: on-CPU samples and off-CPU waits in "
+	"nanoseconds, in one profile. Same parameters.</td></tr>\n"
 	"</table>\n"
 	"<p>Also: <a href=\"/metrics\">/metrics</a> (Prometheus), "
 	"<a href=\"/healthz\">/healthz</a>.</p>\n"
@@ -269,8 +276,13 @@ static void on_client_hangup(void *ctx, uint32_t events)
 }
 
 static enum MHD_Result profile_start(struct http_server *srv, struct MHD_Connection *conn,
-				     struct http_request *req)
+				     struct http_request *req, enum profile_kind kind)
 {
+	static const uint32_t kinds[] = {
+		[PROFILE_CPU] = COLLECTOR_ONCPU,
+		[PROFILE_OFFCPU] = COLLECTOR_OFFCPU,
+		[PROFILE_WALL] = COLLECTOR_ONCPU | COLLECTOR_OFFCPU,
+	};
 	const union MHD_ConnectionInfo *ci;
 	struct agg_opts agg_opts = {.max_entries = srv->deps.agg_max_entries};
 	char err[256];
@@ -283,6 +295,9 @@ static enum MHD_Result profile_start(struct http_server *srv, struct MHD_Connect
 		srv->deps.max_seconds, &req->query, err, sizeof(err));
 	if (rc)
 		return respond_error(srv, conn, MHD_HTTP_BAD_REQUEST, err);
+	if (kind != PROFILE_CPU && !srv->deps.offcpu)
+		return respond_error(srv, conn, MHD_HTTP_NOT_FOUND,
+				     "off-CPU profiling is off: sonde runs with --no-offcpu");
 	if (srv->stats.profiles_pending >= srv->deps.max_sessions) {
 		snprintf(err, sizeof(err),
 			 "too many profiles in progress (at most %u at once); retry later",
@@ -291,11 +306,12 @@ static enum MHD_Result profile_start(struct http_server *srv, struct MHD_Connect
 	}
 
 	now = collector__now_ns();
+	req->kind = kind;
 	req->start_ns = now;
 	req->time_nanos = realtime_ns();
 	rc = collector__session_open(srv->deps.collector, now,
 				     now + (uint64_t)req->query.seconds * 1000000000ull,
-				     req->query.pid, &agg_opts, &req->session);
+				     req->query.pid, kinds[kind], &agg_opts, &req->session);
 	if (rc)
 		return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				     "cannot start a profile: out of memory");
@@ -357,9 +373,10 @@ static enum MHD_Result profile_finish(struct http_server *srv, struct MHD_Connec
 	meta.duration_nanos = (int64_t)(end_ns - req->start_ns);
 	if (meta.duration_nanos > (int64_t)req->query.seconds * 1000000000ll)
 		meta.duration_nanos = (int64_t)req->query.seconds * 1000000000ll;
-	meta.period = srv->deps.period;
+	meta.kind = req->kind;
+	meta.period = req->kind == PROFILE_WALL ? srv->deps.wall_period_ns : srv->deps.period;
 	meta.cycles = srv->deps.cycles;
-	err = profile__cpu_pprof(agg, srv->deps.sym, &meta, &body, NULL);
+	err = profile__build(agg, srv->deps.sym, &meta, &body, NULL);
 	agg__free(agg);
 	if (err) {
 		strbuf__release(&body);
@@ -413,11 +430,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (req->state == REQ_READY || req->state == REQ_GONE)
 		return profile_finish(srv, conn, req);
 
-	if (strcmp(url, "/debug/pprof/profile") == 0) {
-		if (!is_get)
-			return respond_error(srv, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-					     "method not allowed: use GET");
-		return profile_start(srv, conn, req);
+	if (strncmp(url, "/debug/pprof/", 13) == 0) {
+		static const struct {
+			const char *name;
+			enum profile_kind kind;
+		} profiles[] = {
+			{"profile", PROFILE_CPU},
+			{"offcpu", PROFILE_OFFCPU},
+			{"wall", PROFILE_WALL},
+		};
+
+		for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
+			if (strcmp(url + 13, profiles[i].name))
+				continue;
+			if (!is_get)
+				return respond_error(srv, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+						     "method not allowed: use GET");
+			return profile_start(srv, conn, req, profiles[i].kind);
+		}
 	}
 	if (!is_get && !is_head)
 		return respond_error(srv, conn, MHD_HTTP_METHOD_NOT_ALLOWED,

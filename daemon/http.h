@@ -28,7 +28,9 @@ struct http_deps {
 	uint32_t agg_max_entries;
 	uint32_t idle_timeout_s; /* connections idle this long are closed; 0: 60 */
 	uint64_t period;	 /* ns per sample (cpu-clock) or events per sample (cycles) */
+	uint64_t wall_period_ns; /* ns an on-CPU sample stands for in wall profiles: 1e9 / Hz */
 	bool cycles;
+	bool offcpu; /* off-CPU records are collected: /offcpu and /wall are served */
 	/* Appends the Prometheus text of everything but HTTP itself. */
 	int (*render_metrics)(void *ctx, struct strbuf *out);
 	void *metrics_ctx;

@@ -16,6 +16,13 @@ int prom__sample(struct strbuf *out, const char *name, const char *labels, uint6
 	return strbuf__appendf(out, "%s %llu\n", name, (unsigned long long)value);
 }
 
+int prom__sample_f(struct strbuf *out, const char *name, const char *labels, double value)
+{
+	if (labels)
+		return strbuf__appendf(out, "%s{%s} %.9f\n", name, labels, value);
+	return strbuf__appendf(out, "%s %.9f\n", name, value);
+}
+
 int prom__metric(struct strbuf *out, const char *name, const char *type, const char *help,
 		 uint64_t value)
 {
@@ -29,5 +36,5 @@ int prom__metric_f(struct strbuf *out, const char *name, const char *type, const
 {
 	int err = prom__family(out, name, type, help);
 
-	return err ? err : strbuf__appendf(out, "%s %.9f\n", name, value);
+	return err ? err : prom__sample_f(out, name, NULL, value);
 }

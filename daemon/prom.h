@@ -11,6 +11,8 @@
 int prom__family(struct strbuf *out, const char *name, const char *type, const char *help);
 /* One sample line; labels is NULL or like `code="200"`. 0 or -ENOMEM. */
 int prom__sample(struct strbuf *out, const char *name, const char *labels, uint64_t value);
+/* One sample line with a fractional value, e.g. seconds. 0 or -ENOMEM. */
+int prom__sample_f(struct strbuf *out, const char *name, const char *labels, double value);
 /* A family of one unlabelled sample. 0 or -ENOMEM. */
 int prom__metric(struct strbuf *out, const char *name, const char *type, const char *help,
 		 uint64_t value);

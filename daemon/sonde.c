@@ -64,109 +64,183 @@ static void on_drain_timer(void *ctx, uint32_t events)
 	collector__drain(s->collector);
 }
 
-static int render_metrics(void *ctx, struct strbuf *out)
+/* A counter or gauge family with one unlabelled sample. */
+struct plain_metric {
+	const char *name;
+	const char *type;
+	const char *help;
+	uint64_t value;
+};
+
+/* A family whose samples differ by one label. */
+struct labelled_metric {
+	const char *name;
+	const char *type;
+	const char *help;
+	const char *label;
+	size_t n;
+	struct {
+		const char *label_value;
+		uint64_t value;
+	} samples[6];
+};
+
+static int render_plain(struct strbuf *out, const struct plain_metric *m, size_t n)
 {
-	struct sonde *s = ctx;
-	uint64_t bpf[SONDE_CNT__MAX] = {0};
-	struct collector_stats cs;
-	struct symbolizer_stats ss;
-	struct loader_bpf_stats bs = {0};
+	int err = 0;
+
+	for (size_t i = 0; !err && i < n; i++)
+		err = prom__metric(out, m[i].name, m[i].type, m[i].help, m[i].value);
+	return err;
+}
+
+static int render_labelled(struct strbuf *out, const struct labelled_metric *m, size_t n)
+{
+	char labels[64];
+	int err = 0;
+
+	for (size_t i = 0; !err && i < n; i++) {
+		err = prom__family(out, m[i].name, m[i].type, m[i].help);
+		for (size_t j = 0; !err && j < m[i].n; j++) {
+			snprintf(labels, sizeof(labels), "%s=\"%s\"", m[i].label,
+				 m[i].samples[j].label_value);
+			err = prom__sample(out, m[i].name, labels, m[i].samples[j].value);
+		}
+	}
+	return err;
+}
+
+static int render_bpf_stats(struct sonde *s, struct strbuf *out)
+{
+	static const char *const names[LOADER_PROG__MAX] = {
+		[LOADER_PROG_ONCPU] = "oncpu",
+		[LOADER_PROG_OFFCPU] = "offcpu",
+	};
+	struct loader_bpf_stats bs[LOADER_PROG__MAX] = {0};
 	char labels[48];
 	int err;
 
+	for (int p = 0; p < LOADER_PROG__MAX; p++)
+		loader__bpf_stats(s->loader, (enum loader_prog)p, &bs[p]);
+	err = prom__family(out, "sonde_bpf_run_time_seconds_total", "counter",
+			   "CPU time of sonde's BPF programs (needs sysctl "
+			   "kernel.bpf_stats_enabled=1).");
+	for (int p = 0; !err && p < LOADER_PROG__MAX; p++) {
+		snprintf(labels, sizeof(labels), "program=\"%s\"", names[p]);
+		err = prom__sample_f(out, "sonde_bpf_run_time_seconds_total", labels,
+				     (double)bs[p].run_time_ns / 1e9);
+	}
+	err = err
+		      ?: prom__family(out, "sonde_bpf_run_count_total", "counter",
+				      "Runs of sonde's BPF programs (needs "
+				      "kernel.bpf_stats_enabled=1).");
+	for (int p = 0; !err && p < LOADER_PROG__MAX; p++) {
+		snprintf(labels, sizeof(labels), "program=\"%s\"", names[p]);
+		err = prom__sample(out, "sonde_bpf_run_count_total", labels, bs[p].run_cnt);
+	}
+	return err;
+}
+
+static int render_metrics(void *ctx, struct strbuf *out)
+{
+	struct sonde *s = ctx;
+	uint64_t bpf[SONDE_CNT__MAX] = {0}, off[SONDE_OFF__MAX] = {0};
+	struct collector_stats cs;
+	struct symbolizer_stats ss;
+	int err;
+
 	loader__read_counters(s->loader, bpf);
-	loader__bpf_stats(s->loader, &bs);
+	loader__read_offcpu_counters(s->loader, off);
 	collector__stats(s->collector, &cs);
 	symbolizer__stats(s->sym, &ss);
 
-	const struct {
-		const char *cause;
-		uint64_t value;
-	} failures[] = {
-		{"kernel_no_symbol", ss.kernel_failures}, {"no_mapping", ss.user_no_mapping},
-		{"no_symbol", ss.user_no_symbol},	  {"maps_unreadable", ss.maps_read_errors},
-		{"elf_unreadable", ss.elf_errors},
+	const struct plain_metric plain[] = {
+		{"sonde_bpf_samples_total", "counter",
+		 "Perf-event samples seen by the BPF program.", bpf[SONDE_CNT_SAMPLES]},
+		{"sonde_bpf_idle_skipped_total", "counter",
+		 "Samples of the idle task, skipped on purpose.", bpf[SONDE_CNT_IDLE_SKIPPED]},
+		{"sonde_ringbuf_drops_total", "counter",
+		 "On-CPU samples lost because the BPF ring buffer was full.",
+		 bpf[SONDE_CNT_RB_DROPS]},
+		{"sonde_kernel_stack_errors_total", "counter",
+		 "On-CPU kernel stacks that could not be read.", bpf[SONDE_CNT_KSTACK_ERR]},
+		{"sonde_user_stack_errors_total", "counter",
+		 "On-CPU user stacks that could not be read.", bpf[SONDE_CNT_USTACK_ERR]},
+		{"sonde_offcpu_waits_total", "counter",
+		 "Threads that blocked (switched out not runnable), timestamped by the scheduler "
+		 "hook.",
+		 off[SONDE_OFF_BLOCKED]},
+		{"sonde_offcpu_events_total", "counter",
+		 "Off-CPU records written to the ring buffer.", off[SONDE_OFF_EMITTED]},
+		{"sonde_offcpu_sampled_total", "counter",
+		 "Waits shorter than --offcpu-min kept by sampling (and weighted up).",
+		 off[SONDE_OFF_SHORT_KEPT]},
+		{"sonde_offcpu_filtered_total", "counter",
+		 "Waits shorter than --offcpu-min left out by sampling (accounted for by the "
+		 "weight of the kept ones).",
+		 off[SONDE_OFF_FILTERED]},
+		{"sonde_samples_received_total", "counter",
+		 "Records read from the ring buffers (on- and off-CPU).", cs.events},
+		{"sonde_offcpu_records_received_total", "counter",
+		 "Off-CPU records read from the ring buffer.", cs.offcpu_events},
+		{"sonde_samples_malformed_total", "counter",
+		 "Ring-buffer records of unexpected size or kind, dropped.", cs.malformed},
+		{"sonde_ringbuf_read_errors_total", "counter", "Failed reads of the ring buffers.",
+		 cs.read_errors},
+		{"sonde_agg_overflow_total", "counter",
+		 "Samples folded into a profile's overflow entry because its table was full.",
+		 cs.agg_overflow},
+		{"sonde_sessions_open", "gauge", "Profiles being collected.", cs.sessions_open},
+		{"sonde_symbolize_kernel_lookups_total", "counter", "Kernel frames looked up.",
+		 ss.kernel_lookups},
+		{"sonde_symbolize_user_lookups_total", "counter", "User frames looked up.",
+		 ss.user_lookups},
+		{"sonde_symbol_cache_hits_total", "counter", "ELF symbol-table cache hits.",
+		 ss.elf_cache_hits},
+		{"sonde_symbol_cache_misses_total", "counter", "ELF symbol-table cache misses.",
+		 ss.elf_cache_misses},
+		{"sonde_symbol_cache_evictions_total", "counter",
+		 "ELF symbol tables evicted (LRU).", ss.elf_cache_evictions},
+		{"sonde_symbol_cache_files", "gauge", "ELF symbol tables held.", ss.elf_cached},
+		{"sonde_process_cache_evictions_total", "counter",
+		 "Process mapping tables evicted (LRU).", ss.proc_cache_evictions},
+		{"sonde_process_cache_entries", "gauge", "Process mapping tables held.",
+		 ss.proc_cached},
+	};
+	const struct labelled_metric labelled[] = {
+		{"sonde_symbolize_failures_total",
+		 "counter",
+		 "Frames that could not be named, by cause.",
+		 "cause",
+		 5,
+		 {{"kernel_no_symbol", ss.kernel_failures},
+		  {"no_mapping", ss.user_no_mapping},
+		  {"no_symbol", ss.user_no_symbol},
+		  {"maps_unreadable", ss.maps_read_errors},
+		  {"elf_unreadable", ss.elf_errors}}},
+		{"sonde_offcpu_dropped_total",
+		 "counter",
+		 "Off-CPU waits that were to be recorded but were lost, by reason.",
+		 "reason",
+		 4,
+		 {{"rate_cap", off[SONDE_OFF_RATE_LIMITED]},
+		  {"slot_busy", off[SONDE_OFF_SLOT_BUSY]},
+		  {"ringbuf_full", off[SONDE_OFF_RB_DROPS]},
+		  {"no_thread_state", off[SONDE_OFF_STORAGE_ERR]}}},
+		{"sonde_offcpu_incomplete_total",
+		 "counter",
+		 "Off-CPU records sent without a stack they should have, by reason.",
+		 "reason",
+		 4,
+		 {{"kernel_stack", off[SONDE_OFF_KSTACK_ERR]},
+		  {"user_stack", off[SONDE_OFF_USTACK_ERR]},
+		  {"task_work", off[SONDE_OFF_TASK_WORK_ERR]},
+		  {"stale", off[SONDE_OFF_STALE]}}},
 	};
 
-	err = prom__metric(out, "sonde_bpf_samples_total", "counter",
-			   "Perf-event samples seen by the BPF program.", bpf[SONDE_CNT_SAMPLES]);
-	err = err
-		      ?: prom__metric(out, "sonde_bpf_idle_skipped_total", "counter",
-				      "Samples of the idle task, skipped on purpose.",
-				      bpf[SONDE_CNT_IDLE_SKIPPED]);
-	err = err
-		      ?: prom__metric(out, "sonde_ringbuf_drops_total", "counter",
-				      "Samples lost because the BPF ring buffer was full.",
-				      bpf[SONDE_CNT_RB_DROPS]);
-	err = err
-		      ?: prom__metric(out, "sonde_kernel_stack_errors_total", "counter",
-				      "Kernel stacks that could not be read.",
-				      bpf[SONDE_CNT_KSTACK_ERR]);
-	err = err
-		      ?: prom__metric(out, "sonde_user_stack_errors_total", "counter",
-				      "User stacks that could not be read.",
-				      bpf[SONDE_CNT_USTACK_ERR]);
-	err = err
-		      ?: prom__metric_f(out, "sonde_bpf_run_time_seconds_total", "counter",
-					"CPU time of the BPF program (needs sysctl "
-					"kernel.bpf_stats_enabled=1).",
-					(double)bs.run_time_ns / 1e9);
-	err = err
-		      ?: prom__metric(out, "sonde_bpf_run_count_total", "counter",
-				      "Runs of the BPF program (needs kernel.bpf_stats_enabled=1).",
-				      bs.run_cnt);
-	err = err
-		      ?: prom__metric(out, "sonde_samples_received_total", "counter",
-				      "Records read from the ring buffer.", cs.events);
-	err = err
-		      ?: prom__metric(out, "sonde_samples_malformed_total", "counter",
-				      "Ring-buffer records of unexpected size or kind, dropped.",
-				      cs.malformed);
-	err = err
-		      ?: prom__metric(out, "sonde_ringbuf_read_errors_total", "counter",
-				      "Failed reads of the ring buffer.", cs.read_errors);
-	err = err
-		      ?: prom__metric(
-				 out, "sonde_agg_overflow_total", "counter",
-				 "Samples folded into a profile's overflow entry because its table "
-				 "was full.",
-				 cs.agg_overflow);
-	err = err
-		      ?: prom__metric(out, "sonde_sessions_open", "gauge",
-				      "Profiles being collected.", cs.sessions_open);
-	err = err
-		      ?: prom__metric(out, "sonde_symbolize_kernel_lookups_total", "counter",
-				      "Kernel frames looked up.", ss.kernel_lookups);
-	err = err
-		      ?: prom__metric(out, "sonde_symbolize_user_lookups_total", "counter",
-				      "User frames looked up.", ss.user_lookups);
-	err = err
-		      ?: prom__family(out, "sonde_symbolize_failures_total", "counter",
-				      "Frames that could not be named, by cause.");
-	for (size_t i = 0; !err && i < sizeof(failures) / sizeof(failures[0]); i++) {
-		snprintf(labels, sizeof(labels), "cause=\"%s\"", failures[i].cause);
-		err = prom__sample(out, "sonde_symbolize_failures_total", labels,
-				   failures[i].value);
-	}
-	err = err
-		      ?: prom__metric(out, "sonde_symbol_cache_hits_total", "counter",
-				      "ELF symbol-table cache hits.", ss.elf_cache_hits);
-	err = err
-		      ?: prom__metric(out, "sonde_symbol_cache_misses_total", "counter",
-				      "ELF symbol-table cache misses.", ss.elf_cache_misses);
-	err = err
-		      ?: prom__metric(out, "sonde_symbol_cache_evictions_total", "counter",
-				      "ELF symbol tables evicted (LRU).", ss.elf_cache_evictions);
-	err = err
-		      ?: prom__metric(out, "sonde_symbol_cache_files", "gauge",
-				      "ELF symbol tables held.", ss.elf_cached);
-	err = err
-		      ?: prom__metric(out, "sonde_process_cache_evictions_total", "counter",
-				      "Process mapping tables evicted (LRU).",
-				      ss.proc_cache_evictions);
-	err = err
-		      ?: prom__metric(out, "sonde_process_cache_entries", "gauge",
-				      "Process mapping tables held.", ss.proc_cached);
+	err = render_plain(out, plain, sizeof(plain) / sizeof(plain[0]));
+	err = err ?: render_labelled(out, labelled, sizeof(labelled) / sizeof(labelled[0]));
+	err = err ?: render_bpf_stats(s, out);
 	return err;
 }
 
@@ -177,6 +251,11 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 		.frequency = cfg->frequency,
 		.include_idle = cfg->include_idle,
 		.ringbuf_bytes = cfg->ringbuf_kib * 1024u,
+		.offcpu = cfg->offcpu,
+		.offcpu_min_ns = cfg->offcpu_min_ns,
+		.offcpu_max_rate = cfg->offcpu_max_rate,
+		.offcpu_preempted = cfg->offcpu_preempted,
+		.offcpu_hook = cfg->offcpu_hook,
 	};
 	struct symbolizer_opts sopts = {.proc_root = "/proc"};
 	struct http_deps deps = {0};
@@ -204,6 +283,14 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 	if (rc) {
 		snprintf(err, err_len, "cannot read the ring buffer: %s", strerror(-rc));
 		goto err_free_loader;
+	}
+	if (loader__offcpu_ringbuf_fd(s->loader) >= 0) {
+		rc = collector__add_ringbuf(s->collector, loader__offcpu_ringbuf_fd(s->loader));
+		if (rc) {
+			snprintf(err, err_len, "cannot read the off-CPU ring buffer: %s",
+				 strerror(-rc));
+			goto err_free_collector;
+		}
 	}
 	s->sym = symbolizer__new(&sopts);
 	if (!s->sym) {
@@ -245,6 +332,8 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 	deps.agg_max_entries = cfg->agg_max_entries;
 	deps.cycles = cfg->event == SONDE_EVENT_CYCLES;
 	deps.period = deps.cycles ? 0 : loader__period_ns(s->loader);
+	deps.wall_period_ns = 1000000000ull / cfg->frequency;
+	deps.offcpu = cfg->offcpu;
 	deps.render_metrics = render_metrics;
 	deps.metrics_ctx = s;
 	rc = http__new(&deps, cfg->listen_host, cfg->listen_port, &s->http, err, err_len);
@@ -255,6 +344,10 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 	log_info("on-CPU sampling at %u Hz with %s on %u CPUs, ring buffer %u KiB", cfg->frequency,
 		 config__event_name(cfg->event), loader__n_cpus(s->loader),
 		 loader__ringbuf_bytes(s->loader) / 1024);
+	if (cfg->offcpu)
+		log_info("off-CPU: %s; waits under %llu us sampled, at most %u records/s per CPU",
+			 loader__offcpu_mode(s->loader),
+			 (unsigned long long)(cfg->offcpu_min_ns / 1000), cfg->offcpu_max_rate);
 	log_info("serving on http://%s%s%s:%u/debug/pprof/",
 		 strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
 		 strchr(cfg->listen_host, ':') ? "]" : "", http__port(s->http));

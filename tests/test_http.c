@@ -126,7 +126,7 @@ static void inject(struct env *env, uint32_t pid, int n)
 		ev.hdr.pid = pid;
 		ev.hdr.tid = pid;
 		ev.hdr.ts_ns = collector__now_ns();
-		ev.hdr.period = 10101010;
+		ev.hdr.value = 10101010;
 		memcpy(ev.hdr.comm, "worker", 7);
 		memcpy(ev.hdr.thread_name, "worker-1", 9);
 		ev.hdr.ustack_sz = 2 * 8;

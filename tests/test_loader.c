@@ -59,8 +59,8 @@ static int test_load_and_sample(void)
 	CHECK(collector__fd(coll) >= 0);
 
 	start = collector__now_ns();
-	CHECK(collector__session_open(coll, start, start + 10000000000ull, (uint32_t)getpid(), NULL,
-				      &ses) == 0);
+	CHECK(collector__session_open(coll, start, start + 10000000000ull, (uint32_t)getpid(),
+				      COLLECTOR_ONCPU, NULL, &ses) == 0);
 	/* Spin for 300 ms: about 300 samples of this process at 999 Hz. */
 	while (collector__now_ns() - start < 300000000ull)
 		spin_sink++;

@@ -79,9 +79,15 @@ start_daemon() {
 }
 
 # True when every sonde BPF program loaded now was already loaded before start_daemon.
+# The kernel frees programs asynchronously (RCU, and task work still queued
+# holds a reference until it runs or is cancelled): allow it a few seconds.
 daemon_progs_released() {
-	sonde_prog_ids >"$TMP/progs.after"
-	[ -z "$(comm -13 "$TMP/progs.before" "$TMP/progs.after")" ]
+	for _ in $(seq 1 30); do
+		sonde_prog_ids >"$TMP/progs.after"
+		[ -z "$(comm -13 "$TMP/progs.before" "$TMP/progs.after")" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 stop_daemon() { # returns the daemon's exit status
@@ -114,4 +120,150 @@ pprof_total() {
 
 within() { # within VALUE EXPECTED TOLERANCE: |VALUE-EXPECTED| <= TOLERANCE (floats)
 	awk -v v="$1" -v e="$2" -v t="$3" 'BEGIN { d = v - e; if (d < 0) d = -d; exit !(d <= t) }'
+}
+
+# wait_for_line FILE REGEX [SECONDS]: waits (default 5 s) until a line of FILE matches REGEX.
+wait_for_line() {
+	local tries=$((${3:-5} * 20))
+	until grep -Eq "$2" "$1" 2>/dev/null; do
+		tries=$((tries - 1))
+		[ "$tries" -ge 0 ] || return 1
+		sleep 0.05
+	done
+}
+
+# pprof_cum FILE SAMPLE_TYPE FUNCTION [TAGFOCUS]: cumulative value of FUNCTION as go tool
+# pprof computes it (nanoseconds for time types; 0 if absent), optionally under -tagfocus.
+pprof_cum() {
+	go tool pprof -symbolize=none -sample_index="$2" ${4:+-tagfocus="$4"} -unit=ns -top -cum \
+		-nodecount=100000 -nodefraction=0 -edgefraction=0 "$1" 2>/dev/null |
+		awk -v f="$3" '$6 == f { v = $4; sub(/[a-z]+$/, "", v) } END { print v + 0 }'
+}
+
+# pprof_sum FILE SAMPLE_TYPE [FILTER...]: prints "SUM COUNT", the total of SAMPLE_TYPE over
+# the samples that pass every FILTER and how many samples those are. Reads the exact values
+# of go tool pprof -raw. A FILTER is
+#   KEY=VALUE    string label KEY is VALUE        KEY!=VALUE   it is not (or KEY is absent)
+#   !KEY         the sample has no label KEY      @F1,F2,...   the stack holds F1 or F2 or ...
+# Label values with spaces are not supported.
+pprof_sum() {
+	local file=$1 type=$2
+	shift 2
+	if ! [ "$file.raw" -nt "$file" ]; then
+		go tool pprof -symbolize=none -raw "$file" >"$file.raw" 2>/dev/null || return 1
+	fi
+	awk -v type="$type" -v filters="$*" '
+	BEGIN {
+		nf = split(filters, f, " ")
+		for (i = 1; i <= nf; i++) {
+			if (substr(f[i], 1, 1) == "@") {
+				kind[i] = "fn"
+				n = split(substr(f[i], 2), fl, ",")
+				for (j = 1; j <= n; j++)
+					want[i, fl[j]] = 1
+			} else if (substr(f[i], 1, 1) == "!") {
+				kind[i] = "absent"
+				key[i] = substr(f[i], 2)
+			} else if ((p = index(f[i], "!=")) > 0) {
+				kind[i] = "ne"
+				key[i] = substr(f[i], 1, p - 1)
+				val[i] = substr(f[i], p + 2)
+			} else if ((p = index(f[i], "=")) > 0) {
+				kind[i] = "eq"
+				key[i] = substr(f[i], 1, p - 1)
+				val[i] = substr(f[i], p + 1)
+			} else {
+				print "pprof_sum: bad filter " f[i] > "/dev/stderr"
+				bad = 1
+				exit 2
+			}
+		}
+	}
+	# go tool pprof -raw: "Samples:", a line of TYPE/UNIT columns ("[dflt]" marks the
+	# default), then per sample "V1 V2 ...: LOC-ID ..." and a line of key:[value] labels;
+	# "Locations", then "ID: 0xADDR [M=N] [[F]] FUNCTION FILE:LINE s=N" plus one indented
+	# "FUNCTION FILE:LINE s=N" line per further inlined function; then "Mappings".
+	$1 == "Samples:" { sec = "types"; next }
+	sec == "types" {
+		for (i = 1; i <= NF; i++) {
+			t = $i
+			sub(/\/.*/, "", t)
+			if (t == type)
+				col = i
+		}
+		sec = "samples"
+		next
+	}
+	$1 == "Locations" { sec = "locations"; next }
+	$1 == "Mappings" { sec = ""; next }
+	sec == "samples" && $1 ~ /^[0-9]+:?$/ {
+		ns++
+		for (i = 1; i <= NF; i++)
+			if ($i ~ /:$/)
+				break
+		value[ns] = col ? $col : 0
+		sub(/:$/, "", value[ns])
+		stack[ns] = ""
+		for (j = i + 1; j <= NF; j++)
+			stack[ns] = stack[ns] " " $j
+		next
+	}
+	sec == "samples" && ns > 0 {
+		for (i = 1; i <= NF; i++) {
+			if ((p = index($i, ":[")) == 0)
+				continue
+			v = substr($i, p + 2)
+			sub(/\]$/, "", v)
+			label[ns, substr($i, 1, p - 1)] = v
+			has[ns, substr($i, 1, p - 1)] = 1
+		}
+		next
+	}
+	sec == "locations" && $1 ~ /^[0-9]+:$/ {
+		id = $1
+		sub(/:$/, "", id)
+		k = 3
+		if ($k ~ /^M=/)
+			k++
+		if ($k == "[F]")
+			k++
+		funcs[id] = " " $k " "
+		next
+	}
+	sec == "locations" && NF > 0 { funcs[id] = funcs[id] $1 " "; next }
+	END {
+		if (bad)
+			exit 2
+		if (!col) {
+			print "pprof_sum: no sample type " type > "/dev/stderr"
+			exit 1
+		}
+		sum = 0
+		count = 0
+		for (s = 1; s <= ns; s++) {
+			ok = 1
+			for (i = 1; i <= nf && ok; i++) {
+				if (kind[i] == "eq")
+					ok = has[s, key[i]] && label[s, key[i]] == val[i]
+				else if (kind[i] == "ne")
+					ok = !has[s, key[i]] || label[s, key[i]] != val[i]
+				else if (kind[i] == "absent")
+					ok = !has[s, key[i]]
+				else {
+					ok = 0
+					n = split(stack[s], ids, " ")
+					for (j = 1; j <= n && !ok; j++) {
+						m = split(funcs[ids[j]], fs, " ")
+						for (q = 1; q <= m && !ok; q++)
+							ok = (i, fs[q]) in want
+					}
+				}
+			}
+			if (ok) {
+				sum += value[s]
+				count++
+			}
+		}
+		printf "%.0f %d\n", sum, count
+	}' "$file.raw"
 }
