@@ -26,6 +26,7 @@ struct loader_opts {
 	uint32_t offcpu_max_rate; /* records a second per CPU; 0: no cap */
 	bool offcpu_preempted;
 	enum offcpu_hook offcpu_hook;
+	bool offcpu_no_task_work; /* complete records at sys_exit even where task work exists */
 };
 
 /* Which BPF programs loader__bpf_stats() sums. */

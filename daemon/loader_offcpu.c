@@ -134,7 +134,8 @@ err_destroy_skel:
 int loader_offcpu__load(struct loader_offcpu *off, const struct loader_opts *opts,
 			uint32_t ringbuf_bytes, char *err, size_t err_len)
 {
-	bool task_work = kernel_has_func("bpf_task_work_schedule_resume_impl");
+	bool task_work =
+		!opts->offcpu_no_task_work && kernel_has_func("bpf_task_work_schedule_resume_impl");
 	int rc = -EINVAL;
 
 	memset(off, 0, sizeof(*off));

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "collector.h"
@@ -96,10 +97,91 @@ static int test_load_and_sample(void)
 	return 0;
 }
 
+struct offcpu_tally {
+	uint64_t value, count, entries, with_user, with_kernel, not_s;
+};
+
+static int offcpu_tally_fn(const struct agg_sample *e, void *ctx)
+{
+	struct offcpu_tally *t = ctx;
+
+	t->value += e->value;
+	t->count += e->count;
+	t->entries++;
+	t->with_user += e->n_ustack > 0;
+	t->with_kernel += e->n_kstack > 0;
+	t->not_s += e->tag != 'S';
+	return 0;
+}
+
+/*
+ * Loads the off-CPU programs with the given hook and sleeps 20 x 5 ms: the
+ * profile of this process must hold about 100 ms of S waits with both stacks.
+ */
+static void test_offcpu(enum offcpu_hook hook, bool no_task_work, const char *want_mode)
+{
+	struct loader_opts opts = {
+		.event = SONDE_EVENT_CPU_CLOCK,
+		.frequency = 99,
+		.offcpu = true,
+		.offcpu_min_ns = 1000000,
+		.offcpu_hook = hook,
+		.offcpu_no_task_work = no_task_work,
+	};
+	const struct timespec nap = {.tv_nsec = 5000000};
+	uint64_t off[SONDE_OFF__MAX], start;
+	struct offcpu_tally t = {0};
+	struct collector *coll = NULL;
+	struct collector_session *ses;
+	struct loader *ld = NULL;
+	char err[256] = "";
+	struct agg *agg;
+
+	CHECK(loader__new(&opts, &ld, err, sizeof(err)) == 0);
+	if (!ld) {
+		fprintf(stderr, "loader__new (off-CPU, %s): %s\n", config__offcpu_hook_name(hook),
+			err);
+		return;
+	}
+	printf("test_loader: off-CPU %s\n", loader__offcpu_mode(ld));
+	CHECK(strstr(loader__offcpu_mode(ld), want_mode) != NULL);
+	CHECK(loader__offcpu_ringbuf_fd(ld) >= 0);
+	CHECK(collector__new(loader__ringbuf_fd(ld), &coll) == 0);
+	CHECK(collector__add_ringbuf(coll, loader__offcpu_ringbuf_fd(ld)) == 0);
+
+	start = collector__now_ns();
+	CHECK(collector__session_open(coll, start, start + 10000000000ull, (uint32_t)getpid(),
+				      COLLECTOR_OFFCPU, NULL, &ses) == 0);
+	for (int i = 0; i < 20; i++)
+		nanosleep(&nap, NULL);
+	collector__drain(coll);
+	agg = collector__session_close(coll, ses);
+	agg__for_each(agg, offcpu_tally_fn, &t);
+	agg__free(agg);
+	printf("test_loader: %llu ms off CPU in %llu waits, %llu entries\n",
+	       (unsigned long long)(t.value / 1000000), (unsigned long long)t.count,
+	       (unsigned long long)t.entries);
+	/* 20 sleeps of 5 ms, each a little longer than asked. */
+	CHECK(t.value >= 100000000ull && t.value <= 115000000ull);
+	CHECK(t.count >= 20 && t.count <= 22);
+	CHECK(t.with_user == t.entries);
+	CHECK(t.with_kernel == t.entries);
+	CHECK_EQ_U64(t.not_s, 0);
+
+	CHECK(loader__read_offcpu_counters(ld, off) == 0);
+	CHECK(off[SONDE_OFF_EMITTED] >= 20);
+	CHECK(off[SONDE_OFF_BLOCKED] >= 20);
+	collector__free(coll);
+	loader__free(ld);
+}
+
 int main(void)
 {
 	test_cpulist();
 	if (test_load_and_sample() == 77)
 		return 77;
+	test_offcpu(OFFCPU_HOOK_AUTO, false, "hook tp_btf, storage task");
+	test_offcpu(OFFCPU_HOOK_TP_BTF, true, "hook tp_btf, storage task, completion sys_exit");
+	test_offcpu(OFFCPU_HOOK_RAW_TP, false, "hook raw_tp, storage hash, completion sys_exit");
 	return test__finish("test_loader");
 }
