@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(gcc make cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 	libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler)
 test_pkgs=(golang-go curl procps clang-format)
-bench_pkgs=(linux-perf bpftrace libbpf-tools fio)
+bench_pkgs=(linux-perf bpftrace libbpf-tools fio jq)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
