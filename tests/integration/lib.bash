@@ -137,7 +137,7 @@ wait_for_line() {
 pprof_cum() {
 	go tool pprof -symbolize=none -sample_index="$2" ${4:+-tagfocus="$4"} -unit=ns -top -cum \
 		-nodecount=100000 -nodefraction=0 -edgefraction=0 "$1" 2>/dev/null |
-		awk -v f="$3" '$6 == f { v = $4; sub(/[a-z]+$/, "", v) } END { print v + 0 }'
+		awk -v f="$3" '$6 == f { v = $4; sub(/[a-z]+$/, "", v) } END { printf "%.0f\n", v }'
 }
 
 # pprof_sum FILE SAMPLE_TYPE [FILTER...]: prints "SUM COUNT", the total of SAMPLE_TYPE over
