@@ -5,7 +5,7 @@
 # Workload: `perf bench sched pipe -l LOOPS` pinned to CPU 0 (two processes
 # ping-ponging through pipes, two context switches per loop). Unpinned, every
 # wake-up is a cross-CPU IPI through the hypervisor and the run measures the VM,
-# not the profiler (docs/offcpu-notes.md).
+# not the profiler (docs/offcpu.md).
 #
 # Three conditions, interleaved in every round so that drift hits all of them
 # alike (baseline, sonde, offcputime, baseline, sonde, ...), medians reported:

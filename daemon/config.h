@@ -23,7 +23,7 @@ enum sonde_event {
 
 /* Off-CPU waits shorter than this are sampled (docs/offcpu.md explains the choice). */
 #define CONFIG_DEFAULT_OFFCPU_MIN_NS   1000000ull
-#define CONFIG_DEFAULT_OFFCPU_MAX_RATE 20000
+#define CONFIG_DEFAULT_OFFCPU_MAX_RATE 5000
 
 enum offcpu_hook {
 	OFFCPU_HOOK_AUTO = 0, /* tp_btf, falling back to raw_tp */
