@@ -234,6 +234,12 @@ int agg__add(struct agg *agg, const struct agg_sample *s)
 	size_t slot;
 
 	agg->stats.samples++;
+	if (s->overflow) {
+		/* Another table's overflow entry, being merged: it stays overflow. */
+		agg->overflow_count += s->count;
+		agg->overflow_value += s->value;
+		return 0;
+	}
 	if (s->n_kstack > 4096 || s->n_ustack > 4096)
 		return add_overflow(agg, s);
 	st = intern_stack(agg, s);

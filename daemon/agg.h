@@ -44,7 +44,7 @@ struct agg_sample {
 	uint32_t tag;
 	uint64_t count;
 	uint64_t value; /* e.g. nanoseconds of CPU for on-CPU samples */
-	bool overflow;	/* for_each only: the entry of samples that did not fit */
+	bool overflow;	/* the entry of samples that did not fit (for_each, or merging) */
 };
 
 struct agg_stats {
@@ -58,7 +58,11 @@ struct agg_stats {
 struct agg *agg__new(const struct agg_opts *opts);
 void agg__free(struct agg *agg);
 
-/* 0 when added to its own entry, -ENOSPC when summed into the overflow entry. */
+/*
+ * 0 when added to its own entry, -ENOSPC when summed into the overflow entry.
+ * A sample marked overflow (another table's overflow entry, when merging)
+ * joins this table's overflow entry and returns 0.
+ */
 int agg__add(struct agg *agg, const struct agg_sample *s);
 
 /* Calls fn for every entry (overflow last, if any); stops at and returns fn's first non-zero. */
