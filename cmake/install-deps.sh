@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-	libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler)
+	libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev)
 test_pkgs=(golang-go curl procps clang-format)
 bench_pkgs=(linux-perf bpftrace libbpf-tools fio jq)
 
