@@ -190,6 +190,72 @@ static void test_names_and_visit_stop(void)
 	agg__free(NULL);
 }
 
+struct tag_tally {
+	uint64_t entries;
+	uint64_t count[256], value[256]; /* by tag */
+	uint64_t overflow_tag;
+};
+
+static int tag_fn(const struct agg_sample *e, void *ctx)
+{
+	struct tag_tally *t = ctx;
+
+	if (e->overflow) {
+		t->overflow_tag = e->tag;
+		return 0;
+	}
+	t->entries++;
+	if (e->tag < 256) {
+		t->count[e->tag] += e->count;
+		t->value[e->tag] += e->value;
+	}
+	return 0;
+}
+
+/* The tag is part of the key: the same stack of the same thread in two states is two entries. */
+static void test_tags(void)
+{
+	uint64_t k[] = {0xffffffff81000010ull};
+	uint64_t u[] = {0x401000, 0x401100};
+	struct agg_opts opts = {.max_entries = 3};
+	struct agg *agg = agg__new(&opts);
+	struct agg_sample s = sample(4, 4, k, 1, u, 2);
+	struct tag_tally t = {0};
+	struct agg_stats st;
+
+	s.tag = 'S';
+	CHECK(agg__add(agg, &s) == 0);
+	CHECK(agg__add(agg, &s) == 0); /* same tag: merged */
+	s.tag = 'D';
+	s.value = 7;
+	CHECK(agg__add(agg, &s) == 0);
+	s.tag = 0;
+	s.value = 100;
+	CHECK(agg__add(agg, &s) == 0);
+	agg__stats(agg, &st);
+	CHECK_EQ_U64(st.entries, 3);
+	CHECK_EQ_U64(st.stacks, 1);
+	/* A fourth tag needs a fourth entry: over the cap, so it overflows. */
+	s.tag = 'I';
+	CHECK(agg__add(agg, &s) == -ENOSPC);
+	/* Existing tags still merge at the cap. */
+	s.tag = 'D';
+	s.value = 3;
+	CHECK(agg__add(agg, &s) == 0);
+
+	agg__for_each(agg, tag_fn, &t);
+	CHECK_EQ_U64(t.entries, 3);
+	CHECK_EQ_U64(t.count['S'], 2);
+	CHECK_EQ_U64(t.value['S'], 20);
+	CHECK_EQ_U64(t.count['D'], 2);
+	CHECK_EQ_U64(t.value['D'], 10);
+	CHECK_EQ_U64(t.count[0], 1);
+	CHECK_EQ_U64(t.value[0], 100);
+	CHECK_EQ_U64(t.count['I'], 0);
+	CHECK_EQ_U64(t.overflow_tag, 0);
+	agg__free(agg);
+}
+
 static void test_many(void)
 {
 	struct agg *agg = agg__new(NULL);
@@ -216,6 +282,7 @@ int main(void)
 	test_overflow_entries();
 	test_overflow_bytes();
 	test_names_and_visit_stop();
+	test_tags();
 	test_many();
 	return test__finish("test_agg");
 }

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "collector.h"
@@ -42,6 +45,70 @@ static int seen_fn(const struct agg_sample *e, void *ctx)
 	s->u1 = e->n_ustack > 1 ? e->ustack[1] : 0;
 	s->comm_len = strlen(e->comm);
 	return 0;
+}
+
+/* An off-CPU record: a wait of wait_ns that ended at end_ns, standing for weight_ns. */
+static void make_offcpu(struct sonde_sample *ev, uint32_t pid, uint64_t end_ns, uint64_t weight_ns,
+			uint64_t wait_ns, char state)
+{
+	make_event(ev, pid, end_ns);
+	ev->hdr.kind = SONDE_EV_OFFCPU;
+	ev->hdr.value = weight_ns;
+	ev->hdr.aux = wait_ns;
+	ev->hdr.info = (uint32_t)(unsigned char)state;
+}
+
+/* Everything a session gathered, summed, and whether its entries carry tags. */
+struct off_tally {
+	uint64_t entries, count, value;
+	uint64_t tagged, untagged; /* entries with and without a state letter */
+	uint64_t tagged_value, untagged_value;
+	uint64_t s_count, s_value, d_count, d_value;
+	uint64_t min_count, max_count; /* per entry */
+	uint64_t entries_of_3, entries_of_4;
+};
+
+static int off_tally_fn(const struct agg_sample *e, void *ctx)
+{
+	struct off_tally *t = ctx;
+
+	if (t->entries == 0 || e->count < t->min_count)
+		t->min_count = e->count;
+	if (e->count > t->max_count)
+		t->max_count = e->count;
+	t->entries++;
+	t->count += e->count;
+	t->value += e->value;
+	if (e->tag) {
+		t->tagged++;
+		t->tagged_value += e->value;
+	} else {
+		t->untagged++;
+		t->untagged_value += e->value;
+	}
+	if (e->tag == 'S') {
+		t->s_count += e->count;
+		t->s_value += e->value;
+	} else if (e->tag == 'D') {
+		t->d_count += e->count;
+		t->d_value += e->value;
+	}
+	if (e->count == 3)
+		t->entries_of_3++;
+	if (e->count == 4)
+		t->entries_of_4++;
+	return 0;
+}
+
+/* Closes a session and tallies what it gathered. */
+static struct off_tally close_and_tally(struct collector *c, struct collector_session *s)
+{
+	struct off_tally t = {0};
+	struct agg *a = collector__session_close(c, s);
+
+	agg__for_each(a, off_tally_fn, &t);
+	agg__free(a);
+	return t;
 }
 
 static void test_dispatch(void)
@@ -198,6 +265,229 @@ static void test_variable_records(void)
 	collector__free(c);
 }
 
+/* Each session takes only the kinds it asked for; a wall session takes both. */
+static void test_offcpu_kinds(void)
+{
+	struct collector_session *on, *off, *wall, *only9;
+	struct collector_stats st;
+	struct sonde_sample ev;
+	struct collector *c;
+	struct off_tally t;
+
+	CHECK(collector__new(-1, &c) == 0);
+	CHECK(collector__session_open(c, 0, 1000, 0, 0, NULL, &on) == -EINVAL); /* no kinds */
+	CHECK(collector__session_open(c, 0, 1000, 0, COLLECTOR_ONCPU, NULL, &on) == 0);
+	CHECK(collector__session_open(c, 0, 1000, 0, COLLECTOR_OFFCPU, NULL, &off) == 0);
+	CHECK(collector__session_open(c, 0, 1000, 0, COLLECTOR_ONCPU | COLLECTOR_OFFCPU, NULL,
+				      &wall) == 0);
+	CHECK(collector__session_open(c, 0, 1000, 9, COLLECTOR_OFFCPU, NULL, &only9) == 0);
+
+	for (int i = 0; i < 3; i++) {
+		make_event(&ev, 5, 500); /* on-CPU, value 100 */
+		CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		make_offcpu(&ev, 5, 600, 40, 40, 'S');
+		CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+	}
+	make_offcpu(&ev, 9, 700, 7, 7, 'D');
+	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+
+	collector__stats(c, &st);
+	CHECK_EQ_U64(st.events, 6);
+	CHECK_EQ_U64(st.offcpu_events, 3);
+	CHECK_EQ_U64(st.malformed, 0);
+	/* on: 3; off: 3; wall: 6; only9: 1. */
+	CHECK_EQ_U64(st.dispatched, 13);
+
+	t = close_and_tally(c, on);
+	CHECK_EQ_U64(t.count, 3);
+	CHECK_EQ_U64(t.value, 300);
+	CHECK_EQ_U64(t.tagged, 0);
+
+	t = close_and_tally(c, off);
+	CHECK_EQ_U64(t.entries, 2);
+	CHECK_EQ_U64(t.count, 3);
+	CHECK_EQ_U64(t.value, 87);
+	CHECK_EQ_U64(t.untagged, 0);
+	CHECK_EQ_U64(t.s_count, 2);
+	CHECK_EQ_U64(t.s_value, 80);
+	CHECK_EQ_U64(t.d_count, 1);
+	CHECK_EQ_U64(t.d_value, 7);
+
+	t = close_and_tally(c, wall);
+	CHECK_EQ_U64(t.entries, 3);
+	CHECK_EQ_U64(t.count, 6);
+	CHECK_EQ_U64(t.untagged, 1);
+	CHECK_EQ_U64(t.untagged_value, 300);
+	CHECK_EQ_U64(t.tagged, 2);
+	CHECK_EQ_U64(t.tagged_value, 87);
+
+	t = close_and_tally(c, only9);
+	CHECK_EQ_U64(t.count, 1);
+	CHECK_EQ_U64(t.d_value, 7);
+	CHECK_EQ_U64(t.s_count, 0);
+	collector__free(c);
+}
+
+/* A wait counts only for its part inside each session, and only in sessions its end falls in. */
+static void test_offcpu_clipping(void)
+{
+	struct collector_session *a, *b, *late;
+	struct collector_stats st;
+	struct sonde_sample ev;
+	struct collector *c;
+	struct off_tally t;
+
+	CHECK(collector__new(-1, &c) == 0);
+	CHECK(collector__session_open(c, 100, 200, 0, COLLECTOR_OFFCPU, NULL, &a) == 0);
+	CHECK(collector__session_open(c, 0, 200, 0, COLLECTOR_OFFCPU, NULL, &b) == 0);
+	CHECK(collector__session_open(c, 1000100, 1000200, 0, COLLECTOR_OFFCPU, NULL, &late) == 0);
+
+	make_offcpu(&ev, 1, 150, 100, 100, 'S'); /* [50, 150): a 50, b 100 */
+	collector__handle_event(c, &ev, sizeof(ev));
+	make_offcpu(&ev, 1, 180, 30, 30, 'S'); /* [150, 180): 30 in both */
+	collector__handle_event(c, &ev, sizeof(ev));
+	make_offcpu(&ev, 1, 250, 100, 100, 'S'); /* ends after both: neither */
+	collector__handle_event(c, &ev, sizeof(ev));
+	make_offcpu(&ev, 1, 200, 40, 40, 'S'); /* ends at the (exclusive) end: neither */
+	collector__handle_event(c, &ev, sizeof(ev));
+	make_offcpu(&ev, 1, 100, 50, 50, 'S'); /* [50, 100): nothing of a, 50 of b */
+	collector__handle_event(c, &ev, sizeof(ev));
+	make_offcpu(&ev, 1, 1000150, 1000000, 1000000, 'D'); /* began long before late: 50 */
+	collector__handle_event(c, &ev, sizeof(ev));
+
+	collector__stats(c, &st);
+	CHECK_EQ_U64(st.offcpu_events, 6);
+	/* A record clipped to nothing is not dispatched to that session. */
+	CHECK_EQ_U64(st.dispatched, 2 + 2 + 1 + 1);
+
+	t = close_and_tally(c, a);
+	CHECK_EQ_U64(t.value, 80);
+	CHECK_EQ_U64(t.count, 2);
+	t = close_and_tally(c, b);
+	CHECK_EQ_U64(t.value, 180);
+	CHECK_EQ_U64(t.count, 3);
+	t = close_and_tally(c, late);
+	CHECK_EQ_U64(t.value, 50);
+	CHECK_EQ_U64(t.count, 1);
+	CHECK_EQ_U64(t.d_value, 50);
+	collector__free(c);
+}
+
+/*
+ * A short wait kept by sampling stands for value/aux waits and keeps its whole
+ * weight: only its end decides which sessions see it.
+ */
+static void test_offcpu_sampled(void)
+{
+	const uint32_t n = 30000;
+	struct collector_session *s;
+	struct sonde_sample ev;
+	struct collector *c;
+	struct off_tally t;
+	double mean;
+
+	CHECK(collector__new(-1, &c) == 0);
+	/* 1000 / 100: exactly 10 each, never clipped though [10, 110) starts before 100. */
+	CHECK(collector__session_open(c, 100, 200, 0, COLLECTOR_OFFCPU, NULL, &s) == 0);
+	for (uint32_t i = 0; i < 100; i++) {
+		make_offcpu(&ev, 1, 110, 1000, 100, 'S');
+		ev.hdr.tid = 1000 + i; /* one entry per record */
+		collector__handle_event(c, &ev, sizeof(ev));
+	}
+	t = close_and_tally(c, s);
+	CHECK_EQ_U64(t.entries, 100);
+	CHECK_EQ_U64(t.min_count, 10);
+	CHECK_EQ_U64(t.max_count, 10);
+	CHECK_EQ_U64(t.value, 100 * 1000);
+
+	/* 1000 / 300: 3 or 4 each, at random, 10/3 on average. */
+	CHECK(collector__session_open(c, 0, 1000, 0, COLLECTOR_OFFCPU, NULL, &s) == 0);
+	for (uint32_t i = 0; i < n; i++) {
+		make_offcpu(&ev, 1, 500, 1000, 300, 'D');
+		ev.hdr.tid = 1000 + i;
+		collector__handle_event(c, &ev, sizeof(ev));
+	}
+	t = close_and_tally(c, s);
+	CHECK_EQ_U64(t.entries, n);
+	CHECK_EQ_U64(t.entries_of_3 + t.entries_of_4, n);
+	CHECK(t.entries_of_3 > 0 && t.entries_of_4 > 0);
+	CHECK_EQ_U64(t.value, (uint64_t)n * 1000);
+	mean = (double)t.count / n;
+	if (mean < 10.0 / 3 * 0.98 || mean > 10.0 / 3 * 1.02)
+		fprintf(stderr, "mean count per 1000/300 record: %f\n", mean);
+	CHECK(mean >= 10.0 / 3 * 0.98 && mean <= 10.0 / 3 * 1.02);
+	collector__free(c);
+}
+
+/* The state letter is the tag: S and D waits at one stack stay apart. */
+static void test_offcpu_states(void)
+{
+	struct collector_session *s;
+	struct sonde_sample ev;
+	struct collector *c;
+	struct off_tally t;
+
+	CHECK(collector__new(-1, &c) == 0);
+	CHECK(collector__session_open(c, 0, 1000, 0, COLLECTOR_OFFCPU, NULL, &s) == 0);
+	for (int i = 0; i < 2; i++) {
+		make_offcpu(&ev, 3, 500, 30, 30, 'S');
+		collector__handle_event(c, &ev, sizeof(ev));
+	}
+	for (int i = 0; i < 3; i++) {
+		make_offcpu(&ev, 3, 500, 20, 20, 'D');
+		collector__handle_event(c, &ev, sizeof(ev));
+	}
+	make_offcpu(&ev, 3, 500, 5, 5, 'I');
+	collector__handle_event(c, &ev, sizeof(ev));
+	t = close_and_tally(c, s);
+	CHECK_EQ_U64(t.entries, 3);
+	CHECK_EQ_U64(t.untagged, 0);
+	CHECK_EQ_U64(t.s_count, 2);
+	CHECK_EQ_U64(t.s_value, 60);
+	CHECK_EQ_U64(t.d_count, 3);
+	CHECK_EQ_U64(t.d_value, 60);
+	CHECK_EQ_U64(t.value, 125);
+	collector__free(c);
+}
+
+/* offcpu_events counts valid off-CPU records, with or without sessions; other kinds are bad. */
+static void test_offcpu_stats_and_kinds(void)
+{
+	/* 0 is no kind; 32 and up would not even fit the kinds mask. */
+	const uint32_t bad_kinds[] = {0, 32, 33, 1000, UINT32_MAX};
+	struct collector_stats st;
+	struct sonde_sample ev;
+	struct collector *c;
+
+	CHECK(collector__new(-1, &c) == 0);
+	make_offcpu(&ev, 1, 10, 5, 5, 'S');
+	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+	CHECK(collector__handle_event(c, &ev, sizeof(ev.hdr) + 3 * 8) == 0);
+	make_event(&ev, 1, 10);
+	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+	collector__stats(c, &st);
+	CHECK_EQ_U64(st.events, 3);
+	CHECK_EQ_U64(st.offcpu_events, 2);
+	CHECK_EQ_U64(st.dispatched, 0);
+
+	for (size_t i = 0; i < sizeof(bad_kinds) / sizeof(bad_kinds[0]); i++) {
+		make_offcpu(&ev, 1, 10, 5, 5, 'S');
+		ev.hdr.kind = bad_kinds[i];
+		CHECK(collector__handle_event(c, &ev, sizeof(ev)) == -EINVAL);
+	}
+	/* A malformed off-CPU record is counted as malformed, not as an off-CPU one. */
+	make_offcpu(&ev, 1, 10, 5, 5, 'S');
+	ev.hdr.kstack_sz = 12;
+	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == -EINVAL);
+	collector__stats(c, &st);
+	CHECK_EQ_U64(st.events, 3 + 5 + 1);
+	CHECK_EQ_U64(st.malformed, 6);
+	CHECK_EQ_U64(st.offcpu_events, 2);
+	collector__free(c);
+}
+
 static void test_clock(void)
 {
 	uint64_t a = collector__now_ns(), b = collector__now_ns();
@@ -211,6 +501,11 @@ int main(void)
 	test_truncate_and_cancel();
 	test_overflow_counted();
 	test_variable_records();
+	test_offcpu_kinds();
+	test_offcpu_clipping();
+	test_offcpu_sampled();
+	test_offcpu_states();
+	test_offcpu_stats_and_kinds();
 	test_clock();
 	return test__finish("test_collector");
 }

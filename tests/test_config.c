@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config.h"
@@ -94,11 +96,162 @@ static void test_parse_u64(void)
 	CHECK(config__parse_u64("18446744073709551616", 0, UINT64_MAX, &v) == -ERANGE);
 }
 
+static void test_offcpu_defaults(void)
+{
+	struct config cfg;
+	char err[256] = "";
+	char *argv[] = {"sonde", NULL};
+
+	CHECK(parse(&cfg, err, sizeof(err), 1, argv) == CONFIG_RUN);
+	CHECK(cfg.offcpu);
+	CHECK_EQ_U64(cfg.offcpu_min_ns, 1000000);
+	/* docs/offcpu.md and README.md: 5000 records a second per CPU. */
+	CHECK_EQ_U64(cfg.offcpu_max_rate, 5000);
+	CHECK(!cfg.offcpu_preempted);
+	CHECK(cfg.offcpu_hook == OFFCPU_HOOK_AUTO);
+	CHECK_STR(config__offcpu_hook_name(cfg.offcpu_hook), "auto");
+}
+
+static void test_offcpu_flags(void)
+{
+	struct config cfg;
+	char err[256] = "";
+
+	CHECK(PARSE("--no-offcpu") == CONFIG_RUN);
+	CHECK(!cfg.offcpu);
+	CHECK(PARSE("--offcpu-min", "500us") == CONFIG_RUN);
+	CHECK_EQ_U64(cfg.offcpu_min_ns, 500000);
+	CHECK(PARSE("--offcpu-min=2ms") == CONFIG_RUN);
+	CHECK_EQ_U64(cfg.offcpu_min_ns, 2000000);
+	CHECK(PARSE("--offcpu-min", "1s") == CONFIG_RUN);
+	CHECK_EQ_U64(cfg.offcpu_min_ns, 1000000000);
+	CHECK(PARSE("--offcpu-min", "1us") == CONFIG_RUN); /* the lower bound */
+	CHECK_EQ_U64(cfg.offcpu_min_ns, 1000);
+	CHECK(PARSE("--offcpu-min", "1000000000ns") == CONFIG_RUN); /* the upper bound */
+	CHECK_EQ_U64(cfg.offcpu_min_ns, 1000000000);
+	CHECK(PARSE("--offcpu-max-rate", "0") == CONFIG_RUN); /* no cap */
+	CHECK_EQ_U64(cfg.offcpu_max_rate, 0);
+	CHECK(PARSE("--offcpu-max-rate", "10000000") == CONFIG_RUN);
+	CHECK_EQ_U64(cfg.offcpu_max_rate, 10000000);
+	CHECK(PARSE("--offcpu-preempted") == CONFIG_RUN);
+	CHECK(cfg.offcpu_preempted);
+	CHECK(PARSE("--offcpu-hook", "tp_btf") == CONFIG_RUN);
+	CHECK(cfg.offcpu_hook == OFFCPU_HOOK_TP_BTF);
+	CHECK_STR(config__offcpu_hook_name(cfg.offcpu_hook), "tp_btf");
+	CHECK(PARSE("--offcpu-hook", "raw_tp") == CONFIG_RUN);
+	CHECK(cfg.offcpu_hook == OFFCPU_HOOK_RAW_TP);
+	CHECK_STR(config__offcpu_hook_name(cfg.offcpu_hook), "raw_tp");
+	CHECK(PARSE("--offcpu-hook", "raw_tp", "--offcpu-hook", "auto") == CONFIG_RUN);
+	CHECK(cfg.offcpu_hook == OFFCPU_HOOK_AUTO);
+	/* All together, and none of them touches the on-CPU settings. */
+	CHECK(PARSE("--no-offcpu", "--offcpu-min", "250us", "--offcpu-max-rate", "100",
+		    "--offcpu-preempted", "--offcpu-hook", "raw_tp") == CONFIG_RUN);
+	CHECK(!cfg.offcpu);
+	CHECK_EQ_U64(cfg.offcpu_min_ns, 250000);
+	CHECK_EQ_U64(cfg.offcpu_max_rate, 100);
+	CHECK(cfg.offcpu_preempted);
+	CHECK(cfg.offcpu_hook == OFFCPU_HOOK_RAW_TP);
+	CHECK_EQ_U64(cfg.frequency, 99);
+	CHECK(cfg.event == SONDE_EVENT_CPU_CLOCK);
+}
+
+/* Every rejected value gives -EINVAL and one line that names the flag. */
+static void check_rejected(const char *flag, const char *value)
+{
+	struct config cfg;
+	char err[256] = "";
+	char *argv[] = {"sonde", (char *)flag, (char *)value, NULL};
+	int rc = parse(&cfg, err, sizeof(err), 3, argv);
+
+	if (rc != -EINVAL)
+		fprintf(stderr, "%s '%s' was accepted\n", flag, value);
+	CHECK(rc == -EINVAL);
+	CHECK(strstr(err, flag) != NULL);
+	CHECK(strchr(err, '\n') == NULL);
+}
+
+static void test_offcpu_errors(void)
+{
+	/* Out of range, no unit, unknown unit, no number, sign, fraction, space, overflow. */
+	const char *bad_min[] = {
+		"0us",	"2s", "999ns", "1001ms", "10",	  "5m",	  "1MS",
+		"1msx", "ms", "",      "-1ms",	 "1.5ms", "1 ms", "99999999999999999999s"};
+	const char *bad_rate[] = {"10000001", "-1", "1k", "", "99999999999999999999999"};
+	const char *bad_hook[] = {"kprobe", "", "AUTO", "tp_btf ", "raw-tp"};
+	struct config cfg;
+	char err[256] = "";
+
+	for (size_t i = 0; i < sizeof(bad_min) / sizeof(bad_min[0]); i++)
+		check_rejected("--offcpu-min", bad_min[i]);
+	for (size_t i = 0; i < sizeof(bad_rate) / sizeof(bad_rate[0]); i++)
+		check_rejected("--offcpu-max-rate", bad_rate[i]);
+	for (size_t i = 0; i < sizeof(bad_hook) / sizeof(bad_hook[0]); i++)
+		check_rejected("--offcpu-hook", bad_hook[i]);
+	/* The message says what is expected. */
+	CHECK(PARSE("--offcpu-min", "2s") == -EINVAL);
+	CHECK(strstr(err, "1us") != NULL && strstr(err, "1s") != NULL);
+	CHECK(PARSE("--offcpu-hook", "kprobe") == -EINVAL);
+	CHECK(strstr(err, "tp_btf") != NULL && strstr(err, "raw_tp") != NULL);
+	/* Flags without a value, or with one they do not take. */
+	CHECK(PARSE("--offcpu-min") == -EINVAL);
+	CHECK(strstr(err, "--offcpu-min") != NULL && strstr(err, "needs a value") != NULL);
+	CHECK(PARSE("--offcpu-hook") == -EINVAL);
+	CHECK(strstr(err, "needs a value") != NULL);
+	CHECK(PARSE("--no-offcpu=1") == -EINVAL);
+	CHECK(PARSE("--offcpu-preempted", "yes") == -EINVAL); /* a stray argument */
+}
+
+static void test_parse_duration(void)
+{
+	uint64_t v = 0;
+
+	CHECK(config__parse_duration_ns("1ns", 0, UINT64_MAX, &v) == 0 && v == 1);
+	CHECK(config__parse_duration_ns("7us", 0, UINT64_MAX, &v) == 0 && v == 7000);
+	CHECK(config__parse_duration_ns("3ms", 0, UINT64_MAX, &v) == 0 && v == 3000000);
+	CHECK(config__parse_duration_ns("2s", 0, UINT64_MAX, &v) == 0 && v == 2000000000);
+	CHECK(config__parse_duration_ns("0ns", 0, 10, &v) == 0 && v == 0);
+	CHECK(config__parse_duration_ns("007ms", 0, UINT64_MAX, &v) == 0 && v == 7000000);
+	/* Bounds are inclusive and compare nanoseconds, whatever the unit. */
+	CHECK(config__parse_duration_ns("1us", 1000, 1000, &v) == 0 && v == 1000);
+	CHECK(config__parse_duration_ns("999ns", 1000, 2000, &v) == -ERANGE);
+	CHECK(config__parse_duration_ns("3us", 1000, 2000, &v) == -ERANGE);
+	/* The largest whole number of seconds that fits, and the next. */
+	CHECK(config__parse_duration_ns("18446744073s", 0, UINT64_MAX, &v) == 0 &&
+	      v == 18446744073000000000ull);
+	CHECK(config__parse_duration_ns("99999999999999999999s", 0, UINT64_MAX, &v) == -ERANGE);
+	CHECK(config__parse_duration_ns("99999999999999999999ms", 0, UINT64_MAX, &v) == -ERANGE);
+	CHECK(config__parse_duration_ns("18446744074s", 0, UINT64_MAX, &v) == -ERANGE);
+	/* 40 digits: too long to be a number at all. */
+	CHECK(config__parse_duration_ns("1234567890123456789012345678901234567890s", 0, UINT64_MAX,
+					&v) < 0);
+	v = 12345;
+	CHECK(config__parse_duration_ns(NULL, 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(config__parse_duration_ns("", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(config__parse_duration_ns("ms", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(config__parse_duration_ns("10", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(config__parse_duration_ns("5m", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(config__parse_duration_ns("5min", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(config__parse_duration_ns("-1ms", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(config__parse_duration_ns("+1ms", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(config__parse_duration_ns("1.5ms", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(config__parse_duration_ns(" 1ms", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(config__parse_duration_ns("1 ms", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(config__parse_duration_ns("1ms ", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(config__parse_duration_ns("1Ms", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(config__parse_duration_ns("0x10ms", 0, UINT64_MAX, &v) == -EINVAL);
+	/* A failed parse leaves the output alone. */
+	CHECK_EQ_U64(v, 12345);
+}
+
 int main(void)
 {
 	test_defaults();
 	test_flags();
 	test_errors();
 	test_parse_u64();
+	test_offcpu_defaults();
+	test_offcpu_flags();
+	test_offcpu_errors();
+	test_parse_duration();
 	return test__finish("test_config");
 }

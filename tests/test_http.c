@@ -136,6 +136,31 @@ static void inject(struct env *env, uint32_t pid, int n)
 	}
 }
 
+/* Off-CPU waits as the off-CPU program writes them: each ends now, after wait_ns. */
+static void inject_offcpu(struct env *env, uint32_t pid, int n, char state, uint64_t weight_ns,
+			  uint64_t wait_ns)
+{
+	struct sonde_sample ev;
+
+	for (int i = 0; i < n; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.hdr.kind = SONDE_EV_OFFCPU;
+		ev.hdr.pid = pid;
+		ev.hdr.tid = pid;
+		ev.hdr.ts_ns = collector__now_ns();
+		ev.hdr.value = weight_ns;
+		ev.hdr.aux = wait_ns;
+		ev.hdr.info = (uint32_t)(unsigned char)state;
+		memcpy(ev.hdr.comm, "waiter", 7);
+		memcpy(ev.hdr.thread_name, "waiter-1", 9);
+		ev.hdr.kstack_sz = 8;
+		ev.hdr.ustack_sz = 8;
+		ev.frames[0] = 0xffffffff81000000ull;
+		ev.frames[1] = state == 'S' ? 0x401000 : 0x405000;
+		collector__handle_event(env->coll, &ev, sizeof(ev.hdr) + 16);
+	}
+}
+
 static void run_until_sessions(struct env *env, uint64_t want)
 {
 	struct collector_stats cs;
@@ -189,6 +214,8 @@ static void test_simple_endpoints(struct env *env)
 	CHECK_EQ_U64(status_of(&c), 200);
 	CHECK(has_header(&c, "Content-Type: text/html"));
 	CHECK(strstr(c.resp.buf, "profile?seconds=") != NULL);
+	CHECK(strstr(c.resp.buf, "href=\"offcpu?seconds=") != NULL);
+	CHECK(strstr(c.resp.buf, "href=\"wall?seconds=") != NULL);
 	client_close(env, &c);
 
 	CHECK(client_open(env, &c, "GET", "/metrics") == 0);
@@ -224,7 +251,11 @@ static void test_bad_queries(struct env *env)
 		"/debug/pprof/profile?seconds=abc",	 "/debug/pprof/profile?seconds=0",
 		"/debug/pprof/profile?seconds=-3",	 "/debug/pprof/profile?seconds=3601",
 		"/debug/pprof/profile?seconds=",	 "/debug/pprof/profile?seconds=1&pid=0",
-		"/debug/pprof/profile?seconds=1&pid=1x",
+		"/debug/pprof/profile?seconds=1&pid=1x", "/debug/pprof/offcpu?seconds=0",
+		"/debug/pprof/offcpu?seconds=abc",	 "/debug/pprof/offcpu?seconds=3601",
+		"/debug/pprof/offcpu?seconds=1&pid=0",	 "/debug/pprof/wall?seconds=0",
+		"/debug/pprof/wall?seconds=1.5",	 "/debug/pprof/wall?seconds=99999999999",
+		"/debug/pprof/wall?seconds=1&pid=-1",
 	};
 	struct collector_stats cs;
 
@@ -251,6 +282,7 @@ static void test_profile(struct env *env)
 	CHECK(client_open(env, &c, "GET", "/debug/pprof/profile?seconds=1") == 0);
 	run_until_sessions(env, 1);
 	inject(env, 4242, 30);
+	inject_offcpu(env, 4242, 5, 'S', 1000, 1000); /* not for an on-CPU profile */
 	client_wait(env, &c);
 	CHECK_EQ_U64(status_of(&c), 200);
 	CHECK(has_header(&c, "Content-Type: application/octet-stream"));
@@ -268,9 +300,218 @@ static void test_profile(struct env *env)
 		CHECK_STR(label_of(p, p->sample[0], "pid"), "4242");
 		CHECK_STR(label_of(p, p->sample[0], "comm"), "worker");
 		CHECK_STR(label_of(p, p->sample[0], "thread_name"), "worker-1");
+		CHECK_STR(p->string_table[p->default_sample_type], "cpu");
+		for (size_t i = 0; i < p->n_sample; i++)
+			CHECK(label_of(p, p->sample[i], "state") == NULL);
 		perftools__profiles__profile__free_unpacked(p, NULL);
 	}
 	client_close(env, &c);
+}
+
+/* Off-CPU and wall profiles are GET only; a refused method opens no session. */
+static void test_offcpu_methods(struct env *env)
+{
+	const char *paths[] = {"/debug/pprof/offcpu?seconds=1", "/debug/pprof/wall?seconds=1"};
+	const char *methods[] = {"POST", "PUT", "DELETE"};
+	struct collector_stats before, after;
+
+	collector__stats(env->coll, &before);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		for (size_t j = 0; j < sizeof(methods) / sizeof(methods[0]); j++) {
+			struct client c;
+
+			CHECK(client_open(env, &c, methods[j], paths[i]) == 0);
+			client_wait(env, &c);
+			CHECK_EQ_U64(status_of(&c), 405);
+			CHECK(has_header(&c, "Allow: GET"));
+			CHECK(has_header(&c, "X-Go-Pprof: 1"));
+			CHECK(has_header(&c, "Content-Type: text/plain"));
+			client_close(env, &c);
+		}
+	}
+	collector__stats(env->coll, &after);
+	CHECK_EQ_U64(after.sessions_total, before.sessions_total);
+}
+
+/* What a profile holds, split into on-CPU samples (no state) and waits by state. */
+struct by_state {
+	int64_t on_count, on_ns;
+	int64_t s_count, s_ns, d_count, d_ns, i_count, i_ns;
+	int64_t other;	/* samples with any other state */
+	int64_t no_pid; /* samples without the pid label */
+};
+
+static struct by_state sum_by_state(const Perftools__Profiles__Profile *p)
+{
+	struct by_state b = {0};
+
+	for (size_t i = 0; i < p->n_sample; i++) {
+		const Perftools__Profiles__Sample *smp = p->sample[i];
+		const char *state = label_of(p, smp, "state");
+
+		if (smp->n_value != 2) {
+			b.other++;
+			continue;
+		}
+		if (!label_of(p, smp, "pid"))
+			b.no_pid++;
+		if (!state) {
+			b.on_count += smp->value[0];
+			b.on_ns += smp->value[1];
+		} else if (strcmp(state, "S") == 0) {
+			b.s_count += smp->value[0];
+			b.s_ns += smp->value[1];
+		} else if (strcmp(state, "D") == 0) {
+			b.d_count += smp->value[0];
+			b.d_ns += smp->value[1];
+		} else if (strcmp(state, "I") == 0) {
+			b.i_count += smp->value[0];
+			b.i_ns += smp->value[1];
+		} else {
+			b.other++;
+		}
+	}
+	return b;
+}
+
+static void check_shape(const Perftools__Profiles__Profile *p, const char *t0, const char *u0,
+			const char *t1, const char *u1)
+{
+	CHECK_EQ_U64(p->n_sample_type, 2);
+	if (p->n_sample_type != 2 || !p->period_type)
+		return;
+	CHECK_STR(p->string_table[p->sample_type[0]->type], t0);
+	CHECK_STR(p->string_table[p->sample_type[0]->unit], u0);
+	CHECK_STR(p->string_table[p->sample_type[1]->type], t1);
+	CHECK_STR(p->string_table[p->sample_type[1]->unit], u1);
+	CHECK_STR(p->string_table[p->period_type->type], t1);
+	CHECK_STR(p->string_table[p->default_sample_type], t1);
+}
+
+/*
+ * An off-CPU and a wall profile at once, fed by the same records: each takes
+ * the kinds it is made of, and the wall one only its pid.
+ */
+static void test_offcpu_and_wall(struct env *env)
+{
+	Perftools__Profiles__Profile *po, *pw;
+	struct client off, wall;
+	struct by_state b;
+
+	CHECK(client_open(env, &off, "GET", "/debug/pprof/offcpu?seconds=1") == 0);
+	run_until_sessions(env, 1);
+	CHECK(client_open(env, &wall, "GET", "/debug/pprof/wall?seconds=1&pid=4343") == 0);
+	run_until_sessions(env, 2);
+	/* Both intervals then hold the whole of a 1 ms wait that ends now. */
+	usleep(5000);
+	inject(env, 4343, 6);
+	inject_offcpu(env, 4343, 10, 'S', 1000000, 1000000);
+	/* Short waits kept by sampling: each stands for 4 switches and 1 ms in all. */
+	inject_offcpu(env, 4343, 5, 'D', 1000000, 250000);
+	inject_offcpu(env, 5555, 3, 'S', 1000000, 1000000);
+	/* A wait that began before both intervals counts only for its part inside. */
+	inject_offcpu(env, 5555, 1, 'I', 10000000000ull, 10000000000ull);
+	client_wait(env, &off);
+	client_wait(env, &wall);
+	CHECK_EQ_U64(status_of(&off), 200);
+	CHECK_EQ_U64(status_of(&wall), 200);
+	CHECK(has_header(&off, "Content-Type: application/octet-stream"));
+	CHECK(has_header(&wall, "Content-Type: application/octet-stream"));
+
+	po = decode(&off);
+	CHECK(po != NULL);
+	if (po) {
+		check_shape(po, "switches", "count", "off_cpu", "nanoseconds");
+		b = sum_by_state(po);
+		CHECK_EQ_U64(b.on_count, 0); /* no on-CPU samples, every sample has a state */
+		CHECK_EQ_U64(b.s_count, 13);
+		CHECK_EQ_U64(b.s_ns, 13000000);
+		CHECK_EQ_U64(b.d_count, 20);
+		CHECK_EQ_U64(b.d_ns, 5000000);
+		CHECK_EQ_U64(b.i_count, 1);
+		CHECK(b.i_ns >= 5000000 && b.i_ns <= 1000000000);
+		CHECK_EQ_U64(b.other, 0);
+		CHECK_EQ_U64(b.no_pid, 0);
+		perftools__profiles__profile__free_unpacked(po, NULL);
+	}
+	pw = decode(&wall);
+	CHECK(pw != NULL);
+	if (pw) {
+		check_shape(pw, "samples", "count", "wall", "nanoseconds");
+		CHECK_EQ_U64(pw->period, 10000000);
+		b = sum_by_state(pw);
+		/* On-CPU samples weigh the wall period, not their own 10101010. */
+		CHECK_EQ_U64(b.on_count, 6);
+		CHECK_EQ_U64(b.on_ns, 6 * 10000000);
+		CHECK_EQ_U64(b.s_count, 10);
+		CHECK_EQ_U64(b.s_ns, 10000000);
+		CHECK_EQ_U64(b.d_count, 20);
+		CHECK_EQ_U64(b.d_ns, 5000000);
+		CHECK_EQ_U64(b.i_count, 0);
+		CHECK_EQ_U64(b.other, 0);
+		for (size_t i = 0; i < pw->n_sample; i++)
+			CHECK_STR(label_of(pw, pw->sample[i], "pid"), "4343");
+		perftools__profiles__profile__free_unpacked(pw, NULL);
+	}
+	client_close(env, &off);
+	client_close(env, &wall);
+}
+
+/* With --no-offcpu, /offcpu and /wall are 404 with a reason; /profile still works. */
+static void test_offcpu_disabled(struct env *env)
+{
+	const char *paths[] = {
+		"/debug/pprof/offcpu?seconds=1",
+		"/debug/pprof/wall?seconds=1",
+		"/debug/pprof/offcpu",
+		"/debug/pprof/wall?seconds=5&pid=1",
+	};
+	struct http_deps deps = {
+		.loop = env->loop,
+		.collector = env->coll,
+		.max_seconds = 3600,
+		.max_sessions = 2,
+		.period = 10101010,
+		.wall_period_ns = 10000000,
+		.offcpu = false,
+	};
+	struct collector_stats before, after;
+	struct env no_off = *env;
+	struct http_stats hs;
+	struct client cpu;
+	char err[256] = "";
+
+	no_off.srv = NULL;
+	CHECK(http__new(&deps, "127.0.0.1", 0, &no_off.srv, err, sizeof(err)) == 0);
+	if (!no_off.srv)
+		return;
+	CHECK(client_open(&no_off, &cpu, "GET", "/debug/pprof/profile?seconds=1") == 0);
+	run_until_sessions(&no_off, 1);
+	collector__stats(env->coll, &before);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct client c;
+		size_t len = 0;
+		const char *body;
+
+		CHECK(client_open(&no_off, &c, "GET", paths[i]) == 0);
+		client_wait(&no_off, &c);
+		CHECK_EQ_U64(status_of(&c), 404);
+		CHECK(has_header(&c, "Content-Type: text/plain"));
+		CHECK(has_header(&c, "X-Go-Pprof: 1"));
+		body = body_of(&c, &len);
+		CHECK(body && strstr(body, "--no-offcpu") != NULL);
+		CHECK(body && len > 0 && memchr(body, '\n', len) == body + len - 1); /* one line */
+		client_close(&no_off, &c);
+	}
+	collector__stats(env->coll, &after);
+	CHECK_EQ_U64(after.sessions_total, before.sessions_total);
+	client_wait(&no_off, &cpu);
+	CHECK_EQ_U64(status_of(&cpu), 200);
+	client_close(&no_off, &cpu);
+	http__stats(no_off.srv, &hs);
+	CHECK_EQ_U64(hs.responses[HTTP_ST_404], 4);
+	CHECK_EQ_U64(hs.profiles_served, 1);
+	http__free(no_off.srv);
 }
 
 static void test_pid_filter_and_concurrency(struct env *env)
@@ -427,6 +668,8 @@ int main(void)
 	deps.max_seconds = 3600;
 	deps.max_sessions = 2;
 	deps.period = 10101010;
+	deps.wall_period_ns = 10000000; /* unlike period, so the test tells them apart */
+	deps.offcpu = true;
 	deps.idle_timeout_s = 1;
 	if (http__new(&deps, "127.0.0.1", 0, &env.srv, err, sizeof(err))) {
 		fprintf(stderr, "http__new: %s\n", err);
@@ -435,6 +678,9 @@ int main(void)
 	test_simple_endpoints(&env);
 	test_bad_queries(&env);
 	test_profile(&env);
+	test_offcpu_methods(&env);
+	test_offcpu_and_wall(&env);
+	test_offcpu_disabled(&env);
 	test_pid_filter_and_concurrency(&env);
 	test_client_leaves(&env);
 	test_session_limit(&env);

@@ -3,6 +3,8 @@
  * agg + symbolizer → pprof: real addresses of this very process and of the
  * kernel, decoded back with protobuf-c.
  */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,206 @@ static const char *map_name(const Perftools__Profiles__Profile *p, uint64_t loc_
 	return p->string_table[p->mapping[l->mapping_id - 1]->filename];
 }
 
+static const char *label_of(const Perftools__Profiles__Profile *p,
+			    const Perftools__Profiles__Sample *s, const char *key)
+{
+	for (size_t i = 0; i < s->n_label; i++)
+		if (strcmp(p->string_table[s->label[i]->key], key) == 0)
+			return p->string_table[s->label[i]->str];
+	return NULL;
+}
+
+/* Builds the profile of agg with no symbolizer and decodes it; NULL on any failure. */
+static Perftools__Profiles__Profile *build_decoded(const struct agg *agg,
+						   const struct profile_meta *meta)
+{
+	struct strbuf out = STRBUF_INIT, plain = STRBUF_INIT;
+	Perftools__Profiles__Profile *p = NULL;
+	struct profile_stats ps = {0};
+
+	CHECK(profile__build(agg, NULL, meta, &out, &ps) == 0);
+	if (pprof__gunzip(out.buf, out.len, &plain) == 0)
+		p = perftools__profiles__profile__unpack(NULL, plain.len,
+							 (const uint8_t *)plain.buf);
+	CHECK(p != NULL);
+	strbuf__release(&out);
+	strbuf__release(&plain);
+	return p;
+}
+
+/* Pyroscope rejects '-' in sample type names and units. */
+static bool names_have_dash(const Perftools__Profiles__Profile *p)
+{
+	for (size_t i = 0; i < p->n_sample_type; i++)
+		if (strchr(p->string_table[p->sample_type[i]->type], '-') ||
+		    strchr(p->string_table[p->sample_type[i]->unit], '-'))
+			return true;
+	return p->period_type && (strchr(p->string_table[p->period_type->type], '-') ||
+				  strchr(p->string_table[p->period_type->unit], '-'));
+}
+
+static void check_types(const Perftools__Profiles__Profile *p, const char *t0, const char *u0,
+			const char *t1, const char *u1)
+{
+	CHECK_EQ_U64(p->n_sample_type, 2);
+	if (p->n_sample_type != 2)
+		return;
+	CHECK_STR(p->string_table[p->sample_type[0]->type], t0);
+	CHECK_STR(p->string_table[p->sample_type[0]->unit], u0);
+	CHECK_STR(p->string_table[p->sample_type[1]->type], t1);
+	CHECK_STR(p->string_table[p->sample_type[1]->unit], u1);
+	CHECK(p->period_type != NULL);
+	if (!p->period_type)
+		return;
+	CHECK_STR(p->string_table[p->period_type->type], t1);
+	CHECK_STR(p->string_table[p->period_type->unit], u1);
+	CHECK(!names_have_dash(p));
+}
+
+static struct agg_sample entry(uint32_t pid, const uint64_t *u, uint32_t nu, uint32_t tag,
+			       uint64_t count, uint64_t value)
+{
+	struct agg_sample s = {
+		.pid = pid,
+		.tid = pid,
+		.comm = "waiter",
+		.thread_name = "waiter-1",
+		.ustack = u,
+		.n_ustack = nu,
+		.tag = tag,
+		.count = count,
+		.value = value,
+	};
+	return s;
+}
+
+/* Off-CPU shape: switches and nanoseconds as gathered, the state as a label. */
+static void test_offcpu_shape(void)
+{
+	uint64_t ua[] = {0x401000, 0x402000}, ub[] = {0x403000}, uc[] = {0x404000};
+	struct agg_opts aopts = {.max_entries = 3};
+	struct agg *agg = agg__new(&aopts);
+	/* period is unused for off-CPU: values must not be count x period. */
+	struct profile_meta meta = {.kind = PROFILE_OFFCPU,
+				    .time_nanos = 1700000000000000000ll,
+				    .duration_nanos = 2000000000ll,
+				    .period = 10101010};
+	struct agg_sample s;
+	Perftools__Profiles__Profile *p;
+	int64_t switches = 0, ns = 0, s_ns = 0, d_ns = 0, overflow_ns = 0;
+	size_t labelled = 0;
+
+	s = entry(10, ua, 2, 'S', 3, 3000000);
+	agg__add(agg, &s);
+	s = entry(10, ua, 2, 'D', 1, 2500000); /* same stack, other state */
+	agg__add(agg, &s);
+	s = entry(12, ub, 1, 'S', 4, 1000000); /* a sampled short wait: 4 switches */
+	agg__add(agg, &s);
+	s = entry(13, uc, 1, 'S', 2, 900); /* over the cap: the overflow entry */
+	CHECK(agg__add(agg, &s) == -ENOSPC);
+
+	p = build_decoded(agg, &meta);
+	agg__free(agg);
+	if (!p)
+		return;
+	check_types(p, "switches", "count", "off_cpu", "nanoseconds");
+	CHECK_STR(p->string_table[p->default_sample_type], "off_cpu");
+	CHECK_EQ_U64(p->duration_nanos, 2000000000ull);
+	CHECK_EQ_U64(p->n_sample, 4);
+	for (size_t i = 0; i < p->n_sample; i++) {
+		const Perftools__Profiles__Sample *smp = p->sample[i];
+		const char *state = label_of(p, smp, "state");
+
+		switches += smp->value[0];
+		ns += smp->value[1];
+		CHECK(label_of(p, smp, "pid") != NULL);
+		if (!state) {
+			/* Only the overflow entry, which has no state, goes without. */
+			overflow_ns += smp->value[1];
+			continue;
+		}
+		labelled++;
+		CHECK_EQ_U64(smp->n_label, 4);
+		if (strcmp(state, "S") == 0)
+			s_ns += smp->value[1];
+		else if (strcmp(state, "D") == 0)
+			d_ns += smp->value[1];
+		else
+			CHECK_STR(state, "S or D");
+	}
+	CHECK_EQ_U64(labelled, 3);
+	CHECK_EQ_U64(switches, 3 + 1 + 4 + 2);
+	CHECK_EQ_U64(ns, 3000000 + 2500000 + 1000000 + 900);
+	CHECK_EQ_U64(s_ns, 4000000);
+	CHECK_EQ_U64(d_ns, 2500000);
+	CHECK_EQ_U64(overflow_ns, 900);
+	perftools__profiles__profile__free_unpacked(p, NULL);
+}
+
+/* Wall shape: on-CPU entries weigh count x period and have no state; waits keep their own. */
+static void test_wall_shape(void)
+{
+	uint64_t ua[] = {0x401000, 0x402000}, ub[] = {0x403000}, uc[] = {0x404000};
+	struct agg_opts aopts = {.max_entries = 3};
+	struct agg *agg = agg__new(&aopts);
+	struct profile_meta meta = {.kind = PROFILE_WALL,
+				    .time_nanos = 1700000000000000000ll,
+				    .duration_nanos = 1000000000ll,
+				    .period = 10000000};
+	struct agg_sample s;
+	Perftools__Profiles__Profile *p;
+	bool seen_on = false, seen_d = false, seen_s = false;
+
+	/* The on-CPU entry's own value is not what the wall profile shows. */
+	s = entry(20, ua, 2, 0, 5, 5 * 10101010ull);
+	agg__add(agg, &s);
+	s = entry(20, ua, 2, 'D', 2, 3000000);
+	agg__add(agg, &s);
+	s = entry(21, ub, 1, 'S', 1, 777);
+	agg__add(agg, &s);
+	s = entry(22, uc, 1, 'S', 1, 4242); /* over the cap */
+	CHECK(agg__add(agg, &s) == -ENOSPC);
+
+	p = build_decoded(agg, &meta);
+	agg__free(agg);
+	if (!p)
+		return;
+	check_types(p, "samples", "count", "wall", "nanoseconds");
+	CHECK_STR(p->string_table[p->default_sample_type], "wall");
+	CHECK_EQ_U64(p->period, 10000000);
+	CHECK_EQ_U64(p->n_sample, 4);
+	for (size_t i = 0; i < p->n_sample; i++) {
+		const Perftools__Profiles__Sample *smp = p->sample[i];
+		const char *state = label_of(p, smp, "state");
+		const char *pid = label_of(p, smp, "pid");
+
+		if (pid && strcmp(pid, "20") == 0 && !state) {
+			seen_on = true;
+			CHECK_EQ_U64(smp->value[0], 5);
+			CHECK_EQ_U64(smp->value[1], 5 * 10000000ull);
+			CHECK_EQ_U64(smp->n_label, 3);
+		} else if (pid && strcmp(pid, "20") == 0) {
+			seen_d = true;
+			CHECK_STR(state, "D");
+			CHECK_EQ_U64(smp->value[0], 2);
+			CHECK_EQ_U64(smp->value[1], 3000000);
+			CHECK_EQ_U64(smp->n_label, 4);
+		} else if (pid && strcmp(pid, "21") == 0) {
+			seen_s = true;
+			CHECK_STR(state, "S");
+			CHECK_EQ_U64(smp->value[0], 1);
+			CHECK_EQ_U64(smp->value[1], 777);
+		} else {
+			/* The overflow entry keeps the nanoseconds summed into it. */
+			CHECK(state == NULL);
+			CHECK_EQ_U64(smp->value[0], 1);
+			CHECK_EQ_U64(smp->value[1], 4242);
+		}
+	}
+	CHECK(seen_on && seen_d && seen_s);
+	perftools__profiles__profile__free_unpacked(p, NULL);
+}
+
 int main(void)
 {
 	uint64_t kaddr = kernel_symbol("vfs_read");
@@ -93,6 +295,9 @@ int main(void)
 		.value = 10101010,
 	};
 
+	test_offcpu_shape();
+	test_wall_shape();
+
 	CHECK(sym != NULL && agg != NULL);
 	for (int i = 0; i < 7; i++)
 		agg__add(agg, &s);
@@ -122,6 +327,7 @@ int main(void)
 	CHECK_STR(p->string_table[p->sample_type[1]->unit], "nanoseconds");
 	CHECK_STR(p->string_table[p->period_type->type], "cpu");
 	CHECK_STR(p->string_table[p->default_sample_type], "cpu");
+	CHECK(!names_have_dash(p));
 	CHECK_EQ_U64(p->period, 10101010);
 	CHECK_EQ_U64(p->duration_nanos, 5000000000ull);
 
@@ -134,6 +340,7 @@ int main(void)
 
 		total += smp->value[0];
 		CHECK_EQ_U64(smp->value[1], smp->value[0] * 10101010);
+		CHECK(label_of(p, smp, "state") == NULL); /* on-CPU samples have no state */
 		if (smp->n_location_id == 1 &&
 		    strstr(fn_name(p, smp->location_id[0]), "overflow")) {
 			overflow += smp->value[0];
