@@ -142,7 +142,7 @@ int folded__write(const struct agg *agg, struct symbolizer *sym, const struct fo
 	if (sym)
 		symbolizer__begin(sym);
 	err = agg__for_each(agg, fold_entry, &ctx);
-	if (!err)
+	if (!err && ctx.n)
 		qsort(ctx.lines, ctx.n, sizeof(*ctx.lines), cmp_line);
 	for (size_t i = 0; !err && i < ctx.n; i++) {
 		uint64_t sum = ctx.lines[i].value;
