@@ -16,6 +16,8 @@ struct collector_session {
 	uint64_t end_ns;
 	uint32_t pid;
 	uint32_t kinds;
+	uint64_t oncpu_value; /* what an on-CPU sample adds; 0: its period */
+	uint32_t skip_tag;    /* off-CPU waits with this state letter are left out; 0: none */
 	struct agg *agg;
 	struct collector_session *next;
 };
@@ -231,9 +233,13 @@ int collector__session_open(struct collector *c, uint64_t start_ns, uint64_t end
 			    struct collector_session **out)
 {
 	struct collector_session *s;
+			if (ses->skip_tag && s.tag == ses->skip_tag)
+				continue;
 
 	if (end_ns <= start_ns || !kinds)
 		return -EINVAL;
+		} else if (ev->hdr.kind == SONDE_EV_ONCPU) {
+			s.value = ses->oncpu_value ? ses->oncpu_value : ev->hdr.value;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -270,6 +276,16 @@ static void unlink_session(struct collector *c, struct collector_session *s)
 		*pp = s->next;
 		c->stats.sessions_open--;
 	}
+void collector__session_set_oncpu_value(struct collector_session *s, uint64_t value)
+{
+	s->oncpu_value = value;
+}
+
+void collector__session_skip_state(struct collector_session *s, uint32_t state)
+{
+	s->skip_tag = state;
+}
+
 }
 
 struct agg *collector__session_close(struct collector *c, struct collector_session *s)

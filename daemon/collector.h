@@ -56,6 +56,13 @@ int collector__session_open(struct collector *c, uint64_t start_ns, uint64_t end
 /* Ends a session early, e.g. when its client went away: [start, now). */
 void collector__session_truncate(struct collector_session *s, uint64_t end_ns);
 /* Closes a session and hands its aggregation to the caller (agg__free it). */
+/*
+ * Makes every on-CPU sample add `value` (e.g. 1e9 / Hz nanoseconds in a wall
+ * profile, where samples of the cycles event would otherwise add cycles).
+ */
+void collector__session_set_oncpu_value(struct collector_session *s, uint64_t value);
+/* Leaves out off-CPU waits of one state (e.g. 'R', preempted) from a session. */
+void collector__session_skip_state(struct collector_session *s, uint32_t state);
 struct agg *collector__session_close(struct collector *c, struct collector_session *s);
 /* Closes a session and drops what it gathered. Accepts NULL. */
 void collector__session_cancel(struct collector *c, struct collector_session *s);

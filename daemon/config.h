@@ -44,7 +44,7 @@ struct config {
 	bool offcpu;		  /* off-CPU (and so wall-clock) profiling */
 	uint64_t offcpu_min_ns;	  /* waits shorter than this are sampled */
 	uint32_t offcpu_max_rate; /* off-CPU records a second per CPU; 0: no cap */
-	bool offcpu_preempted;	  /* also count time spent runnable after preemption */
+	bool offcpu_preempted;	  /* /offcpu shows time runnable after preemption (wall always) */
 	enum offcpu_hook offcpu_hook;
 	enum log_level log_level;
 };

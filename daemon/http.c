@@ -367,6 +367,15 @@ static enum MHD_Result profile_finish(struct http_server *srv, struct MHD_Connec
 	/* Everything up to now is in the ring buffer; take it before closing. */
 	collector__drain(srv->deps.collector);
 	agg = collector__session_close(srv->deps.collector, req->session);
+	/* Wall time is nanoseconds even when on-CPU samples count cycles. */
+	if (kind == PROFILE_WALL)
+		collector__session_set_oncpu_value(req->session, srv->deps.wall_period_ns);
+	/*
+	 * Time spent runnable after preemption is part of every thread's wall time;
+	 * the off-CPU profile shows it only with --offcpu-preempted.
+	 */
+	if (kind == PROFILE_OFFCPU && !srv->deps.offcpu_preempted)
+		collector__session_skip_state(req->session, SONDE_STATE_R);
 	req->session = NULL;
 
 	meta.time_nanos = req->time_nanos;

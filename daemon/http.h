@@ -30,7 +30,10 @@ struct http_deps {
 	uint64_t period;	 /* ns per sample (cpu-clock) or events per sample (cycles) */
 	uint64_t wall_period_ns; /* ns an on-CPU sample stands for in wall profiles: 1e9 / Hz */
 	bool cycles;
-	bool offcpu; /* off-CPU records are collected: /offcpu and /wall are served */
+	bool offcpu;		   /* off-CPU records are collected: /offcpu and /wall are served */
+	bool offcpu_preempted;	   /* /offcpu shows preempted (R) time too; /wall always does */
+	bool blockio;		   /* block-I/O records are collected: /blockio is served */
+	struct blockdev *blockdev; /* names disks in /blockio; NULL: "MAJ:MIN" */
 	/* Appends the Prometheus text of everything but HTTP itself. */
 	int (*render_metrics)(void *ctx, struct strbuf *out);
 	void *metrics_ctx;

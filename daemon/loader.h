@@ -24,7 +24,6 @@ struct loader_opts {
 	bool offcpu; /* load the scheduler hook too */
 	uint64_t offcpu_min_ns;
 	uint32_t offcpu_max_rate; /* records a second per CPU; 0: no cap */
-	bool offcpu_preempted;
 	enum offcpu_hook offcpu_hook;
 	bool offcpu_no_task_work; /* complete records at sys_exit even where task work exists */
 };

@@ -68,7 +68,8 @@ static int try_load(struct loader_offcpu *off, const struct loader_opts *opts,
 		return rc;
 	}
 	skel->rodata->min_ns = opts->offcpu_min_ns;
-	skel->rodata->include_preempted = opts->offcpu_preempted;
+	/* Always recorded: wall profiles need it; the collector leaves it out of /offcpu. */
+	skel->rodata->include_preempted = true;
 	skel->rodata->use_task_work = btf && done == COMPLETE_TASK_WORK;
 	skel->rodata->slot_mask = OFFCPU_SLOTS - 1;
 	skel->rodata->max_per_sec = opts->offcpu_max_rate;

@@ -254,7 +254,6 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 		.offcpu = cfg->offcpu,
 		.offcpu_min_ns = cfg->offcpu_min_ns,
 		.offcpu_max_rate = cfg->offcpu_max_rate,
-		.offcpu_preempted = cfg->offcpu_preempted,
 		.offcpu_hook = cfg->offcpu_hook,
 	};
 	struct symbolizer_opts sopts = {.proc_root = "/proc"};
@@ -391,3 +390,6 @@ void sonde__free(struct sonde *s)
 	sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
 	free(s);
 }
+	deps.offcpu_preempted = cfg->offcpu_preempted;
+	deps.blockio = cfg->blockio;
+	deps.blockdev = s->blockdev;

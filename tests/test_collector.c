@@ -495,9 +495,165 @@ static void test_clock(void)
 	CHECK(a > 0 && b >= a);
 }
 
+/* A wall session counts on-CPU samples in nanoseconds, whatever their event's unit. */
+static void test_oncpu_value_override(void)
+{
+	struct collector_session *wall, *cpu;
+	struct agg_opts one = {.max_entries = 1};
+	struct sonde_sample ev;
+	struct collector *c;
+	struct seen sw = {0}, sc = {0};
+	struct agg *a;
+
+	CHECK(collector__new(-1, &c) == 0);
+	CHECK(collector__session_open(c, 0, 1000, 0, COLLECTOR_ONCPU | COLLECTOR_OFFCPU, &one,
+				      &wall) == 0);
+	collector__session_set_oncpu_value(wall, 10101010);
+	CHECK(collector__session_open(c, 0, 1000, 0, COLLECTOR_ONCPU, NULL, &cpu) == 0);
+	/* Three samples of the cycles event, each worth 25 M cycles; the table of the
+	 * wall session holds one entry, so two of them land in its overflow entry. */
+	for (uint64_t i = 0; i < 3; i++) {
+		make_event(&ev, 7, 10 + i);
+		ev.hdr.value = 25000000;
+		ev.frames[0] += i;
+		CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+	}
+	a = collector__session_close(c, wall);
+	agg__for_each(a, seen_fn, &sw);
+	agg__free(a);
+	a = collector__session_close(c, cpu);
+	agg__for_each(a, seen_fn, &sc);
+	agg__free(a);
+	CHECK_EQ_U64(sw.count, 3);
+	CHECK_EQ_U64(sw.value, 3 * 10101010ull);
+	CHECK_EQ_U64(sc.value, 3 * 25000000ull);
+	collector__free(c);
+}
+
+/* /offcpu leaves preempted (R) waits out unless asked; /wall keeps them. */
+static void test_skip_state(void)
+{
+	struct collector_session *off, *wall;
+	struct sonde_sample ev;
+	struct collector *c;
+	struct seen so = {0}, sw = {0};
+	struct agg *a;
+
+	CHECK(collector__new(-1, &c) == 0);
+	CHECK(collector__session_open(c, 0, 1000, 0, COLLECTOR_OFFCPU, NULL, &off) == 0);
+	collector__session_skip_state(off, SONDE_STATE_R);
+	CHECK(collector__session_open(c, 0, 1000, 0, COLLECTOR_ONCPU | COLLECTOR_OFFCPU, NULL,
+				      &wall) == 0);
+	make_offcpu(&ev, 7, 500, 100, 100, 'R');
+	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+	make_offcpu(&ev, 7, 600, 40, 40, 'S');
+	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+	a = collector__session_close(c, off);
+	agg__for_each(a, seen_fn, &so);
+	agg__free(a);
+	a = collector__session_close(c, wall);
+	agg__for_each(a, seen_fn, &sw);
+	agg__free(a);
+	CHECK_EQ_U64(so.value, 40);
+	CHECK_EQ_U64(sw.value, 140);
+	collector__free(c);
+}
+
+/* Block-I/O records: one per completed request, keyed by disk, op and sync. */
+struct bio_seen {
+	uint64_t entries, count, latency, bytes, reads, writes;
+	uint64_t tags[4];
+};
+
+static int bio_seen_fn(const struct agg_sample *e, void *ctx)
+{
+	struct bio_seen *b = ctx;
+
+	if (b->entries < 4)
+		b->tags[b->entries] = e->tag;
+	b->entries++;
+	b->count += e->count;
+	b->latency += e->value;
+	b->bytes += e->value2;
+	if ((e->tag & SONDE_BIO_OP_MASK) == SONDE_BIO_OP_READ)
+		b->reads += e->count;
+	if ((e->tag & SONDE_BIO_OP_MASK) == SONDE_BIO_OP_WRITE)
+		b->writes += e->count;
+	return 0;
+}
+
+static void make_blockio(struct sonde_sample *ev, uint64_t ts, uint32_t op, uint32_t weight,
+			 uint32_t devt, uint64_t latency, uint64_t bytes)
+{
+	make_event(ev, 9, ts);
+	ev->hdr.kind = SONDE_EV_BLOCKIO;
+	ev->hdr.value = latency;
+	ev->hdr.aux = bytes;
+	ev->hdr.info = op | SONDE_BIO_SYNC | weight << SONDE_BIO_WEIGHT_SHIFT;
+	ev->hdr.info2 = devt;
+}
+
+static void test_blockio_records(void)
+{
+	const uint32_t vda = 254u << 20, sdb = 8u << 20 | 16;
+	struct collector_session *bio, *cpu, *off;
+	struct bio_seen b = {0}, other = {0};
+	struct collector_stats st;
+	struct sonde_sample ev;
+	struct collector *c;
+	struct agg *a;
+
+	CHECK(collector__new(-1, &c) == 0);
+	CHECK(collector__session_open(c, 100, 200, 0, COLLECTOR_BLOCKIO, NULL, &bio) == 0);
+	CHECK(collector__session_open(c, 100, 200, 0, COLLECTOR_ONCPU, NULL, &cpu) == 0);
+	CHECK(collector__session_open(c, 100, 200, 0, COLLECTOR_OFFCPU, NULL, &off) == 0);
+	/* Three reads of 4 KiB on vda, one of them standing for 5 (kept by sampling). */
+	make_blockio(&ev, 110, SONDE_BIO_OP_READ, 1, vda, 50000, 4096);
+	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+	make_blockio(&ev, 120, SONDE_BIO_OP_READ, 0, vda, 70000, 4096); /* weight 0 reads as 1 */
+	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+	make_blockio(&ev, 130, SONDE_BIO_OP_READ, 5, vda, 60000, 4096);
+	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+	/* A write of 64 KiB on vda and one on sdb: other entries. */
+	make_blockio(&ev, 140, SONDE_BIO_OP_WRITE, 1, vda, 90000, 65536);
+	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+	make_blockio(&ev, 150, SONDE_BIO_OP_WRITE, 1, sdb, 80000, 65536);
+	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+	/* Completed after the window: not in it, whenever it started. */
+	make_blockio(&ev, 200, SONDE_BIO_OP_READ, 1, vda, 150, 4096);
+	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+
+	collector__stats(c, &st);
+	CHECK_EQ_U64(st.blockio_events, 6);
+	CHECK_EQ_U64(st.offcpu_events, 0);
+	CHECK_EQ_U64(st.malformed, 0);
+	a = collector__session_close(c, bio);
+	agg__for_each(a, bio_seen_fn, &b);
+	agg__free(a);
+	CHECK_EQ_U64(b.entries, 3);
+	CHECK_EQ_U64(b.count, 1 + 1 + 5 + 1 + 1);
+	CHECK_EQ_U64(b.reads, 7);
+	CHECK_EQ_U64(b.writes, 2);
+	CHECK_EQ_U64(b.bytes, 7 * 4096 + 2 * 65536);
+	CHECK_EQ_U64(b.latency, 50000 + 70000 + 5 * 60000 + 90000 + 80000);
+	CHECK_EQ_U64(b.tags[0], (uint64_t)vda << 32 | SONDE_BIO_OP_READ | SONDE_BIO_SYNC);
+	CHECK_EQ_U64(b.tags[2], (uint64_t)sdb << 32 | SONDE_BIO_OP_WRITE | SONDE_BIO_SYNC);
+	/* Sessions of other kinds take none of them. */
+	a = collector__session_close(c, cpu);
+	agg__for_each(a, bio_seen_fn, &other);
+	agg__free(a);
+	a = collector__session_close(c, off);
+	agg__for_each(a, bio_seen_fn, &other);
+	agg__free(a);
+	CHECK_EQ_U64(other.entries, 0);
+	collector__free(c);
+}
+
 int main(void)
 {
 	test_dispatch();
+	test_skip_state();
+	test_oncpu_value_override();
 	test_truncate_and_cancel();
 	test_overflow_counted();
 	test_variable_records();
