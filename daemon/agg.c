@@ -16,11 +16,12 @@ struct agg_entry {
 	uint64_t hash;
 	uint32_t pid;
 	uint32_t tid;
-	uint32_t tag;
+	uint64_t tag;
 	uint64_t cgroup_id;
 	const struct agg_stack *stack;
 	uint64_t count;
 	uint64_t value;
+	uint64_t value2;
 	char comm[AGG_NAME_LEN];
 	char thread_name[AGG_NAME_LEN];
 };
@@ -40,6 +41,7 @@ struct agg {
 
 	uint64_t overflow_count;
 	uint64_t overflow_value;
+	uint64_t overflow_value2;
 	struct agg_stats stats;
 };
 
@@ -222,6 +224,7 @@ static int add_overflow(struct agg *agg, const struct agg_sample *s)
 {
 	agg->overflow_count += s->count;
 	agg->overflow_value += s->value;
+	agg->overflow_value2 += s->value2;
 	agg->stats.overflow_samples++;
 	return -ENOSPC;
 }
@@ -238,6 +241,7 @@ int agg__add(struct agg *agg, const struct agg_sample *s)
 		/* Another table's overflow entry, being merged: it stays overflow. */
 		agg->overflow_count += s->count;
 		agg->overflow_value += s->value;
+		agg->overflow_value2 += s->value2;
 		return 0;
 	}
 	if (s->n_kstack > 4096 || s->n_ustack > 4096)
@@ -254,6 +258,7 @@ int agg__add(struct agg *agg, const struct agg_sample *s)
 			    e->tid == s->tid && e->tag == s->tag) {
 				e->count += s->count;
 				e->value += s->value;
+				e->value2 += s->value2;
 				/* Names change on exec and prctl; the latest wins. */
 				copy_name(e->comm, s->comm);
 				copy_name(e->thread_name, s->thread_name);
@@ -279,6 +284,7 @@ int agg__add(struct agg *agg, const struct agg_sample *s)
 	e->stack = st;
 	e->count = s->count;
 	e->value = s->value;
+	e->value2 = s->value2;
 	copy_name(e->comm, s->comm);
 	copy_name(e->thread_name, s->thread_name);
 	slot = h & (agg->entry_index_size - 1);
@@ -309,16 +315,18 @@ int agg__for_each(const struct agg *agg, agg_visit_fn fn, void *ctx)
 		v.n_ustack = e->stack->n_ustack;
 		v.count = e->count;
 		v.value = e->value;
+		v.value2 = e->value2;
 		err = fn(&v, ctx);
 		if (err)
 			return err;
 	}
-	if (agg->overflow_count || agg->overflow_value) {
+	if (agg->overflow_count || agg->overflow_value || agg->overflow_value2) {
 		memset(&v, 0, sizeof(v));
 		v.comm = "[sonde]";
 		v.thread_name = "[sonde]";
 		v.count = agg->overflow_count;
 		v.value = agg->overflow_value;
+		v.value2 = agg->overflow_value2;
 		v.overflow = true;
 		return fn(&v, ctx);
 	}

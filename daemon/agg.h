@@ -39,12 +39,14 @@ struct agg_sample {
 	uint32_t n_ustack;
 	/*
 	 * Part of the key, meaning chosen by the producer: 0 for on-CPU samples,
-	 * the state letter ('S', 'D', ...) for off-CPU waits.
+	 * the state letter ('S', 'D', ...) for off-CPU waits, disk << 32 | op
+	 * and sync bits for block I/O.
 	 */
-	uint32_t tag;
+	uint64_t tag;
 	uint64_t count;
-	uint64_t value; /* e.g. nanoseconds of CPU for on-CPU samples */
-	bool overflow;	/* the entry of samples that did not fit (for_each, or merging) */
+	uint64_t value;	 /* e.g. nanoseconds of CPU for on-CPU samples */
+	uint64_t value2; /* a second sum where the producer has one: bytes of block I/O */
+	bool overflow;	 /* the entry of samples that did not fit (for_each, or merging) */
 };
 
 struct agg_stats {

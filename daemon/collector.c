@@ -160,12 +160,13 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 	char comm[SONDE_COMM_LEN + 1], thread_name[SONDE_COMM_LEN + 1];
 	struct agg_sample s = {0};
 	size_t n, kbytes, ubytes;
-	uint32_t kind_bit;
+	uint32_t kind_bit, weight;
 	bool offcpu;
 
 	c->stats.events++;
 	if (size < sizeof(ev->hdr) ||
-	    (ev->hdr.kind != SONDE_EV_ONCPU && ev->hdr.kind != SONDE_EV_OFFCPU)) {
+	    (ev->hdr.kind != SONDE_EV_ONCPU && ev->hdr.kind != SONDE_EV_OFFCPU &&
+	     ev->hdr.kind != SONDE_EV_BLOCKIO)) {
 		c->stats.malformed++;
 		return -EINVAL;
 	}
@@ -180,6 +181,8 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 	offcpu = ev->hdr.kind == SONDE_EV_OFFCPU;
 	if (offcpu)
 		c->stats.offcpu_events++;
+	else if (ev->hdr.kind == SONDE_EV_BLOCKIO)
+		c->stats.blockio_events++;
 	if (!c->sessions)
 		return 0;
 
@@ -207,6 +210,19 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 		/* The state letter keeps S and D waits apart; on-CPU entries have none. */
 		s.tag = ev->hdr.info & 0xff;
 		s.count = offcpu_count(c, ev->hdr.value, ev->hdr.aux);
+	} else if (ev->hdr.kind == SONDE_EV_BLOCKIO) {
+		/*
+		 * The disk, the operation and the sync flag keep requests apart; a
+		 * record kept by rate sampling stands for weight requests.
+		 */
+		weight = ev->hdr.info >> SONDE_BIO_WEIGHT_SHIFT;
+		if (!weight)
+			weight = 1;
+		s.tag = (uint64_t)ev->hdr.info2 << 32 |
+			(ev->hdr.info & (SONDE_BIO_OP_MASK | SONDE_BIO_SYNC));
+		s.count = weight;
+		s.value = ev->hdr.value * weight;
+		s.value2 = ev->hdr.aux * weight;
 	}
 
 	for (struct collector_session *ses = c->sessions; ses; ses = ses->next) {
@@ -217,9 +233,13 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 		if (ses->pid && ses->pid != s.pid)
 			continue;
 		if (offcpu) {
+			if (ses->skip_tag && s.tag == ses->skip_tag)
+				continue;
 			s.value = offcpu_overlap(ses, &ev->hdr);
 			if (!s.value)
 				continue;
+		} else if (ev->hdr.kind == SONDE_EV_ONCPU) {
+			s.value = ses->oncpu_value ? ses->oncpu_value : ev->hdr.value;
 		}
 		c->stats.dispatched++;
 		if (agg__add(ses->agg, &s) == -ENOSPC)
@@ -233,13 +253,9 @@ int collector__session_open(struct collector *c, uint64_t start_ns, uint64_t end
 			    struct collector_session **out)
 {
 	struct collector_session *s;
-			if (ses->skip_tag && s.tag == ses->skip_tag)
-				continue;
 
 	if (end_ns <= start_ns || !kinds)
 		return -EINVAL;
-		} else if (ev->hdr.kind == SONDE_EV_ONCPU) {
-			s.value = ses->oncpu_value ? ses->oncpu_value : ev->hdr.value;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -260,6 +276,16 @@ int collector__session_open(struct collector *c, uint64_t start_ns, uint64_t end
 	return 0;
 }
 
+void collector__session_set_oncpu_value(struct collector_session *s, uint64_t value)
+{
+	s->oncpu_value = value;
+}
+
+void collector__session_skip_state(struct collector_session *s, uint32_t state)
+{
+	s->skip_tag = state;
+}
+
 void collector__session_truncate(struct collector_session *s, uint64_t end_ns)
 {
 	if (end_ns < s->end_ns)
@@ -276,16 +302,6 @@ static void unlink_session(struct collector *c, struct collector_session *s)
 		*pp = s->next;
 		c->stats.sessions_open--;
 	}
-void collector__session_set_oncpu_value(struct collector_session *s, uint64_t value)
-{
-	s->oncpu_value = value;
-}
-
-void collector__session_skip_state(struct collector_session *s, uint32_t state)
-{
-	s->skip_tag = state;
-}
-
 }
 
 struct agg *collector__session_close(struct collector *c, struct collector_session *s)

@@ -18,12 +18,14 @@ struct collector;
 struct collector_session;
 
 /* Kinds of record a session takes, as a mask of 1 << enum sonde_event_kind. */
-#define COLLECTOR_ONCPU	 (1u << SONDE_EV_ONCPU)
-#define COLLECTOR_OFFCPU (1u << SONDE_EV_OFFCPU)
+#define COLLECTOR_ONCPU	  (1u << SONDE_EV_ONCPU)
+#define COLLECTOR_OFFCPU  (1u << SONDE_EV_OFFCPU)
+#define COLLECTOR_BLOCKIO (1u << SONDE_EV_BLOCKIO)
 
 struct collector_stats {
 	uint64_t events;	 /* records read from the ring buffers */
 	uint64_t offcpu_events;	 /* of which off-CPU records */
+	uint64_t blockio_events; /* of which block-I/O records */
 	uint64_t malformed;	 /* records of unexpected size or kind */
 	uint64_t read_errors;	 /* ring_buffer__consume() failures */
 	uint64_t dispatched;	 /* (record, session) pairs aggregated */
@@ -48,14 +50,12 @@ int collector__handle_event(struct collector *c, const void *data, size_t size);
 /*
  * Opens a session covering [start_ns, end_ns) of CLOCK_MONOTONIC that takes
  * the records of the kinds in the mask; pid 0 means every process.
- * Off-CPU waits count only for the part inside the interval. 0 or -errno.
+ * Off-CPU waits count only for the part inside the interval; a block-I/O
+ * request belongs to the interval in which it completed. 0 or -errno.
  */
 int collector__session_open(struct collector *c, uint64_t start_ns, uint64_t end_ns, uint32_t pid,
 			    uint32_t kinds, const struct agg_opts *opts,
 			    struct collector_session **out);
-/* Ends a session early, e.g. when its client went away: [start, now). */
-void collector__session_truncate(struct collector_session *s, uint64_t end_ns);
-/* Closes a session and hands its aggregation to the caller (agg__free it). */
 /*
  * Makes every on-CPU sample add `value` (e.g. 1e9 / Hz nanoseconds in a wall
  * profile, where samples of the cycles event would otherwise add cycles).
@@ -63,6 +63,9 @@ void collector__session_truncate(struct collector_session *s, uint64_t end_ns);
 void collector__session_set_oncpu_value(struct collector_session *s, uint64_t value);
 /* Leaves out off-CPU waits of one state (e.g. 'R', preempted) from a session. */
 void collector__session_skip_state(struct collector_session *s, uint32_t state);
+/* Ends a session early, e.g. when its client went away: [start, now). */
+void collector__session_truncate(struct collector_session *s, uint64_t end_ns);
+/* Closes a session and hands its aggregation to the caller (agg__free it). */
 struct agg *collector__session_close(struct collector *c, struct collector_session *s);
 /* Closes a session and drops what it gathered. Accepts NULL. */
 void collector__session_cancel(struct collector *c, struct collector_session *s);

@@ -28,6 +28,7 @@ struct loader {
 	uint32_t ringbuf_bytes;
 	uint64_t period_ns;
 	struct loader_offcpu off;
+	struct loader_blockio bio;
 };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -267,10 +268,17 @@ int loader__new(const struct loader_opts *opts, struct loader **out, char *err, 
 		if (err_code)
 			goto err_destroy_links;
 	}
+	if (opts->blockio) {
+		err_code = loader_blockio__load(&ld->bio, opts, ld->ringbuf_bytes, err, err_len);
+		if (err_code)
+			goto err_unload_offcpu;
+	}
 
 	*out = ld;
 	return 0;
 
+err_unload_offcpu:
+	loader_offcpu__unload(&ld->off);
 err_destroy_links:
 	for (uint32_t i = 0; i < ld->n_links; i++)
 		bpf_link__destroy(ld->links[i]);
@@ -286,6 +294,7 @@ void loader__free(struct loader *ld)
 {
 	if (!ld)
 		return;
+	loader_blockio__unload(&ld->bio);
 	loader_offcpu__unload(&ld->off);
 	for (uint32_t i = 0; i < ld->n_links; i++)
 		bpf_link__destroy(ld->links[i]);
@@ -324,6 +333,16 @@ const char *loader__offcpu_mode(const struct loader *ld)
 	return ld->off.skel ? ld->off.mode : "off";
 }
 
+int loader__blockio_ringbuf_fd(const struct loader *ld)
+{
+	return loader_blockio__ringbuf_fd(&ld->bio);
+}
+
+const char *loader__blockio_mode(const struct loader *ld)
+{
+	return ld->bio.skel ? ld->bio.mode : "off";
+}
+
 int loader__sum_percpu_counters(int map_fd, uint64_t *out, size_t n)
 {
 	int n_cpus = libbpf_num_possible_cpus();
@@ -357,6 +376,11 @@ int loader__read_offcpu_counters(const struct loader *ld, uint64_t out[SONDE_OFF
 	return loader_offcpu__read_counters(&ld->off, out);
 }
 
+int loader__read_blockio_counters(const struct loader *ld, uint64_t out[SONDE_BIO__MAX])
+{
+	return loader_blockio__read_counters(&ld->bio, out);
+}
+
 int loader__add_prog_stats(int prog_fd, struct loader_bpf_stats *out)
 {
 	struct bpf_prog_info info = {0};
@@ -374,5 +398,7 @@ int loader__bpf_stats(const struct loader *ld, enum loader_prog which, struct lo
 	memset(out, 0, sizeof(*out));
 	if (which == LOADER_PROG_OFFCPU)
 		return loader_offcpu__bpf_stats(&ld->off, out);
+	if (which == LOADER_PROG_BLOCKIO)
+		return loader_blockio__bpf_stats(&ld->bio, out);
 	return loader__add_prog_stats(bpf_program__fd(ld->skel->progs.sonde_oncpu), out);
 }

@@ -26,12 +26,18 @@ struct loader_opts {
 	uint32_t offcpu_max_rate; /* records a second per CPU; 0: no cap */
 	enum offcpu_hook offcpu_hook;
 	bool offcpu_no_task_work; /* complete records at sys_exit even where task work exists */
+
+	bool blockio; /* load the block-layer hooks too */
+	enum blockio_hook blockio_hook;
+	uint32_t blockio_max_rate;  /* request starts kept a second per CPU; 0: every one */
+	uint32_t blockio_in_flight; /* pending records at most; 0: the default (4096) */
 };
 
 /* Which BPF programs loader__bpf_stats() sums. */
 enum loader_prog {
 	LOADER_PROG_ONCPU = 0,
-	LOADER_PROG_OFFCPU, /* the scheduler hook and its completion */
+	LOADER_PROG_OFFCPU,  /* the scheduler hook and its completion */
+	LOADER_PROG_BLOCKIO, /* the block-layer start and completion hooks */
 	LOADER_PROG__MAX,
 };
 
@@ -55,6 +61,10 @@ int loader__ringbuf_fd(const struct loader *ld);
 int loader__offcpu_ringbuf_fd(const struct loader *ld);
 /* How off-CPU time is collected, e.g. "hook tp_btf, storage task, completion task_work". */
 const char *loader__offcpu_mode(const struct loader *ld);
+/* The block-I/O ring buffer, or -1 when block-I/O profiling is off. */
+int loader__blockio_ringbuf_fd(const struct loader *ld);
+/* How block I/O is collected, e.g. "hook tp_btf (block_io_start, block_rq_complete)". */
+const char *loader__blockio_mode(const struct loader *ld);
 uint32_t loader__ringbuf_bytes(const struct loader *ld);
 uint32_t loader__n_cpus(const struct loader *ld);
 /* Sampling period: nanoseconds for cpu-clock, 0 for frequency-driven events. */
@@ -63,6 +73,8 @@ uint64_t loader__period_ns(const struct loader *ld);
 int loader__read_counters(const struct loader *ld, uint64_t out[SONDE_CNT__MAX]);
 /* Sums the off-CPU per-CPU counters; zeroes when off-CPU profiling is off. 0 or -errno. */
 int loader__read_offcpu_counters(const struct loader *ld, uint64_t out[SONDE_OFF__MAX]);
+/* Sums the block-I/O per-CPU counters; zeroes when block-I/O profiling is off. 0 or -errno. */
+int loader__read_blockio_counters(const struct loader *ld, uint64_t out[SONDE_BIO__MAX]);
 int loader__bpf_stats(const struct loader *ld, enum loader_prog which,
 		      struct loader_bpf_stats *out);
 

@@ -9,6 +9,7 @@
 #include "loader.h"
 
 struct offcpu_bpf;
+struct blockio_bpf;
 struct bpf_link;
 
 /* The off-CPU half of a loader: its skeleton, its links and how it was set up. */
@@ -27,6 +28,23 @@ void loader_offcpu__unload(struct loader_offcpu *off);
 int loader_offcpu__ringbuf_fd(const struct loader_offcpu *off);
 int loader_offcpu__read_counters(const struct loader_offcpu *off, uint64_t out[SONDE_OFF__MAX]);
 int loader_offcpu__bpf_stats(const struct loader_offcpu *off, struct loader_bpf_stats *out);
+
+/* The block-I/O half: its skeleton, its links (start hooks and completion) and its mode. */
+struct loader_blockio {
+	struct blockio_bpf *skel;
+	struct bpf_link *links[3];
+	uint32_t n_links;
+	char mode[96];
+};
+
+/* Opens, sizes, loads and attaches the block-I/O programs. 0 or -errno with a reason in err. */
+int loader_blockio__load(struct loader_blockio *bio, const struct loader_opts *opts,
+			 uint32_t ringbuf_bytes, char *err, size_t err_len);
+/* Detaches and unloads. Accepts a zeroed struct. */
+void loader_blockio__unload(struct loader_blockio *bio);
+int loader_blockio__ringbuf_fd(const struct loader_blockio *bio);
+int loader_blockio__read_counters(const struct loader_blockio *bio, uint64_t out[SONDE_BIO__MAX]);
+int loader_blockio__bpf_stats(const struct loader_blockio *bio, struct loader_bpf_stats *out);
 
 /* Adds run time and count of one program (fd) to out. 0 or -errno. */
 int loader__add_prog_stats(int prog_fd, struct loader_bpf_stats *out);

@@ -29,6 +29,8 @@ struct build_ctx {
 	uint64_t kernel_map_id;
 	enum profile_kind kind;
 	int64_t period; /* ns (or events) per on-CPU sample; 0: samples carry their own value */
+	profile_device_name_fn device_name;
+	void *device_ctx;
 	uint64_t locs[2 * SONDE_MAX_STACK_DEPTH + 1];
 };
 
@@ -158,13 +160,45 @@ static uint64_t synthetic_location(struct build_ctx *ctx, const char *name)
 	return fn ? pprof_builder__location(ctx->b, 0, 0, fn) : 0;
 }
 
+/* The labels of a block-I/O entry: device, op and sync, from its tag. */
+static size_t blockio_labels(struct build_ctx *ctx, const struct agg_sample *e,
+			     struct pprof_label *labels, char *dev, size_t dev_len)
+{
+	static const char *const ops[] = {
+		[SONDE_BIO_OP_READ] = "read",	[SONDE_BIO_OP_WRITE] = "write",
+		[SONDE_BIO_OP_FLUSH] = "flush", [SONDE_BIO_OP_DISCARD] = "discard",
+		[SONDE_BIO_OP_OTHER] = "other",
+	};
+	uint32_t devt = (uint32_t)(e->tag >> 32), op = (uint32_t)e->tag & SONDE_BIO_OP_MASK;
+	const char *name;
+
+	if (ctx->device_name)
+		name = ctx->device_name(ctx->device_ctx, devt, dev, dev_len);
+	else
+		name = NULL;
+	if (!name || !name[0]) {
+		snprintf(dev, dev_len, "%u:%u", devt >> 20, devt & 0xfffff);
+		name = dev;
+	}
+	labels[0] = (struct pprof_label){.key = "device", .str = name};
+	labels[1] = (struct pprof_label){
+		.key = "op",
+		.str = op < sizeof(ops) / sizeof(ops[0]) ? ops[op] : "other",
+	};
+	labels[2] = (struct pprof_label){
+		.key = "sync",
+		.str = e->tag & SONDE_BIO_SYNC ? "true" : "false",
+	};
+	return 3;
+}
+
 static int add_entry(const struct agg_sample *e, void *arg)
 {
 	struct build_ctx *ctx = arg;
-	struct pprof_label labels[4];
-	char pid_str[16], state[2];
+	struct pprof_label labels[6];
+	char pid_str[16], state[2], dev[64];
 	size_t n = 0, n_labels = 3;
-	int64_t values[2];
+	int64_t values[3];
 
 	for (uint32_t i = 0; !e->overflow && i < e->n_kstack + e->n_ustack; i++) {
 		bool kernel = i < e->n_kstack;
@@ -190,13 +224,22 @@ static int add_entry(const struct agg_sample *e, void *arg)
 		.key = "thread_name",
 		.str = e->thread_name[0] ? e->thread_name : "[unknown]",
 	};
+	values[0] = (int64_t)e->count;
+	if (ctx->kind == PROFILE_BLOCKIO) {
+		/* io, io_bytes, io_latency; the overflow entry has no device. */
+		if (!e->overflow)
+			n_labels += blockio_labels(ctx, e, labels + n_labels, dev, sizeof(dev));
+		values[1] = (int64_t)e->value2;
+		values[2] = (int64_t)e->value;
+		ctx->stats->samples++;
+		return pprof_builder__sample(ctx->b, ctx->locs, n, values, labels, n_labels);
+	}
 	/* A tag is the state letter of an off-CPU wait; on-CPU samples have none. */
 	if (e->tag) {
 		state[0] = (char)e->tag;
 		state[1] = '\0';
 		labels[n_labels++] = (struct pprof_label){.key = "state", .str = state};
 	}
-	values[0] = (int64_t)e->count;
 	if (e->tag || e->overflow || !ctx->period)
 		values[1] = (int64_t)e->value;
 	else
@@ -225,6 +268,11 @@ int profile__build(const struct agg *agg, struct symbolizer *sym, const struct p
 		{"samples", "count"},
 		{"wall", "nanoseconds"},
 	};
+	static const struct pprof_value_type blockio_types[] = {
+		{"io", "count"},
+		{"io_bytes", "bytes"},
+		{"io_latency", "nanoseconds"},
+	};
 	const struct pprof_value_type *types;
 	struct profile_stats local_stats = {0};
 	struct pprof_opts opts = {
@@ -241,6 +289,13 @@ int profile__build(const struct agg *agg, struct symbolizer *sym, const struct p
 		opts.period = 1;
 		opts.default_sample_type = "off_cpu";
 		break;
+	case PROFILE_BLOCKIO:
+		/* Each request is one io: the period is one request. */
+		types = blockio_types;
+		opts.n_sample_types = 3;
+		opts.period = 1;
+		opts.default_sample_type = "io_latency";
+		break;
 	case PROFILE_WALL:
 		types = wall_types;
 		opts.period = (int64_t)meta->period;
@@ -256,8 +311,10 @@ int profile__build(const struct agg *agg, struct symbolizer *sym, const struct p
 		break;
 	}
 	opts.sample_types = types;
-	opts.period_type = types[1];
+	opts.period_type = meta->kind == PROFILE_BLOCKIO ? types[0] : types[1];
 	ctx.kind = meta->kind;
+	ctx.device_name = meta->device_name;
+	ctx.device_ctx = meta->device_ctx;
 	ctx.stats = stats ? stats : &local_stats;
 	ctx.sym = sym;
 	ctx.b = pprof_builder__new(&opts);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Turns an aggregation table into a pprof profile: names every frame with the
- * symbolizer and writes the on-CPU (Go CPU-profile shape), off-CPU or
- * wall-clock shape with the pprof builder.
+ * symbolizer and writes the on-CPU (Go CPU-profile shape), off-CPU,
+ * wall-clock or block-I/O shape with the pprof builder.
  *
  * Never includes libbpf or libmicrohttpd headers.
  */
@@ -10,6 +10,7 @@
 #define SONDE_PROFILE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "agg.h"
@@ -20,7 +21,11 @@ enum profile_kind {
 	PROFILE_CPU = 0, /* on-CPU samples: Go's CPU-profile shape */
 	PROFILE_OFFCPU,	 /* off-CPU waits: switches/count, off_cpu/nanoseconds */
 	PROFILE_WALL,	 /* both, in nanoseconds: samples/count, wall/nanoseconds */
+	PROFILE_BLOCKIO, /* block-I/O requests: io/count, io_bytes/bytes, io_latency/nanoseconds */
 };
+
+/* Names a disk given as the kernel's dev_t; writes the name into buf and returns it. */
+typedef const char *(*profile_device_name_fn)(void *ctx, uint32_t dev, char *buf, size_t len);
 
 struct profile_meta {
 	enum profile_kind kind;
@@ -32,6 +37,9 @@ struct profile_meta {
 	 */
 	uint64_t period;
 	bool cycles; /* CPU: the samples come from the hardware cycles event */
+	/* BLOCKIO: names the `device` label; NULL: "MAJ:MIN". */
+	profile_device_name_fn device_name;
+	void *device_ctx;
 };
 
 struct profile_stats {
@@ -41,8 +49,10 @@ struct profile_stats {
 };
 
 /*
- * Appends the gzip-compressed profile to out. Entries with a tag are off-CPU
- * waits and carry a `state` label. 0 or -errno.
+ * Appends the gzip-compressed profile to out. In the off-CPU and wall shapes,
+ * entries with a tag are off-CPU waits and carry a `state` label; in the
+ * block-I/O shape the tag gives the `device`, `op` and `sync` labels and
+ * value2 the bytes. 0 or -errno.
  */
 int profile__build(const struct agg *agg, struct symbolizer *sym, const struct profile_meta *meta,
 		   struct strbuf *out, struct profile_stats *stats);

@@ -17,6 +17,7 @@
 enum sonde_event_kind {
 	SONDE_EV_ONCPU = 1,
 	SONDE_EV_OFFCPU = 2,
+	SONDE_EV_BLOCKIO = 3,
 };
 
 /* Why an off-CPU thread was not running: sonde_sample_hdr.info of SONDE_EV_OFFCPU. */
@@ -64,6 +65,48 @@ struct sonde_offcpu_counters {
 	__u64 v[SONDE_OFF__MAX];
 };
 
+/*
+ * sonde_sample_hdr.info of SONDE_EV_BLOCKIO: the operation in bits 0-7, the
+ * sync flag in bit 8, and in bits 16-31 how many requests the record stands
+ * for (1, or k when one request in k was kept by rate sampling; 0 reads as 1).
+ */
+enum sonde_blockio_op {
+	SONDE_BIO_OP_READ = 0,
+	SONDE_BIO_OP_WRITE = 1,
+	SONDE_BIO_OP_FLUSH = 2,
+	SONDE_BIO_OP_DISCARD = 3,
+	SONDE_BIO_OP_OTHER = 4,
+};
+
+#define SONDE_BIO_OP_MASK      0xffu
+#define SONDE_BIO_SYNC	       0x100u
+#define SONDE_BIO_WEIGHT_SHIFT 16
+#define SONDE_BIO_WEIGHT_MAX   0xffffu
+
+/* Indices of the block-I/O program's per-CPU counters. */
+enum sonde_blockio_counter {
+	SONDE_BIO_STARTED = 0, /* requests seen starting */
+	SONDE_BIO_SAMPLED_OUT, /* requests left out by rate sampling (kept ones weigh for them) */
+	SONDE_BIO_EMITTED,     /* records written to the ring buffer */
+	SONDE_BIO_NO_RECORD,   /* completions with no pending record (sampled out, or unmatched) */
+	SONDE_BIO_STALE,       /* pending records replaced: the request struct was reused unseen */
+	SONDE_BIO_TABLE_FULL,  /* no room for a pending record in the in-flight table */
+	SONDE_BIO_RB_DROPS,    /* bpf_ringbuf_output() failed */
+	SONDE_BIO_KSTACK_ERR,  /* kernel stack unreadable */
+	SONDE_BIO_USTACK_ERR,  /* user stack unreadable */
+	SONDE_BIO__MAX,
+};
+
+struct sonde_blockio_counters {
+	__u64 v[SONDE_BIO__MAX];
+};
+
+_Static_assert(SONDE_BIO_WEIGHT_MAX << SONDE_BIO_WEIGHT_SHIFT >> SONDE_BIO_WEIGHT_SHIFT ==
+		       SONDE_BIO_WEIGHT_MAX,
+	       "the block-I/O weight fits in info");
+_Static_assert((SONDE_BIO_OP_MASK | SONDE_BIO_SYNC) < 1u << SONDE_BIO_WEIGHT_SHIFT,
+	       "block-I/O op and sync bits below the weight");
+
 struct sonde_sample_hdr {
 	__u32 kind; /* enum sonde_event_kind */
 	__u32 cpu;
@@ -75,14 +118,16 @@ struct sonde_sample_hdr {
 	 * On-CPU: the event period (nanoseconds for cpu-clock, events for cycles).
 	 * Off-CPU: the time the sample stands for, in nanoseconds: the block's own
 	 * length, or the minimum for a short block kept by sampling.
+	 * Block I/O: the request's latency in nanoseconds, from its start to its
+	 * completion (ts_ns is the completion).
 	 */
 	__u64 value;
-	__u64 aux;  /* off-CPU: the block's measured length in nanoseconds */
-	__u32 info; /* off-CPU: enum sonde_offcpu_state */
-	__u32 info2;
-	__s32 kstack_sz;	   /* bytes of kernel frames, or a negative errno if unreadable */
-	__s32 ustack_sz;	   /* bytes of user frames, or a negative errno */
-	char comm[SONDE_COMM_LEN]; /* process (group leader) name */
+	__u64 aux;	 /* off-CPU: the block's measured length in ns; block I/O: bytes */
+	__u32 info;	 /* off-CPU: enum sonde_offcpu_state; block I/O: op, sync, weight (above) */
+	__u32 info2;	 /* block I/O: the disk as the kernel's dev_t, major << 20 | minor */
+	__s32 kstack_sz; /* bytes of kernel frames, or a negative errno if unreadable */
+	__s32 ustack_sz; /* bytes of user frames, or a negative errno */
+	char comm[SONDE_COMM_LEN];	  /* process (group leader) name */
 	char thread_name[SONDE_COMM_LEN]; /* this thread's name */
 };
 

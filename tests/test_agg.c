@@ -275,6 +275,63 @@ static void test_many(void)
 	agg__free(agg);
 }
 
+struct sums {
+	uint64_t entries, count, value, value2, overflow_value2;
+};
+
+static int sums_fn(const struct agg_sample *e, void *ctx)
+{
+	struct sums *t = ctx;
+
+	t->entries++;
+	t->count += e->count;
+	t->value += e->value;
+	t->value2 += e->value2;
+	if (e->overflow)
+		t->overflow_value2 += e->value2;
+	return 0;
+}
+
+/* Block I/O: a second sum (bytes), and tags that differ only above bit 31 (the disk). */
+static void test_value2_and_wide_tags(void)
+{
+	uint64_t u[] = {0x401000, 0x402000};
+	struct agg_opts opts = {.max_entries = 2};
+	struct agg *agg = agg__new(&opts);
+	struct sums t = {0};
+	struct agg_stats st;
+
+	for (int i = 0; i < 10; i++) {
+		struct agg_sample s = sample(1, 1, NULL, 0, u, 2);
+
+		s.tag = (uint64_t)(254u << 20) << 32 | 0x101;
+		s.value2 = 4096;
+		CHECK(agg__add(agg, &s) == 0);
+		s.tag = (uint64_t)(8u << 20) << 32 | 0x101; /* same op, other disk */
+		s.value2 = 65536;
+		CHECK(agg__add(agg, &s) == 0);
+	}
+	/* A third key does not fit: its bytes go to the overflow entry, not lost. */
+	struct agg_sample o = sample(1, 1, NULL, 0, u, 2);
+
+	o.tag = 0x100;
+	o.value2 = 512;
+	CHECK(agg__add(agg, &o) == -ENOSPC);
+	/* Another table's overflow entry, merged: stays overflow, bytes and all. */
+	o.overflow = true;
+	o.value2 = 1024;
+	CHECK(agg__add(agg, &o) == 0);
+	agg__stats(agg, &st);
+	CHECK_EQ_U64(st.entries, 2);
+	agg__for_each(agg, sums_fn, &t);
+	CHECK_EQ_U64(t.entries, 3);
+	CHECK_EQ_U64(t.count, 22);
+	CHECK_EQ_U64(t.value, 220);
+	CHECK_EQ_U64(t.value2, 10 * 4096 + 10 * 65536 + 512 + 1024);
+	CHECK_EQ_U64(t.overflow_value2, 512 + 1024);
+	agg__free(agg);
+}
+
 int main(void)
 {
 	test_dedup();
@@ -284,5 +341,6 @@ int main(void)
 	test_names_and_visit_stop();
 	test_tags();
 	test_many();
+	test_value2_and_wide_tags();
 	return test__finish("test_agg");
 }

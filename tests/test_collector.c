@@ -663,5 +663,6 @@ int main(void)
 	test_offcpu_states();
 	test_offcpu_stats_and_kinds();
 	test_clock();
+	test_blockio_records();
 	return test__finish("test_collector");
 }

@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Block I/O: which code paths issue disk requests, how many bytes, and how
+ * long each takes. Design (docs/blockio.md):
+ *
+ *  - When a request starts, in the context of the task that submits it, the
+ *    task's kernel and user stacks, names, the request's operation and disk
+ *    go into a pending record, kept in a bounded hash keyed by the request's
+ *    address until it completes.
+ *  - At completion (any context, usually an interrupt) the record gets the
+ *    latency and the bytes completed, goes to the ring buffer and leaves the
+ *    table. A completion with no record (the request started before sonde
+ *    attached, or was left out by sampling) is only counted.
+ *  - Above max_per_sec starts a second on a CPU, one request in k is kept and
+ *    stands for k (k from the previous second's rate), so the stack walks,
+ *    the costly part, stay bounded and the totals stay unbiased.
+ *
+ * Hooks: tp_btf/block_io_start (Linux 6.5+) for the start; where it is
+ * missing, raw_tp/block_rq_insert and raw_tp/block_rq_issue, the first of
+ * the two per request winning (insert runs in the submitter's context, issue
+ * may run in a kblockd worker's). Completion is block_rq_complete in both
+ * cases: block_io_done fires only for requests with I/O accounting or an
+ * I/O scheduler, and by then the request's byte count has been zeroed.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "sonde_events.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define NSEC_PER_SEC 1000000000ull
+
+/* Set by the loader before load. */
+const volatile __u64 wakeup_bytes = 0; /* 0: wake userspace on every record */
+const volatile __u32 max_per_sec = 0;  /* kept starts a second per CPU; 0: keep every one */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20); /* resized by the loader */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sonde_blockio_counters);
+} counters SEC(".maps");
+
+/* A request between its start and its completion. hdr.ts_ns holds the start. */
+struct pending {
+	__u32 issued; /* raw_tp: block_rq_issue has seen it (a later insert is a requeue) */
+	__u32 pad;
+	struct sonde_sample s;
+};
+
+/*
+ * Pending records by request address. Preallocated: requests start on the
+ * submitter's CPU and complete on the interrupt's, and a run-time allocated
+ * element that is freed on another CPU than it came from costs microseconds
+ * (measured: 4 us per completion at iodepth 16) where a preallocated one
+ * costs a free-list push.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024); /* resized by the loader */
+	__type(key, __u64);
+	__type(value, struct pending);
+} inflight SEC(".maps");
+
+/* Where a pending record is built before it is copied into the table: too big for the stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pending);
+} scratch SEC(".maps");
+
+/* raw_tp with sampling: requests left out at insert, so that their issue does not draw again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024); /* resized by the loader */
+	__type(key, __u64);
+	__type(value, __u8);
+} skipped SEC(".maps");
+
+/* Per-CPU sampling state: starts in the current one-second window and the current k. */
+struct rate {
+	__u64 window_start;
+	__u32 n;
+	__u32 k;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rate);
+} rates SEC(".maps");
+
+#include "sonde_bpf.h"
+
+/* Kernels before 5.15 (no request_queue.disk) name the disk in the request. */
+struct request___pre515 {
+	struct gendisk *rq_disk;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct sonde_blockio_counters *counters_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&counters, &zero);
+}
+
+static __always_inline __u32 req_flag(enum req_flag_bits bit)
+{
+	return 1u << bit;
+}
+
+/*
+ * The operation and sync flag. Operation numbers have been stable since
+ * Linux 4.10; the flag bits move, so they are relocated. An empty write with
+ * a preflush is a cache flush (fsync's), and reported as one. Sync follows
+ * the kernel's op_is_sync(): every read, and writes with SYNC, FUA or PREFLUSH.
+ */
+static __always_inline __u32 op_info(__u32 flags, __u32 len)
+{
+	__u32 op_mask = req_flag(bpf_core_enum_value(enum req_flag_bits, __REQ_FAILFAST_DEV)) - 1;
+	__u32 preflush = req_flag(bpf_core_enum_value(enum req_flag_bits, __REQ_PREFLUSH));
+	__u32 syncs = req_flag(bpf_core_enum_value(enum req_flag_bits, __REQ_SYNC)) |
+		      req_flag(bpf_core_enum_value(enum req_flag_bits, __REQ_FUA)) | preflush;
+	__u32 op = flags & op_mask, info;
+
+	switch (op) {
+	case 0:
+		info = SONDE_BIO_OP_READ;
+		break;
+	case 1:
+		info = (flags & preflush) && !len ? SONDE_BIO_OP_FLUSH : SONDE_BIO_OP_WRITE;
+		break;
+	case 2:
+		info = SONDE_BIO_OP_FLUSH;
+		break;
+	case 3:
+		info = SONDE_BIO_OP_DISCARD;
+		break;
+	default:
+		info = SONDE_BIO_OP_OTHER;
+		break;
+	}
+	if (op == 0 || (flags & syncs))
+		info |= SONDE_BIO_SYNC;
+	return info;
+}
+
+static __always_inline __u32 disk_devt(struct request *rq)
+{
+	struct request___pre515 *old = (void *)rq;
+	struct gendisk *disk;
+
+	if (bpf_core_field_exists(rq->q->disk))
+		disk = BPF_CORE_READ(rq, q, disk);
+	else
+		disk = BPF_CORE_READ(old, rq_disk);
+	if (!disk)
+		return 0;
+	return ((__u32)BPF_CORE_READ(disk, major) << 20) | (__u32)BPF_CORE_READ(disk, first_minor);
+}
+
+/*
+ * How many requests a start kept now stands for: 1 below the rate cap, k
+ * (one in k kept) above it, 0 when this one is left out. Flushes are rare
+ * and always kept.
+ */
+static __always_inline __u32 sample_weight(__u64 now, __u32 info,
+					   struct sonde_blockio_counters *cnt)
+{
+	struct rate *r;
+	__u32 zero = 0, k;
+
+	if (!max_per_sec || (info & SONDE_BIO_OP_MASK) == SONDE_BIO_OP_FLUSH)
+		return 1;
+	r = bpf_map_lookup_elem(&rates, &zero);
+	if (!r)
+		return 1;
+	if (now - r->window_start >= NSEC_PER_SEC) {
+		/* The next second keeps one in k, k from this second's rate. */
+		k = 1;
+		if (now - r->window_start < 2 * NSEC_PER_SEC && r->n > max_per_sec)
+			k = (r->n + max_per_sec - 1) / max_per_sec;
+		if (k > SONDE_BIO_WEIGHT_MAX)
+			k = SONDE_BIO_WEIGHT_MAX;
+		r->window_start = now;
+		r->n = 0;
+		r->k = k;
+	}
+	r->n++;
+	if (r->k <= 1)
+		return 1;
+	if (bpf_get_prandom_u32() % r->k) {
+		cnt->v[SONDE_BIO_SAMPLED_OUT]++;
+		return 0;
+	}
+	return r->k;
+}
+
+/*
+ * A field of the request: a plain load where the program has the kernel's
+ * pointer type (tp_btf), a probe read where it has a number (raw_tp). Inlined
+ * with a constant btf, so each program keeps one of the two.
+ */
+#define RQ_FIELD(btf, rq, field) ((btf) ? (rq)->field : BPF_CORE_READ(rq, field))
+
+/*
+ * Builds the pending record of a request starting in the current task's
+ * context, in the per-CPU scratch. NULL when the request is not recorded.
+ */
+static __always_inline struct pending *build(void *ctx, struct request *rq, bool btf, __u32 issued,
+					     struct sonde_blockio_counters *cnt)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u32 info, weight, zero = 0;
+	struct sonde_sample_hdr *h;
+	struct pending *p;
+	long kbytes;
+
+	info = op_info(RQ_FIELD(btf, rq, cmd_flags), RQ_FIELD(btf, rq, __data_len));
+	weight = sample_weight(now, info, cnt);
+	if (!weight)
+		return NULL;
+	p = bpf_map_lookup_elem(&scratch, &zero);
+	if (!p)
+		return NULL;
+	p->issued = issued;
+	h = &p->s.hdr;
+	h->kind = SONDE_EV_BLOCKIO;
+	h->cpu = bpf_get_smp_processor_id();
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->ts_ns = now;
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->value = 0;
+	h->aux = 0;
+	h->info = info | weight << SONDE_BIO_WEIGHT_SHIFT;
+	h->info2 = disk_devt(rq);
+	bpf_get_current_comm(&h->thread_name, sizeof(h->thread_name));
+	if (BPF_CORE_READ_STR_INTO(&h->comm, task, group_leader, comm) < 0)
+		__builtin_memcpy(h->comm, h->thread_name, sizeof(h->comm));
+	kbytes = stack_bytes(bpf_get_stack(ctx, p->s.frames, SONDE_STACK_BYTES, 0), &h->kstack_sz,
+			     &cnt->v[SONDE_BIO_KSTACK_ERR]);
+	/* A kernel thread has no user stack: that reads as 0 bytes, not as an error. */
+	stack_bytes(bpf_get_stack(ctx, (void *)p->s.frames + kbytes, SONDE_STACK_BYTES,
+				  BPF_F_USER_STACK),
+		    &h->ustack_sz, &cnt->v[SONDE_BIO_USTACK_ERR]);
+	return p;
+}
+
+/* Puts a built record in the table, replacing one the request's address still held. */
+static __always_inline void store(__u64 key, struct pending *p, struct sonde_blockio_counters *cnt)
+{
+	long err = bpf_map_update_elem(&inflight, &key, p, BPF_NOEXIST);
+
+	if (err == -17) { /* -EEXIST: the previous request here ended unseen (merged away) */
+		cnt->v[SONDE_BIO_STALE]++;
+		err = bpf_map_update_elem(&inflight, &key, p, BPF_ANY);
+	}
+	if (err)
+		cnt->v[SONDE_BIO_TABLE_FULL]++;
+}
+
+/*
+ * A request left out by sampling must not leave behind a record of an earlier
+ * request at its address (one merged away unseen): its completion would send it.
+ */
+static __always_inline void drop_stale(__u64 key, struct sonde_blockio_counters *cnt)
+{
+	if (bpf_map_lookup_elem(&inflight, &key)) {
+		cnt->v[SONDE_BIO_STALE]++;
+		bpf_map_delete_elem(&inflight, &key);
+	}
+}
+
+static __always_inline void start(void *ctx, struct request *rq)
+{
+	struct sonde_blockio_counters *cnt = counters_get();
+	__u64 key = (__u64)rq;
+	struct pending *p;
+
+	if (!cnt)
+		return;
+	cnt->v[SONDE_BIO_STARTED]++;
+	p = build(ctx, rq, true, 1, cnt);
+	if (p)
+		store(key, p, cnt);
+	else
+		drop_stale(key, cnt);
+}
+
+/*
+ * A completion of nr_bytes; the request is done when they cover what was
+ * left of it (drivers may complete a request in parts).
+ */
+static __always_inline void complete(struct request *rq, bool btf, __u32 nr_bytes)
+{
+	__u32 left = RQ_FIELD(btf, rq, __data_len), info;
+	struct sonde_blockio_counters *cnt;
+	__u64 key = (__u64)rq, now;
+	struct pending *p;
+	long bytes;
+
+	p = bpf_map_lookup_elem(&inflight, &key);
+	if (!p) {
+		if (nr_bytes < left)
+			return;
+		/*
+		 * One request of each flush sequence has no start in either hook
+		 * (the internal flush request, or the submitter's empty preflush
+		 * write): not a loss, so not counted.
+		 */
+		info = op_info(RQ_FIELD(btf, rq, cmd_flags), left);
+		cnt = counters_get();
+		if (cnt && (info & SONDE_BIO_OP_MASK) != SONDE_BIO_OP_FLUSH)
+			cnt->v[SONDE_BIO_NO_RECORD]++;
+		return;
+	}
+	p->s.hdr.aux += nr_bytes;
+	if (nr_bytes < left)
+		return;
+	cnt = counters_get();
+	if (!cnt)
+		return;
+	now = bpf_ktime_get_ns();
+	p->s.hdr.value = now - p->s.hdr.ts_ns;
+	p->s.hdr.ts_ns = now;
+	bytes = sizeof(p->s.hdr) + recorded_bytes(p->s.hdr.kstack_sz) +
+		recorded_bytes(p->s.hdr.ustack_sz);
+	if (bytes <= sizeof(p->s) && bpf_ringbuf_output(&events, &p->s, bytes, submit_flags()) == 0)
+		cnt->v[SONDE_BIO_EMITTED]++;
+	else
+		cnt->v[SONDE_BIO_RB_DROPS]++;
+	bpf_map_delete_elem(&inflight, &key);
+}
+
+SEC("tp_btf/block_io_start")
+int BPF_PROG(sonde_bio_start, struct request *rq)
+{
+	start(ctx, rq);
+	return 0;
+}
+
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(sonde_bio_done, struct request *rq, blk_status_t error, unsigned int nr_bytes)
+{
+	complete(rq, true, nr_bytes);
+	return 0;
+}
+
+/* The raw-tracepoint fallback: the first of insert and issue starts the record. */
+SEC("raw_tp/block_rq_insert")
+int sonde_bio_insert(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct request *rq = (struct request *)ctx->args[0];
+	struct sonde_blockio_counters *cnt = counters_get();
+	__u64 key = (__u64)rq;
+	struct pending *p;
+	__u8 one = 1;
+
+	if (!cnt)
+		return 0;
+	p = bpf_map_lookup_elem(&inflight, &key);
+	/* Issued before: a requeued request, still timed from its first start. */
+	if (p && p->issued)
+		return 0;
+	cnt->v[SONDE_BIO_STARTED]++;
+	p = build(ctx, rq, false, 0, cnt);
+	if (p) {
+		store(key, p, cnt);
+		bpf_map_delete_elem(&skipped, &key);
+	} else {
+		drop_stale(key, cnt);
+		if (max_per_sec)
+			bpf_map_update_elem(&skipped, &key, &one, BPF_ANY);
+	}
+	return 0;
+}
+
+SEC("raw_tp/block_rq_issue")
+int sonde_bio_issue(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct request *rq = (struct request *)ctx->args[0];
+	struct sonde_blockio_counters *cnt;
+	__u64 key = (__u64)rq;
+	struct pending *p;
+
+	p = bpf_map_lookup_elem(&inflight, &key);
+	if (p) {
+		p->issued = 1;
+		return 0;
+	}
+	/* Left out when it was inserted: the decision stands. */
+	if (max_per_sec && bpf_map_delete_elem(&skipped, &key) == 0)
+		return 0;
+	cnt = counters_get();
+	if (!cnt)
+		return 0;
+	cnt->v[SONDE_BIO_STARTED]++;
+	p = build(ctx, rq, false, 1, cnt);
+	if (p)
+		store(key, p, cnt);
+	return 0;
+}
+
+SEC("raw_tp/block_rq_complete")
+int sonde_bio_done_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	complete((struct request *)ctx->args[0], false, (__u32)ctx->args[2]);
+	return 0;
+}
