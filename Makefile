@@ -1,12 +1,13 @@
 # Thin wrapper around CMake: the two commands of the README's quick start.
 #   make run    install missing Debian packages, build, run sonde in the foreground
 #   make test   the same set-up, then the whole ctest suite, plain and under ASan+UBSan
+#   make deb    the Debian package (build/sonde_VERSION_ARCH.deb), with CPack
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 ARGS       ?=
 
-.PHONY: all deps deps-test build build-asan run test test-plain test-asan bench clean format
+.PHONY: all deps deps-test build build-asan run test test-plain test-asan bench clean format deb
 
 all: build
 
@@ -35,6 +36,9 @@ test-asan: deps-test build-asan
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
 
 test: test-plain test-asan
+
+deb: build
+	cd $(BUILD) && cpack -G DEB
 
 bench: build
 	@bash cmake/install-deps.sh bench

@@ -6,8 +6,9 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-	libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev)
-test_pkgs=(golang-go curl procps clang-format)
+	libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
+	libsystemd-dev libcap-dev)
+test_pkgs=(golang-go curl procps clang-format openssl systemd strace python3)
 bench_pkgs=(linux-perf bpftrace libbpf-tools fio jq)
 
 want=("${build_pkgs[@]}")

@@ -21,6 +21,9 @@ void config__defaults(struct config *cfg)
 	cfg->offcpu_min_ns = CONFIG_DEFAULT_OFFCPU_MIN_NS;
 	cfg->offcpu_max_rate = CONFIG_DEFAULT_OFFCPU_MAX_RATE;
 	cfg->offcpu_hook = OFFCPU_HOOK_AUTO;
+	cfg->blockio = true;
+	cfg->blockio_hook = BLOCKIO_HOOK_AUTO;
+	cfg->blockio_max_rate = CONFIG_DEFAULT_BLOCKIO_MAX_RATE;
 	cfg->log_level = LOG_LVL_INFO;
 }
 
@@ -128,6 +131,18 @@ const char *config__offcpu_hook_name(enum offcpu_hook hook)
 	}
 }
 
+const char *config__blockio_hook_name(enum blockio_hook hook)
+{
+	switch (hook) {
+	case BLOCKIO_HOOK_TP_BTF:
+		return "tp_btf";
+	case BLOCKIO_HOOK_RAW_TP:
+		return "raw_tp";
+	default:
+		return "auto";
+	}
+}
+
 void config__usage(FILE *f)
 {
 	fprintf(f,
@@ -153,14 +168,34 @@ void config__usage(FILE *f)
 		"preemption\n"
 		"                           (state R; /wall always includes it)\n"
 		"      --offcpu-hook HOOK   auto (default), tp_btf or raw_tp (the fallback)\n"
+		"      --no-blockio         no block-I/O profile (no block-layer hooks)\n"
+		"      --blockio-hook HOOK  auto (default), tp_btf (block_io_start) or raw_tp\n"
+		"                           (block_rq_insert/issue, the fallback)\n"
+		"      --blockio-max-rate N block-I/O requests recorded with their stacks a\n"
+		"                           second per CPU (default %u), 0 for every one; above\n"
+		"                           it one in k is kept and weighted by k\n"
 		"      --log-level LEVEL    error, warn, info or debug (default info)\n"
+		"      --config FILE        settings file, 'key = value' lines with keys named\n"
+		"                           like the long options (default " CONFIG_DEFAULT_FILE
+		");\n"
+		"                           SONDE_* variables (SONDE_FREQUENCY=49) override it\n"
+		"                           and options override both\n"
+		"      --check-config       validate the settings and exit: 0, or 2 and the "
+		"reason\n"
+		"      --auth-token-file F  require 'Authorization: Bearer TOKEN', TOKEN being\n"
+		"                           the first line of F (/healthz stays open)\n"
+		"      --tls-cert FILE      serve HTTPS with this PEM certificate (chain)\n"
+		"      --tls-key FILE       and this PEM private key\n"
+		"      --user NAME          after start-up run as user NAME, keeping only the\n"
+		"                           capabilities profiling needs\n"
 		"  -h, --help               show this help and exit\n"
 		"  -V, --version            show the version and exit\n"
 		"\n"
-		"Endpoints: /debug/pprof/{profile,offcpu,wall}?seconds=N[&pid=P], /debug/pprof/,\n"
-		"/metrics, /healthz\n",
+		"Endpoints: /debug/pprof/{profile,offcpu,wall,blockio}?seconds=N[&pid=P],\n"
+		"/debug/pprof/, /metrics, /healthz\n",
 		CONFIG_DEFAULT_LISTEN, CONFIG_MAX_FREQUENCY, CONFIG_DEFAULT_FREQUENCY,
-		CONFIG_DEFAULT_MAX_SECONDS, CONFIG_DEFAULT_OFFCPU_MAX_RATE);
+		CONFIG_DEFAULT_MAX_SECONDS, CONFIG_DEFAULT_OFFCPU_MAX_RATE,
+		CONFIG_DEFAULT_BLOCKIO_MAX_RATE);
 }
 
 enum {
@@ -174,6 +209,15 @@ enum {
 	OPT_OFFCPU_MAX_RATE,
 	OPT_OFFCPU_PREEMPTED,
 	OPT_OFFCPU_HOOK,
+	OPT_CONFIG,
+	OPT_CHECK_CONFIG,
+	OPT_AUTH_TOKEN_FILE,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_USER,
+	OPT_NO_BLOCKIO,
+	OPT_BLOCKIO_HOOK,
+	OPT_BLOCKIO_MAX_RATE,
 };
 
 static const struct option long_opts[] = {
@@ -190,10 +234,62 @@ static const struct option long_opts[] = {
 	{"offcpu-max-rate", required_argument, NULL, OPT_OFFCPU_MAX_RATE},
 	{"offcpu-preempted", no_argument, NULL, OPT_OFFCPU_PREEMPTED},
 	{"offcpu-hook", required_argument, NULL, OPT_OFFCPU_HOOK},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
+	{"auth-token-file", required_argument, NULL, OPT_AUTH_TOKEN_FILE},
+	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	{"user", required_argument, NULL, OPT_USER},
+	{"no-blockio", no_argument, NULL, OPT_NO_BLOCKIO},
+	{"blockio-hook", required_argument, NULL, OPT_BLOCKIO_HOOK},
+	{"blockio-max-rate", required_argument, NULL, OPT_BLOCKIO_MAX_RATE},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
 };
+
+/* The options whose value is a file name or a user name, kept as given. */
+static int set_string_option(struct config *cfg, int opt, const char *value, char *err,
+			     size_t err_len)
+{
+	const struct {
+		int opt;
+		const char *name;
+		char *dst;
+		size_t size;
+	} strs[] = {
+		{OPT_CONFIG, "config", cfg->config_file, sizeof(cfg->config_file)},
+		{OPT_AUTH_TOKEN_FILE, "auth-token-file", cfg->auth_token_file,
+		 sizeof(cfg->auth_token_file)},
+		{OPT_TLS_CERT, "tls-cert", cfg->tls_cert, sizeof(cfg->tls_cert)},
+		{OPT_TLS_KEY, "tls-key", cfg->tls_key, sizeof(cfg->tls_key)},
+		{OPT_USER, "user", cfg->user, sizeof(cfg->user)},
+	};
+
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		size_t len = strlen(value);
+
+		if (strs[i].opt != opt)
+			continue;
+		if (len == 0 || len >= strs[i].size) {
+			snprintf(err, err_len, "invalid --%s: expected a %s of 1 to %zu characters",
+				 strs[i].name, opt == OPT_USER ? "user name" : "file name",
+				 strs[i].size - 1);
+			return -EINVAL;
+		}
+		for (const char *p = value; *p; p++) {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+				snprintf(err, err_len,
+					 "invalid --%s: the value contains a control character",
+					 strs[i].name);
+				return -EINVAL;
+			}
+		}
+		memcpy(strs[i].dst, value, len + 1);
+		return 0;
+	}
+	return -EINVAL;
+}
 
 int config__parse_args(struct config *cfg, int argc, char **argv, char *err, size_t err_len)
 {
@@ -322,6 +418,45 @@ int config__parse_args(struct config *cfg, int argc, char **argv, char *err, siz
 				return -EINVAL;
 			}
 			break;
+		case OPT_NO_BLOCKIO:
+			cfg->blockio = false;
+			break;
+		case OPT_BLOCKIO_HOOK:
+			if (strcmp(optarg, "auto") == 0) {
+				cfg->blockio_hook = BLOCKIO_HOOK_AUTO;
+			} else if (strcmp(optarg, "tp_btf") == 0) {
+				cfg->blockio_hook = BLOCKIO_HOOK_TP_BTF;
+			} else if (strcmp(optarg, "raw_tp") == 0) {
+				cfg->blockio_hook = BLOCKIO_HOOK_RAW_TP;
+			} else {
+				snprintf(err, err_len,
+					 "invalid --blockio-hook '%s': expected auto, tp_btf or "
+					 "raw_tp",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_BLOCKIO_MAX_RATE:
+			if (config__parse_u64(optarg, 0, 10000000, &v)) {
+				snprintf(err, err_len,
+					 "invalid --blockio-max-rate '%s': expected an integer "
+					 "from 0 (every request) to 10000000",
+					 optarg);
+				return -EINVAL;
+			}
+			cfg->blockio_max_rate = (uint32_t)v;
+			break;
+		case OPT_CONFIG:
+		case OPT_AUTH_TOKEN_FILE:
+		case OPT_TLS_CERT:
+		case OPT_TLS_KEY:
+		case OPT_USER:
+			if (set_string_option(cfg, c, optarg, err, err_len))
+				return -EINVAL;
+			break;
+		case OPT_CHECK_CONFIG:
+			cfg->check_config = true;
+			break;
 		case 'h':
 			return CONFIG_HELP;
 		case 'V':
@@ -340,4 +475,12 @@ int config__parse_args(struct config *cfg, int argc, char **argv, char *err, siz
 		return -EINVAL;
 	}
 	return CONFIG_RUN;
+}
+
+int config__option_arg(const char *name)
+{
+	for (const struct option *o = long_opts; o->name; o++)
+		if (strcmp(o->name, name) == 0)
+			return o->has_arg == no_argument ? 0 : 1;
+	return -ENOENT;
 }

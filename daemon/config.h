@@ -20,6 +20,9 @@ enum sonde_event {
 #define CONFIG_MAX_FREQUENCY	   10000
 #define CONFIG_DEFAULT_MAX_SECONDS 3600
 #define CONFIG_MAX_SESSIONS	   32
+#define CONFIG_DEFAULT_FILE	   "/etc/sonde/sonde.conf"
+#define CONFIG_PATH_MAX		   1024
+#define CONFIG_USER_MAX		   64
 
 /* Off-CPU waits shorter than this are sampled (docs/offcpu.md explains the choice). */
 #define CONFIG_DEFAULT_OFFCPU_MIN_NS   1000000ull
@@ -29,6 +32,15 @@ enum offcpu_hook {
 	OFFCPU_HOOK_AUTO = 0, /* tp_btf, falling back to raw_tp */
 	OFFCPU_HOOK_TP_BTF,
 	OFFCPU_HOOK_RAW_TP,
+};
+
+/* Block-I/O request starts kept with their stacks, a second per CPU (docs/blockio.md). */
+#define CONFIG_DEFAULT_BLOCKIO_MAX_RATE 1000
+
+enum blockio_hook {
+	BLOCKIO_HOOK_AUTO = 0, /* tp_btf (block_io_start), falling back to raw_tp */
+	BLOCKIO_HOOK_TP_BTF,
+	BLOCKIO_HOOK_RAW_TP, /* block_rq_insert and block_rq_issue */
 };
 
 struct config {
@@ -46,7 +58,17 @@ struct config {
 	uint32_t offcpu_max_rate; /* off-CPU records a second per CPU; 0: no cap */
 	bool offcpu_preempted;	  /* /offcpu shows time runnable after preemption (wall always) */
 	enum offcpu_hook offcpu_hook;
+	bool blockio; /* block-I/O profiling */
+	enum blockio_hook blockio_hook;
+	uint32_t blockio_max_rate; /* request starts kept a second per CPU; 0: every one */
 	enum log_level log_level;
+	/* Service and security. Empty strings: not set. */
+	char config_file[CONFIG_PATH_MAX];     /* --config: the settings file to read */
+	bool check_config;		       /* --check-config: validate and exit */
+	char auth_token_file[CONFIG_PATH_MAX]; /* bearer token required when set */
+	char tls_cert[CONFIG_PATH_MAX];	       /* HTTPS when both are set */
+	char tls_key[CONFIG_PATH_MAX];
+	char user[CONFIG_USER_MAX]; /* switch to this user after start-up */
 };
 
 enum config_action {
@@ -73,7 +95,13 @@ int config__parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int config__parse_duration_ns(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t *out);
 
 void config__usage(FILE *f);
+/*
+ * Whether the long option NAME takes a value: 1 if it does, 0 for a switch
+ * (--include-idle), -ENOENT when there is no such option.
+ */
+int config__option_arg(const char *name);
 const char *config__event_name(enum sonde_event ev);
 const char *config__offcpu_hook_name(enum offcpu_hook hook);
+const char *config__blockio_hook_name(enum blockio_hook hook);
 
 #endif

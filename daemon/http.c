@@ -14,11 +14,13 @@
 
 #include <microhttpd.h>
 
+#include "auth.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
 #include "profile.h"
 #include "prom.h"
+#include "tls.h"
 
 #define DEFAULT_SECONDS 30
 
@@ -55,9 +57,9 @@ struct http_server {
 };
 
 static const char *const status_labels[HTTP_ST__MAX] = {
-	[HTTP_ST_200] = "200",	   [HTTP_ST_400] = "400", [HTTP_ST_404] = "404",
-	[HTTP_ST_405] = "405",	   [HTTP_ST_500] = "500", [HTTP_ST_503] = "503",
-	[HTTP_ST_OTHER] = "other",
+	[HTTP_ST_200] = "200", [HTTP_ST_400] = "400",	  [HTTP_ST_401] = "401",
+	[HTTP_ST_404] = "404", [HTTP_ST_405] = "405",	  [HTTP_ST_500] = "500",
+	[HTTP_ST_503] = "503", [HTTP_ST_OTHER] = "other",
 };
 
 const char *http__status_label(enum http_status_class c)
@@ -72,6 +74,8 @@ static enum http_status_class status_class(unsigned int code)
 		return HTTP_ST_200;
 	case 400:
 		return HTTP_ST_400;
+	case 401:
+		return HTTP_ST_401;
 	case 404:
 		return HTTP_ST_404;
 	case 405:
@@ -180,6 +184,41 @@ static enum MHD_Result respond_error(struct http_server *srv, struct MHD_Connect
 	return queue(srv, conn, code, resp);
 }
 
+/*
+ * 401 with the RFC 6750 challenge. The body says only that a token is needed,
+ * whether the one given was wrong or missing (the header says which, per the RFC).
+ */
+static enum MHD_Result respond_unauthorized(struct http_server *srv, struct MHD_Connection *conn)
+{
+	static const char msg[] = "unauthorized: this server needs a bearer token\n";
+	bool token_given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						       MHD_HTTP_HEADER_AUTHORIZATION) != NULL;
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	MHD_add_response_header(resp, "X-Go-Pprof", "1");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+				token_given ? "Bearer realm=\"sonde\", error=\"invalid_token\""
+					    : "Bearer realm=\"sonde\"");
+	return queue(srv, conn, MHD_HTTP_UNAUTHORIZED, resp);
+}
+
+/* Every path but /healthz needs the token when there is one (liveness probes carry none). */
+static bool request_allowed(const struct http_server *srv, struct MHD_Connection *conn,
+			    const char *url)
+{
+	if (!srv->deps.auth || strcmp(url, "/healthz") == 0)
+		return true;
+	return auth__check(
+		srv->deps.auth,
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
+}
+
 static const char index_html[] =
 	"<!DOCTYPE html>\n"
 	"<html><head><meta charset=\"utf-8\"><title>sonde /debug/pprof/</title></head>\n"
@@ -199,10 +238,19 @@ static const char index_html[] =
 	"<tr><td><a href=\"wall?seconds=30\">wall</a></td>"
 	"<td>Wall-clock time of every thread: on-CPU samples and off-CPU waits in "
 	"nanoseconds, in one profile. Same parameters.</td></tr>\n"
+	"<tr><td><a href=\"blockio?seconds=30\">blockio</a></td>"
+	"<td>Block I/O: the disk requests each code path issued (kernel and user stack of "
+	"the submitting thread), their bytes and latency, with <code>device</code>, "
+	"<code>op</code> and <code>sync</code> labels. Same parameters.</td></tr>\n"
 	"</table>\n"
 	"<p>Also: <a href=\"/metrics\">/metrics</a> (Prometheus), "
 	"<a href=\"/healthz\">/healthz</a>.</p>\n"
 	"</body></html>\n";
+
+static const char *device_name(void *ctx, uint32_t dev, char *buf, size_t len)
+{
+	return blockdev__name(ctx, dev, buf, len);
+}
 
 static int64_t realtime_ns(void)
 {
@@ -282,6 +330,7 @@ static enum MHD_Result profile_start(struct http_server *srv, struct MHD_Connect
 		[PROFILE_CPU] = COLLECTOR_ONCPU,
 		[PROFILE_OFFCPU] = COLLECTOR_OFFCPU,
 		[PROFILE_WALL] = COLLECTOR_ONCPU | COLLECTOR_OFFCPU,
+		[PROFILE_BLOCKIO] = COLLECTOR_BLOCKIO,
 	};
 	const union MHD_ConnectionInfo *ci;
 	struct agg_opts agg_opts = {.max_entries = srv->deps.agg_max_entries};
@@ -295,9 +344,12 @@ static enum MHD_Result profile_start(struct http_server *srv, struct MHD_Connect
 		srv->deps.max_seconds, &req->query, err, sizeof(err));
 	if (rc)
 		return respond_error(srv, conn, MHD_HTTP_BAD_REQUEST, err);
-	if (kind != PROFILE_CPU && !srv->deps.offcpu)
+	if ((kind == PROFILE_OFFCPU || kind == PROFILE_WALL) && !srv->deps.offcpu)
 		return respond_error(srv, conn, MHD_HTTP_NOT_FOUND,
 				     "off-CPU profiling is off: sonde runs with --no-offcpu");
+	if (kind == PROFILE_BLOCKIO && !srv->deps.blockio)
+		return respond_error(srv, conn, MHD_HTTP_NOT_FOUND,
+				     "block-I/O profiling is off: sonde runs with --no-blockio");
 	if (srv->stats.profiles_pending >= srv->deps.max_sessions) {
 		snprintf(err, sizeof(err),
 			 "too many profiles in progress (at most %u at once); retry later",
@@ -315,6 +367,15 @@ static enum MHD_Result profile_start(struct http_server *srv, struct MHD_Connect
 	if (rc)
 		return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				     "cannot start a profile: out of memory");
+	/* Wall time is nanoseconds even when on-CPU samples count cycles. */
+	if (kind == PROFILE_WALL)
+		collector__session_set_oncpu_value(req->session, srv->deps.wall_period_ns);
+	/*
+	 * Time spent runnable after preemption is part of every thread's wall time;
+	 * the off-CPU profile shows it only with --offcpu-preempted.
+	 */
+	if (kind == PROFILE_OFFCPU && !srv->deps.offcpu_preempted)
+		collector__session_skip_state(req->session, SONDE_STATE_R);
 	rc = evloop__timerfd((uint64_t)req->query.seconds * 1000, 0);
 	if (rc < 0)
 		goto err_cancel_session;
@@ -367,15 +428,6 @@ static enum MHD_Result profile_finish(struct http_server *srv, struct MHD_Connec
 	/* Everything up to now is in the ring buffer; take it before closing. */
 	collector__drain(srv->deps.collector);
 	agg = collector__session_close(srv->deps.collector, req->session);
-	/* Wall time is nanoseconds even when on-CPU samples count cycles. */
-	if (kind == PROFILE_WALL)
-		collector__session_set_oncpu_value(req->session, srv->deps.wall_period_ns);
-	/*
-	 * Time spent runnable after preemption is part of every thread's wall time;
-	 * the off-CPU profile shows it only with --offcpu-preempted.
-	 */
-	if (kind == PROFILE_OFFCPU && !srv->deps.offcpu_preempted)
-		collector__session_skip_state(req->session, SONDE_STATE_R);
 	req->session = NULL;
 
 	meta.time_nanos = req->time_nanos;
@@ -385,6 +437,8 @@ static enum MHD_Result profile_finish(struct http_server *srv, struct MHD_Connec
 	meta.kind = req->kind;
 	meta.period = req->kind == PROFILE_WALL ? srv->deps.wall_period_ns : srv->deps.period;
 	meta.cycles = srv->deps.cycles;
+	meta.device_name = device_name;
+	meta.device_ctx = srv->deps.blockdev;
 	err = profile__build(agg, srv->deps.sym, &meta, &body, NULL);
 	agg__free(agg);
 	if (err) {
@@ -430,6 +484,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->timer_fd = -1;
 		req->conn_fd = -1;
 		*con_cls = req;
+		/* Headers are complete on the first call: refuse before reading any body. */
+		if (!request_allowed(srv, conn, url))
+			return respond_unauthorized(srv, conn);
 	}
 	if (*upload_data_size) {
 		/* We take no request bodies; swallow and answer at the end. */
@@ -447,6 +504,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			{"profile", PROFILE_CPU},
 			{"offcpu", PROFILE_OFFCPU},
 			{"wall", PROFILE_WALL},
+			{"blockio", PROFILE_BLOCKIO},
 		};
 
 		for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
@@ -616,6 +674,11 @@ err_free_addr:
 int http__new(const struct http_deps *deps, const char *host, uint16_t port,
 	      struct http_server **out, char *err, size_t err_len)
 {
+	/* The TLS options when there are credentials; ends the list at once otherwise. */
+	struct MHD_OptionItem tls_opts[4] = {{MHD_OPTION_END, 0, NULL},
+					     {MHD_OPTION_END, 0, NULL},
+					     {MHD_OPTION_END, 0, NULL},
+					     {MHD_OPTION_END, 0, NULL}};
 	const union MHD_DaemonInfo *di;
 	struct http_server *srv;
 	int rc;
@@ -630,14 +693,24 @@ int http__new(const struct http_deps *deps, const char *host, uint16_t port,
 		rc = srv->listen_fd;
 		goto err_free_srv;
 	}
+	if (deps->tls) {
+		tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+						      (void *)tls__cert_pem(deps->tls)};
+		tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+						      (void *)tls__key_pem(deps->tls)};
+		tls_opts[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+						      (void *)TLS_PRIORITIES};
+	}
 	srv->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-		on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_LISTEN_SOCKET,
-		srv->listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_request_completed, srv,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned int)64, MHD_OPTION_CONNECTION_TIMEOUT,
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+			(deps->tls ? MHD_USE_TLS : 0),
+		0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+		MHD_OPTION_LISTEN_SOCKET, srv->listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
+		on_request_completed, srv, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)(deps->idle_timeout_s ? deps->idle_timeout_s : 60),
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_ARRAY, tls_opts,
+		MHD_OPTION_END);
 	if (!srv->mhd) {
 		snprintf(err, err_len, "cannot start the HTTP server on %s:%u", host, port);
 		rc = -EIO;
@@ -733,4 +806,36 @@ int http__render_metrics(const struct http_server *srv, struct strbuf *out)
 				      "Profile requests waiting for their interval to end.",
 				      st->profiles_pending);
 	return err;
+}
+
+struct auth *http__set_auth(struct http_server *srv, struct auth *auth)
+{
+	struct auth *old = srv->deps.auth;
+
+	srv->deps.auth = auth;
+	return old;
+}
+
+bool http__loopback_only(const struct http_server *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockname(srv->listen_fd, (struct sockaddr *)&ss, &sl))
+		return false;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+		const uint8_t *a = sin6->sin6_addr.s6_addr;
+
+		if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+			return true;
+		/* ::ffff:127.x.y.z */
+		return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && a[12] == 127;
+	}
+	return false;
 }

@@ -12,12 +12,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "blockdev.h"
 #include "collector.h"
 #include "evloop.h"
 #include "strbuf.h"
 #include "symbolizer.h"
 
 struct http_server;
+struct auth;
+struct tls_creds;
 
 struct http_deps {
 	struct evloop *loop;
@@ -37,11 +40,14 @@ struct http_deps {
 	/* Appends the Prometheus text of everything but HTTP itself. */
 	int (*render_metrics)(void *ctx, struct strbuf *out);
 	void *metrics_ctx;
+	struct auth *auth; /* bearer token asked for everywhere but /healthz; NULL: none */
+	const struct tls_creds *tls; /* HTTPS; NULL: plain HTTP */
 };
 
 enum http_status_class {
 	HTTP_ST_200 = 0,
 	HTTP_ST_400,
+	HTTP_ST_401,
 	HTTP_ST_404,
 	HTTP_ST_405,
 	HTTP_ST_500,
@@ -67,6 +73,10 @@ void http__stats(const struct http_server *srv, struct http_stats *out);
 /* Appends sonde_http_* metrics. */
 int http__render_metrics(const struct http_server *srv, struct strbuf *out);
 const char *http__status_label(enum http_status_class c);
+/* Replaces the bearer token (NULL: none) and returns the previous one for the caller to free. */
+struct auth *http__set_auth(struct http_server *srv, struct auth *auth);
+/* Whether the server listens on a loopback address only (127.0.0.0/8, ::1). */
+bool http__loopback_only(const struct http_server *srv);
 
 struct profile_query {
 	uint32_t seconds;

@@ -2,12 +2,16 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
 /* The one piece of mutable process state besides the configuration. */
 static enum log_level current_level = LOG_LVL_INFO;
+static bool journal_priorities;
 
 static const char *const level_names[] = {
 	[LOG_LVL_ERROR] = "error",
@@ -37,8 +41,28 @@ int log__parse_level(const char *s, enum log_level *out)
 	return -EINVAL;
 }
 
+const char *log__level_name(enum log_level level)
+{
+	return level <= LOG_LVL_DEBUG ? level_names[level] : "debug";
+}
+
+bool log__detect_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	journal_priorities = env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 &&
+			     fstat(STDERR_FILENO, &st) == 0 &&
+			     (unsigned long long)st.st_dev == dev &&
+			     (unsigned long long)st.st_ino == ino;
+	return journal_priorities;
+}
+
 void log__msg(enum log_level level, const char *fmt, ...)
 {
+	/* sd-daemon(3): LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG. */
+	static const char *const priorities[] = {"<3>", "<4>", "<6>", "<7>"};
 	char line[1024];
 	va_list ap;
 
@@ -48,5 +72,6 @@ void log__msg(enum log_level level, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	/* One write per line so that concurrent writers do not interleave. */
-	fprintf(stderr, "sonde: %s: %s\n", level_names[level], line);
+	fprintf(stderr, "%ssonde: %s: %s\n", journal_priorities ? priorities[level] : "",
+		level_names[level], line);
 }

@@ -8,14 +8,18 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "blockdev.h"
 #include "collector.h"
 #include "evloop.h"
 #include "http.h"
 #include "loader.h"
+#include "auth.h"
 #include "log.h"
+#include "notify.h"
 #include "sonde.h"
 #include "prom.h"
 #include "symbolizer.h"
+#include "tls.h"
 
 /* How often the ring buffer is drained when BPF has not woken us sooner. */
 #define DRAIN_INTERVAL_MS 200
@@ -26,12 +30,51 @@ struct sonde {
 	struct loader *loader;
 	struct collector *collector;
 	struct symbolizer *sym;
+	struct blockdev *blockdev;
 	struct http_server *http;
+	struct notifier *notify; /* from sonde__run on */
+	struct auth *auth;	 /* owned here, lent to http; replaced on reload */
+	struct tls_creds *tls;
+	sonde_reload_fn reload_fn;
+	void *reload_ctx;
 	int signal_fd;
 	int drain_fd;
 	sigset_t old_mask;
 	int exit_code;
 };
+
+/* "serving on https://[::1]:6060/debug/pprof/" */
+static void serving_line(const struct sonde *s, char *buf, size_t len)
+{
+	bool v6 = strchr(s->cfg.listen_host, ':') != NULL;
+
+	snprintf(buf, len, "serving on %s://%s%s%s:%u/debug/pprof/", s->tls ? "https" : "http",
+		 v6 ? "[" : "", s->cfg.listen_host, v6 ? "]" : "", http__port(s->http));
+}
+
+static void on_hangup(struct sonde *s)
+{
+	struct config *next = malloc(sizeof(*next));
+	char err[512], status[320];
+	int rc;
+
+	if (!s->reload_fn || !next) {
+		log_warn("received SIGHUP, but %s",
+			 next ? "there is nothing to reload" : "out of memory");
+		free(next);
+		return;
+	}
+	log_info("received SIGHUP, reloading the settings");
+	notify__reloading(s->notify);
+	rc = s->reload_fn(s->reload_ctx, next, err, sizeof(err));
+	if (rc)
+		log_error("reload failed, the running settings stay: %s", err);
+	else
+		sonde__reload(s, next);
+	free(next);
+	serving_line(s, status, sizeof(status));
+	notify__ready(s->notify, status);
+}
 
 static void on_signal(void *ctx, uint32_t events)
 {
@@ -41,6 +84,10 @@ static void on_signal(void *ctx, uint32_t events)
 	(void)events;
 	if (read(s->signal_fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGHUP) {
+		on_hangup(s);
+		return;
+	}
 	log_info("received %s, stopping", strsignal((int)si.ssi_signo));
 	evloop__stop(s->loop);
 }
@@ -115,6 +162,7 @@ static int render_bpf_stats(struct sonde *s, struct strbuf *out)
 	static const char *const names[LOADER_PROG__MAX] = {
 		[LOADER_PROG_ONCPU] = "oncpu",
 		[LOADER_PROG_OFFCPU] = "offcpu",
+		[LOADER_PROG_BLOCKIO] = "blockio",
 	};
 	struct loader_bpf_stats bs[LOADER_PROG__MAX] = {0};
 	char labels[48];
@@ -144,13 +192,23 @@ static int render_bpf_stats(struct sonde *s, struct strbuf *out)
 static int render_metrics(void *ctx, struct strbuf *out)
 {
 	struct sonde *s = ctx;
-	uint64_t bpf[SONDE_CNT__MAX] = {0}, off[SONDE_OFF__MAX] = {0};
+	uint64_t bpf[SONDE_CNT__MAX] = {0}, off[SONDE_OFF__MAX] = {0}, bio[SONDE_BIO__MAX] = {0};
 	struct collector_stats cs;
 	struct symbolizer_stats ss;
+	uint64_t unmatched;
 	int err;
 
 	loader__read_counters(s->loader, bpf);
 	loader__read_offcpu_counters(s->loader, off);
+	loader__read_blockio_counters(s->loader, bio);
+	/*
+	 * A completion without a record was either left out by sampling or not
+	 * seen starting; the difference counts the latter (exact once the
+	 * sampled-out requests in flight have completed).
+	 */
+	unmatched = bio[SONDE_BIO_NO_RECORD] > bio[SONDE_BIO_SAMPLED_OUT]
+			    ? bio[SONDE_BIO_NO_RECORD] - bio[SONDE_BIO_SAMPLED_OUT]
+			    : 0;
 	collector__stats(s->collector, &cs);
 	symbolizer__stats(s->sym, &ss);
 
@@ -183,6 +241,26 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 "Records read from the ring buffers (on- and off-CPU).", cs.events},
 		{"sonde_offcpu_records_received_total", "counter",
 		 "Off-CPU records read from the ring buffer.", cs.offcpu_events},
+		{"sonde_blockio_started_total", "counter",
+		 "Block-I/O requests seen starting by the block-layer hook.",
+		 bio[SONDE_BIO_STARTED]},
+		{"sonde_blockio_events_total", "counter",
+		 "Block-I/O records (completed requests) written to the ring buffer.",
+		 bio[SONDE_BIO_EMITTED]},
+		{"sonde_blockio_sampled_out_total", "counter",
+		 "Block-I/O requests left out by rate sampling above --blockio-max-rate "
+		 "(accounted for by the weight of the kept ones).",
+		 bio[SONDE_BIO_SAMPLED_OUT]},
+		{"sonde_blockio_unmatched_total", "counter",
+		 "Block-I/O completions of requests not seen starting (e.g. started before sonde "
+		 "attached).",
+		 unmatched},
+		{"sonde_blockio_replaced_total", "counter",
+		 "Pending block-I/O records replaced because their request's slot started a new "
+		 "request: the first ended unseen, typically merged into another request.",
+		 bio[SONDE_BIO_STALE]},
+		{"sonde_blockio_records_received_total", "counter",
+		 "Block-I/O records read from the ring buffer.", cs.blockio_events},
 		{"sonde_samples_malformed_total", "counter",
 		 "Ring-buffer records of unexpected size or kind, dropped.", cs.malformed},
 		{"sonde_ringbuf_read_errors_total", "counter", "Failed reads of the ring buffers.",
@@ -236,6 +314,20 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		  {"user_stack", off[SONDE_OFF_USTACK_ERR]},
 		  {"task_work", off[SONDE_OFF_TASK_WORK_ERR]},
 		  {"stale", off[SONDE_OFF_STALE]}}},
+		{"sonde_blockio_dropped_total",
+		 "counter",
+		 "Block-I/O requests that were to be recorded but were lost, by reason.",
+		 "reason",
+		 2,
+		 {{"table_full", bio[SONDE_BIO_TABLE_FULL]},
+		  {"ringbuf_full", bio[SONDE_BIO_RB_DROPS]}}},
+		{"sonde_blockio_incomplete_total",
+		 "counter",
+		 "Block-I/O records sent without a stack they should have, by reason.",
+		 "reason",
+		 2,
+		 {{"kernel_stack", bio[SONDE_BIO_KSTACK_ERR]},
+		  {"user_stack", bio[SONDE_BIO_USTACK_ERR]}}},
 	};
 
 	err = render_plain(out, plain, sizeof(plain) / sizeof(plain[0]));
@@ -255,9 +347,13 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 		.offcpu_min_ns = cfg->offcpu_min_ns,
 		.offcpu_max_rate = cfg->offcpu_max_rate,
 		.offcpu_hook = cfg->offcpu_hook,
+		.blockio = cfg->blockio,
+		.blockio_hook = cfg->blockio_hook,
+		.blockio_max_rate = cfg->blockio_max_rate,
 	};
 	struct symbolizer_opts sopts = {.proc_root = "/proc"};
 	struct http_deps deps = {0};
+	char status[320];
 	struct sonde *s;
 	sigset_t mask;
 	int rc;
@@ -269,11 +365,22 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 	s->signal_fd = -1;
 	s->drain_fd = -1;
 
+	/* Files named by the settings first, so that a bad one fails before BPF is loaded. */
+	if (cfg->auth_token_file[0]) {
+		rc = auth__new(cfg->auth_token_file, &s->auth, err, err_len);
+		if (rc)
+			goto err_free_creds;
+	}
+	if (cfg->tls_cert[0]) {
+		rc = tls__load(cfg->tls_cert, cfg->tls_key, &s->tls, err, err_len);
+		if (rc)
+			goto err_free_creds;
+	}
 	s->loop = evloop__new();
 	if (!s->loop) {
 		rc = -ENOMEM;
 		snprintf(err, err_len, "cannot create the event loop");
-		goto err_free_sonde;
+		goto err_free_creds;
 	}
 	rc = loader__new(&lopts, &s->loader, err, err_len);
 	if (rc)
@@ -291,16 +398,26 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 			goto err_free_collector;
 		}
 	}
+	if (loader__blockio_ringbuf_fd(s->loader) >= 0) {
+		rc = collector__add_ringbuf(s->collector, loader__blockio_ringbuf_fd(s->loader));
+		if (rc) {
+			snprintf(err, err_len, "cannot read the block-I/O ring buffer: %s",
+				 strerror(-rc));
+			goto err_free_collector;
+		}
+	}
 	s->sym = symbolizer__new(&sopts);
-	if (!s->sym) {
+	s->blockdev = blockdev__new("/sys");
+	if (!s->sym || !s->blockdev) {
 		rc = -ENOMEM;
 		snprintf(err, err_len, "cannot create the symbolizer");
-		goto err_free_collector;
+		goto err_free_sym;
 	}
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGPIPE);
 	sigprocmask(SIG_BLOCK, &mask, &s->old_mask);
 	sigdelset(&mask, SIGPIPE);
@@ -333,8 +450,13 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 	deps.period = deps.cycles ? 0 : loader__period_ns(s->loader);
 	deps.wall_period_ns = 1000000000ull / cfg->frequency;
 	deps.offcpu = cfg->offcpu;
+	deps.offcpu_preempted = cfg->offcpu_preempted;
+	deps.blockio = cfg->blockio;
+	deps.blockdev = s->blockdev;
 	deps.render_metrics = render_metrics;
 	deps.metrics_ctx = s;
+	deps.auth = s->auth;
+	deps.tls = s->tls;
 	rc = http__new(&deps, cfg->listen_host, cfg->listen_port, &s->http, err, err_len);
 	if (rc)
 		goto err_close_drain;
@@ -347,9 +469,22 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 		log_info("off-CPU: %s; waits under %llu us sampled, at most %u records/s per CPU",
 			 loader__offcpu_mode(s->loader),
 			 (unsigned long long)(cfg->offcpu_min_ns / 1000), cfg->offcpu_max_rate);
-	log_info("serving on http://%s%s%s:%u/debug/pprof/",
-		 strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
-		 strchr(cfg->listen_host, ':') ? "]" : "", http__port(s->http));
+	if (cfg->blockio && cfg->blockio_max_rate)
+		log_info("block I/O: %s; above %u requests/s per CPU, one in k kept with its "
+			 "stacks and weighted by k",
+			 loader__blockio_mode(s->loader), cfg->blockio_max_rate);
+	else if (cfg->blockio)
+		log_info("block I/O: %s; every request kept with its stacks",
+			 loader__blockio_mode(s->loader));
+	serving_line(s, status, sizeof(status));
+	log_info("%s", status);
+	if (!http__loopback_only(s->http) && !s->auth)
+		log_warn("listening beyond loopback without auth-token-file: anyone who can reach "
+			 "the port can read the stacks of every process on this host");
+	if (!http__loopback_only(s->http) && !s->tls)
+		log_warn("listening beyond loopback without tls-cert/tls-key: profiles%s cross the "
+			 "network in clear text",
+			 s->auth ? " and the bearer token" : "");
 	*out = s;
 	return 0;
 
@@ -359,6 +494,8 @@ err_close_signal:
 	close(s->signal_fd);
 err_restore_mask:
 	sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
+err_free_sym:
+	blockdev__free(s->blockdev);
 	symbolizer__free(s->sym);
 err_free_collector:
 	collector__free(s->collector);
@@ -366,30 +503,92 @@ err_free_loader:
 	loader__free(s->loader);
 err_free_loop:
 	evloop__free(s->loop);
-err_free_sonde:
+err_free_creds:
+	tls__free(s->tls);
+	auth__free(s->auth);
 	free(s);
 	return rc;
 }
 
 int sonde__run(struct sonde *s)
 {
-	return evloop__run(s->loop);
+	char status[320];
+	int rc;
+
+	rc = notify__new(s->loop, &s->notify);
+	if (rc)
+		return rc;
+	serving_line(s, status, sizeof(status));
+	notify__ready(s->notify, status);
+	rc = evloop__run(s->loop);
+	notify__stopping(s->notify);
+	return rc;
 }
 
 void sonde__free(struct sonde *s)
 {
 	if (!s)
 		return;
+	notify__free(s->notify);
 	http__free(s->http);
 	close(s->drain_fd);
 	close(s->signal_fd);
 	collector__free(s->collector);
 	loader__free(s->loader);
+	blockdev__free(s->blockdev);
 	symbolizer__free(s->sym);
 	evloop__free(s->loop);
+	tls__free(s->tls);
+	auth__free(s->auth);
 	sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
 	free(s);
 }
-	deps.offcpu_preempted = cfg->offcpu_preempted;
-	deps.blockio = cfg->blockio;
-	deps.blockdev = s->blockdev;
+
+void sonde__set_reload(struct sonde *s, sonde_reload_fn fn, void *ctx)
+{
+	s->reload_fn = fn;
+	s->reload_ctx = ctx;
+}
+
+int sonde__reload(struct sonde *s, const struct config *next)
+{
+	struct config rest = *next;
+	struct auth *a = NULL, *old;
+	char err[512];
+	int rc = 0;
+
+	if (next->log_level != s->cfg.log_level) {
+		/* Said at the more verbose of the two levels, so that it shows. */
+		if (next->log_level < s->cfg.log_level)
+			log_info("log level is now %s", log__level_name(next->log_level));
+		log__set_level(next->log_level);
+		if (next->log_level > s->cfg.log_level)
+			log_info("log level is now %s", log__level_name(next->log_level));
+		s->cfg.log_level = next->log_level;
+	}
+	/* The token file is read again even under the same name: that is how tokens rotate. */
+	if (next->auth_token_file[0]) {
+		rc = auth__new(next->auth_token_file, &a, err, sizeof(err));
+		if (rc)
+			log_error("%s; the previous token stays in force", err);
+	} else if (s->auth) {
+		log_warn("auth-token-file is no longer set: the server asks for no token");
+	}
+	if (!rc) {
+		old = http__set_auth(s->http, a);
+		auth__free(old);
+		s->auth = a;
+		memcpy(s->cfg.auth_token_file, next->auth_token_file,
+		       sizeof(s->cfg.auth_token_file));
+		if (a)
+			log_info("bearer token read from %s", next->auth_token_file);
+	}
+	/* Everything else is fixed at start-up. */
+	rest.log_level = s->cfg.log_level;
+	rest.check_config = s->cfg.check_config;
+	memcpy(rest.auth_token_file, s->cfg.auth_token_file, sizeof(rest.auth_token_file));
+	if (memcmp(&rest, &s->cfg, sizeof(rest)))
+		log_warn("settings other than log-level and auth-token-file changed; they take "
+			 "effect at the next restart");
+	return rc;
+}

@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "conffile.h"
 #include "config.h"
 #include "testutil.h"
 
@@ -243,6 +245,276 @@ static void test_parse_duration(void)
 	CHECK_EQ_U64(v, 12345);
 }
 
+/* Settings file, environment and flags: a scratch directory per test run. */
+static char conf_dir[64];
+
+/* Writes conf_dir/name and returns its path, kept in path[128]. */
+static char *write_conf(char *path, const char *name, const char *text)
+{
+	FILE *f;
+
+	snprintf(path, 128, "%s/%s", conf_dir, name);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+	return path;
+}
+
+#define NO_DEFAULT "/nonexistent/sonde.conf"
+
+static int load(struct config *cfg, char **argv, char **envp, char *err, size_t len)
+{
+	int argc = 0;
+
+	while (argv[argc])
+		argc++;
+	err[0] = '\0';
+	return conffile__load(cfg, argc, argv, envp, NO_DEFAULT, err, len);
+}
+
+static void test_conffile_precedence(void)
+{
+	struct config cfg;
+	char err[512], path[128], fp[128];
+
+	write_conf(path, "p.conf",
+		   "# sonde settings\n"
+		   "\n"
+		   "frequency = 49\n"
+		   "  listen=127.0.0.1:7001  \n"
+		   "include-idle = true\n"
+		   "max-seconds = 60\n"
+		   "log-level = warn\n"
+		   "offcpu-min = \"2ms\"\n"
+		   "no-offcpu = yes\n");
+	char *env[] = {"SONDE_FREQUENCY=59",	   "SONDE_MAX_SECONDS=120",
+		       "SONDE_INCLUDE_IDLE=false", "SONDE_NO_OFFCPU=0",
+		       "SONDE_BIN=/usr/bin/x",	   "PATH=/bin",
+		       "SONDE_lower=ignored",	   NULL};
+	char *env_none[] = {NULL};
+
+	/* All three: the flag beats the environment, which beats the file. */
+	CHECK(load(&cfg, (char *[]){"sonde", "--config", path, "--frequency", "69", NULL}, env, err,
+		   sizeof(err)) == CONFIG_RUN);
+	CHECK_STR(err, "");
+	CHECK_EQ_U64(cfg.frequency, 69);
+	CHECK_EQ_U64(cfg.max_seconds, 120);	  /* environment over file */
+	CHECK(!cfg.include_idle);		  /* a switch turned off again by the environment */
+	CHECK(cfg.offcpu);			  /* SONDE_NO_OFFCPU=0 undoes no-offcpu = yes */
+	CHECK_EQ_U64(cfg.listen_port, 7001);	  /* file only */
+	CHECK(cfg.log_level == LOG_LVL_WARN);	  /* file only */
+	CHECK_EQ_U64(cfg.offcpu_min_ns, 2000000); /* quotes removed */
+	CHECK_STR(cfg.config_file, path);
+	CHECK(!cfg.check_config);
+
+	/* Without the flag the environment wins. */
+	CHECK(load(&cfg, (char *[]){"sonde", "--config", path, NULL}, env, err, sizeof(err)) ==
+	      CONFIG_RUN);
+	CHECK_EQ_U64(cfg.frequency, 59);
+
+	/* Without the environment the file counts, switches included. */
+	CHECK(load(&cfg, (char *[]){"sonde", "--config", path, NULL}, env_none, err, sizeof(err)) ==
+	      CONFIG_RUN);
+	CHECK_EQ_U64(cfg.frequency, 49);
+	CHECK_EQ_U64(cfg.max_seconds, 60);
+	CHECK(cfg.include_idle);
+	CHECK(!cfg.offcpu);
+
+	/* SONDE_CONFIG names the file when --config does not; --config beats it. */
+	char cfg_env[160];
+	char *env_file[] = {cfg_env, NULL};
+
+	snprintf(cfg_env, sizeof(cfg_env), "SONDE_CONFIG=%s", path);
+	CHECK(load(&cfg, (char *[]){"sonde", NULL}, env_file, err, sizeof(err)) == CONFIG_RUN);
+	CHECK_EQ_U64(cfg.frequency, 49);
+	CHECK_STR(cfg.config_file, path);
+	CHECK(load(&cfg,
+		   (char *[]){"sonde", "--config", write_conf(fp, "q.conf", "frequency = 7\n"),
+			      NULL},
+		   env_file, err, sizeof(err)) == CONFIG_RUN);
+	CHECK_EQ_U64(cfg.frequency, 7);
+
+	/* No file given and the default absent: defaults, nothing read. */
+	CHECK(load(&cfg, (char *[]){"sonde", NULL}, env_none, err, sizeof(err)) == CONFIG_RUN);
+	CHECK_EQ_U64(cfg.frequency, CONFIG_DEFAULT_FREQUENCY);
+	CHECK_STR(cfg.config_file, "");
+
+	/* A key given twice: the later line wins. */
+	CHECK(load(&cfg,
+		   (char *[]){"sonde", "--config",
+			      write_conf(fp, "twice.conf", "frequency = 11\nfrequency = 12\n"),
+			      NULL},
+		   env_none, err, sizeof(err)) == CONFIG_RUN);
+	CHECK_EQ_U64(cfg.frequency, 12);
+
+	/* The service settings, from each source. */
+	char *env_sec[] = {"SONDE_AUTH_TOKEN_FILE=/run/credentials/sonde.service/token",
+			   "SONDE_TLS_CERT=/etc/sonde/cert.pem", NULL};
+	CHECK(load(&cfg,
+		   (char *[]){"sonde", "--config",
+			      write_conf(fp, "sec.conf",
+					 "user = nobody\ntls-key = /etc/sonde/key.pem\n"
+					 "auth-token-file = /etc/sonde/token\n"),
+			      "--check-config", NULL},
+		   env_sec, err, sizeof(err)) == CONFIG_RUN);
+	CHECK_STR(err, "");
+	CHECK_STR(cfg.user, "nobody");
+	CHECK_STR(cfg.auth_token_file, "/run/credentials/sonde.service/token");
+	CHECK_STR(cfg.tls_cert, "/etc/sonde/cert.pem");
+	CHECK_STR(cfg.tls_key, "/etc/sonde/key.pem");
+	CHECK(cfg.check_config);
+
+	/* --help and --version need no valid file. */
+	CHECK(load(&cfg,
+		   (char *[]){"sonde", "--config", write_conf(fp, "bad.conf", "frequency = 0\n"),
+			      "--help", NULL},
+		   env_none, err, sizeof(err)) == CONFIG_HELP);
+}
+
+/* expect_error: load fails with -EINVAL and a single line that contains want. */
+static void expect_error(char **argv, char **envp, const char *want)
+{
+	struct config cfg;
+	char err[512];
+	int rc = load(&cfg, argv, envp, err, sizeof(err));
+
+	CHECK(strchr(err, '\n') == NULL);
+	if (rc >= 0 || !strstr(err, want)) {
+		test__failed++;
+		fprintf(stderr, "%s:%d: expected an error with \"%s\", got \"%s\" (rc %d)\n",
+			__FILE__, __LINE__, want, err, rc);
+	} else {
+		test__passed++;
+	}
+}
+
+static void test_conffile_errors(void)
+{
+	char *none[] = {NULL};
+	char want[256], path[128], fp[128];
+
+#define WITH_FILE(name, text) ((char *[]){"sonde", "--config", write_conf(fp, name, text), NULL})
+
+	snprintf(path, sizeof(path), "%s/e1.conf", conf_dir);
+	snprintf(want, sizeof(want), "%s:2: invalid --frequency '0'", path);
+	expect_error(WITH_FILE("e1.conf", "listen = 127.0.0.1:1\nfrequency = 0\n"), none, want);
+	expect_error(WITH_FILE("e2.conf", "frequency 99\n"), none,
+		     "e2.conf:1: expected 'key = value'");
+	expect_error(WITH_FILE("e3.conf", "frequencyy = 99\n"), none,
+		     "e3.conf:1: unknown key 'frequencyy'");
+	/* A prefix getopt would accept is still an unknown key here. */
+	expect_error(WITH_FILE("e4.conf", "freq = 99\n"), none, "unknown key 'freq'");
+	expect_error(WITH_FILE("e5.conf", "config = /etc/other.conf\n"), none,
+		     "e5.conf:1: 'config' is a command-line option only");
+	expect_error(WITH_FILE("e6.conf", "help = true\n"), none, "command-line option only");
+	expect_error(WITH_FILE("e7.conf", "frequency =\n"), none,
+		     "e7.conf:1: frequency needs a value");
+	expect_error(WITH_FILE("e8.conf", "include-idle = maybe\n"), none,
+		     "e8.conf:1: invalid include-idle 'maybe': expected true or false");
+	expect_error(WITH_FILE("e9.conf", " = 5\n"), none, "expected 'key = value'");
+	expect_error(WITH_FILE("e10.conf", "tls-cert = /etc/sonde/cert.pem\n"), none,
+		     "tls-cert is set without tls-key");
+	expect_error(WITH_FILE("e11.conf", "user = a\x01\n"), none, "control character");
+	expect_error((char *[]){"sonde", "--config", "/nonexistent/x.conf", NULL}, none,
+		     "cannot read settings file /nonexistent/x.conf: No such file or directory");
+	expect_error((char *[]){"sonde", NULL},
+		     (char *[]){"SONDE_CONFIG=/nonexistent/y.conf", NULL},
+		     "cannot read settings file /nonexistent/y.conf");
+	expect_error((char *[]){"sonde", NULL}, (char *[]){"SONDE_FREQUENCY=abc", NULL},
+		     "SONDE_FREQUENCY: invalid --frequency 'abc'");
+	expect_error((char *[]){"sonde", NULL}, (char *[]){"SONDE_LISTEN=", NULL},
+		     "SONDE_LISTEN: listen needs a value");
+	expect_error((char *[]){"sonde", NULL}, (char *[]){"SONDE_NO_OFFCPU=2", NULL},
+		     "SONDE_NO_OFFCPU: invalid no-offcpu '2'");
+	expect_error((char *[]){"sonde", "--tls-key", "k.pem", NULL}, none,
+		     "tls-key is set without tls-cert");
+	expect_error((char *[]){"sonde", "--user", "", NULL}, none, "invalid --user");
+	/* A bad flag is reported before a bad file is even read. */
+	expect_error((char *[]){"sonde", "--config", write_conf(fp, "e12.conf", "bogus = 1\n"),
+				"--frequency", "0", NULL},
+		     none, "invalid --frequency '0'");
+	/* An invalid value is an error even where a higher source overrides it. */
+	expect_error((char *[]){"sonde", "--config", write_conf(fp, "e14.conf", "frequency = 0\n"),
+				"--frequency", "5", NULL},
+		     none, "e14.conf:1: invalid --frequency '0'");
+	expect_error(WITH_FILE("e15.conf", "frequency = 0\n"),
+		     (char *[]){"SONDE_FREQUENCY=5", NULL}, "e15.conf:1: invalid --frequency '0'");
+	expect_error((char *[]){"sonde", "--frequency", "5", NULL},
+		     (char *[]){"SONDE_FREQUENCY=0", NULL},
+		     "SONDE_FREQUENCY: invalid --frequency '0'");
+	/* A line longer than the limit is refused, not cut. */
+	char long_line[5000];
+
+	memset(long_line, 'a', sizeof(long_line));
+	memcpy(long_line, "user = ", 7);
+	long_line[sizeof(long_line) - 2] = '\n';
+	long_line[sizeof(long_line) - 1] = '\0';
+	expect_error(WITH_FILE("e13.conf", long_line), none, "e13.conf:1: line longer than");
+#undef WITH_FILE
+}
+
+static void test_option_arg(void)
+{
+	CHECK(config__option_arg("frequency") == 1);
+	CHECK(config__option_arg("include-idle") == 0);
+	CHECK(config__option_arg("auth-token-file") == 1);
+	CHECK(config__option_arg("check-config") == 0);
+	CHECK(config__option_arg("freq") == -ENOENT);
+	CHECK(config__option_arg("") == -ENOENT);
+}
+
+static void conffile_tests(void)
+{
+	char cmd[96];
+
+	snprintf(conf_dir, sizeof(conf_dir), "/tmp/sonde-test-config.XXXXXX");
+	CHECK(mkdtemp(conf_dir) != NULL);
+	test_conffile_precedence();
+	test_conffile_errors();
+	test_option_arg();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", conf_dir);
+	CHECK(system(cmd) == 0);
+}
+
+static void test_blockio_flags(void)
+{
+	struct config cfg;
+	char err[256] = "";
+
+	CHECK(PARSE("--frequency", "99") == CONFIG_RUN);
+	CHECK(cfg.blockio);
+	CHECK(cfg.blockio_hook == BLOCKIO_HOOK_AUTO);
+	CHECK_EQ_U64(cfg.blockio_max_rate, CONFIG_DEFAULT_BLOCKIO_MAX_RATE);
+	CHECK(PARSE("--no-blockio", "--blockio-hook", "raw_tp", "--blockio-max-rate", "0") ==
+	      CONFIG_RUN);
+	CHECK(!cfg.blockio);
+	CHECK(cfg.blockio_hook == BLOCKIO_HOOK_RAW_TP);
+	CHECK_EQ_U64(cfg.blockio_max_rate, 0);
+	CHECK(PARSE("--blockio-hook=tp_btf", "--blockio-max-rate=250") == CONFIG_RUN);
+	CHECK(cfg.blockio_hook == BLOCKIO_HOOK_TP_BTF);
+	CHECK_EQ_U64(cfg.blockio_max_rate, 250);
+	CHECK(PARSE("--blockio-hook", "auto") == CONFIG_RUN);
+	CHECK(cfg.blockio_hook == BLOCKIO_HOOK_AUTO);
+	CHECK_STR(config__blockio_hook_name(BLOCKIO_HOOK_TP_BTF), "tp_btf");
+	CHECK_STR(config__blockio_hook_name(BLOCKIO_HOOK_RAW_TP), "raw_tp");
+	CHECK_STR(config__blockio_hook_name(BLOCKIO_HOOK_AUTO), "auto");
+
+	CHECK(PARSE("--blockio-hook", "fentry") == -EINVAL);
+	CHECK(strstr(err, "--blockio-hook") != NULL);
+	CHECK(strchr(err, '\n') == NULL);
+	CHECK(PARSE("--blockio-max-rate", "-1") == -EINVAL);
+	CHECK(strstr(err, "--blockio-max-rate") != NULL);
+	CHECK(PARSE("--blockio-max-rate", "10000001") == -EINVAL);
+	CHECK(PARSE("--blockio-max-rate", "1k") == -EINVAL);
+	CHECK(PARSE("--blockio-hook") == -EINVAL);
+	CHECK(strstr(err, "needs a value") != NULL);
+	CHECK(config__option_arg("no-blockio") == 0);
+	CHECK(config__option_arg("blockio-max-rate") == 1);
+}
+
 int main(void)
 {
 	test_defaults();
@@ -253,5 +525,7 @@ int main(void)
 	test_offcpu_flags();
 	test_offcpu_errors();
 	test_parse_duration();
+	conffile_tests();
+	test_blockio_flags();
 	return test__finish("test_config");
 }

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "collector.h"
 #include "evloop.h"
 #include "http.h"
@@ -653,6 +654,231 @@ static void test_listen_errors(struct env *env)
 	http__free(NULL);
 }
 
+/* Sends a raw request to port and waits for the whole answer. */
+static void client_request(struct env *env, struct client *c, uint16_t port, const char *text)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+	size_t n = strlen(text);
+
+	memset(c, 0, sizeof(*c));
+	c->loop = env->loop;
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(c->fd >= 0 && connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(write(c->fd, text, n) == (ssize_t)n);
+	CHECK(evloop__add(env->loop, c->fd, EPOLLIN, on_client, c) == 0);
+	client_wait(env, c);
+}
+
+#define AUTH_TOKEN	 "s3cret-token-for-the-http-test"
+#define REQ(path, extra) "GET " path " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n" extra "\r\n"
+
+/* A server that asks for a bearer token: 401 without it or with a wrong one, 200 with it. */
+static void test_bearer_token(struct env *env)
+{
+	struct http_deps deps = {.loop = env->loop,
+				 .collector = env->coll,
+				 .max_seconds = 10,
+				 .max_sessions = 2,
+				 .period = 10101010,
+				 .idle_timeout_s = 1};
+	char path[] = "/tmp/sonde-test-token.XXXXXX", err[256] = "";
+	struct http_server *srv = NULL;
+	struct collector_stats cs;
+	struct auth *a = NULL;
+	struct client c;
+	uint16_t port;
+	int fd;
+
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	CHECK(write(fd, AUTH_TOKEN "\n", strlen(AUTH_TOKEN) + 1) ==
+	      (ssize_t)strlen(AUTH_TOKEN) + 1);
+	close(fd);
+	CHECK(auth__new(path, &a, err, sizeof(err)) == 0);
+	unlink(path);
+	deps.auth = a;
+	if (http__new(&deps, "127.0.0.1", 0, &srv, err, sizeof(err))) {
+		test__failed++;
+		fprintf(stderr, "http__new with a token: %s\n", err);
+		auth__free(a);
+		return;
+	}
+	port = http__port(srv);
+
+	client_request(env, &c, port, REQ("/metrics", ""));
+	CHECK_EQ_U64(status_of(&c), 401);
+	CHECK(has_header(&c, "WWW-Authenticate: Bearer realm=\"sonde\"\r\n"));
+	CHECK(has_header(&c, "X-Go-Pprof: 1"));
+	CHECK(strstr(c.resp.buf, "sonde_") == NULL); /* nothing of the metrics leaks */
+	CHECK(strstr(c.resp.buf, "\r\n\r\nunauthorized: this server needs a bearer token\n"));
+	client_close(env, &c);
+
+	client_request(env, &c, port,
+		       REQ("/metrics", "Authorization: Bearer wrong-token-123456\r\n"));
+	CHECK_EQ_U64(status_of(&c), 401);
+	CHECK(has_header(&c, "WWW-Authenticate: Bearer realm=\"sonde\", error=\"invalid_token\""));
+	client_close(env, &c);
+
+	client_request(env, &c, port, REQ("/metrics", "Authorization: Bearer " AUTH_TOKEN "x\r\n"));
+	CHECK_EQ_U64(status_of(&c), 401);
+	client_close(env, &c);
+
+	client_request(env, &c, port, REQ("/metrics", "Authorization: Basic " AUTH_TOKEN "\r\n"));
+	CHECK_EQ_U64(status_of(&c), 401);
+	client_close(env, &c);
+
+	client_request(env, &c, port, REQ("/metrics", "Authorization: Bearer " AUTH_TOKEN "\r\n"));
+	CHECK_EQ_U64(status_of(&c), 200);
+	CHECK(strstr(c.resp.buf, "sonde_http_responses_total{code=\"401\"} 4") != NULL);
+	client_close(env, &c);
+
+	client_request(env, &c, port, REQ("/debug/pprof/", ""));
+	CHECK_EQ_U64(status_of(&c), 401);
+	client_close(env, &c);
+
+	/* Liveness probes carry no token: /healthz stays open. */
+	client_request(env, &c, port, REQ("/healthz", ""));
+	CHECK_EQ_U64(status_of(&c), 200);
+	client_close(env, &c);
+
+	/* Refused before a profile starts: no session is opened, nothing is waited for. */
+	client_request(env, &c, port, REQ("/debug/pprof/profile?seconds=5", ""));
+	CHECK_EQ_U64(status_of(&c), 401);
+	collector__stats(env->coll, &cs);
+	CHECK_EQ_U64(cs.sessions_open, 0);
+	client_close(env, &c);
+
+	/* A body is not read before the answer. */
+	client_request(env, &c, port,
+		       "POST /debug/pprof/profile HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
+		       "Content-Length: 5\r\n\r\nhello");
+	CHECK_EQ_U64(status_of(&c), 401);
+	client_close(env, &c);
+
+	/* A reload that drops the token opens the server; the old token comes back to free. */
+	CHECK(http__set_auth(srv, NULL) == a);
+	client_request(env, &c, port, REQ("/metrics", ""));
+	CHECK_EQ_U64(status_of(&c), 200);
+	client_close(env, &c);
+	CHECK(http__set_auth(srv, a) == NULL);
+	client_request(env, &c, port, REQ("/metrics", ""));
+	CHECK_EQ_U64(status_of(&c), 401);
+	client_close(env, &c);
+
+	CHECK(http__loopback_only(srv));
+	http__free(srv);
+	auth__free(a);
+
+	/* The wildcard address is not loopback. */
+	CHECK(http__new(&deps, "0.0.0.0", 0, &srv, err, sizeof(err)) == 0);
+	CHECK(!http__loopback_only(srv));
+	http__free(srv);
+	CHECK(http__new(&deps, "::1", 0, &srv, err, sizeof(err)) == 0);
+	CHECK(http__loopback_only(srv));
+	http__free(srv);
+}
+
+static void inject_blockio(struct env *env, uint32_t pid, int n)
+{
+	struct sonde_sample ev;
+
+	for (int i = 0; i < n; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.hdr.kind = SONDE_EV_BLOCKIO;
+		ev.hdr.pid = pid;
+		ev.hdr.tid = pid;
+		ev.hdr.ts_ns = collector__now_ns();
+		ev.hdr.value = 80000; /* latency */
+		ev.hdr.aux = 4096;    /* bytes */
+		ev.hdr.info = SONDE_BIO_OP_READ | SONDE_BIO_SYNC;
+		ev.hdr.info2 = 254u << 20;
+		memcpy(ev.hdr.comm, "db", 3);
+		memcpy(ev.hdr.thread_name, "db-io", 6);
+		ev.hdr.ustack_sz = 8;
+		ev.frames[0] = 0x401000;
+		collector__handle_event(env->coll, &ev, sizeof(ev.hdr) + 8);
+	}
+}
+
+/* /debug/pprof/blockio: 404 with the reason when off; the block-I/O shape when on. */
+static void test_blockio_endpoint(struct env *env)
+{
+	struct http_deps deps = {
+		.loop = env->loop,
+		.collector = env->coll,
+		.max_seconds = 3600,
+		.max_sessions = 2,
+		.period = 10101010,
+		.blockio = true,
+	};
+	Perftools__Profiles__Profile *p;
+	struct collector_stats cs0, cs1;
+	struct env on = *env;
+	struct client c;
+	size_t len = 0;
+	int64_t total[3] = {0};
+	char err[256] = "";
+
+	/* The shared server runs without block I/O. */
+	collector__stats(env->coll, &cs0);
+	CHECK(client_open(env, &c, "GET", "/debug/pprof/blockio?seconds=1") == 0);
+	client_wait(env, &c);
+	CHECK_EQ_U64(status_of(&c), 404);
+	CHECK(has_header(&c, "X-Go-Pprof: 1"));
+	CHECK(body_of(&c, &len) && strstr(body_of(&c, &len), "--no-blockio") != NULL);
+	client_close(env, &c);
+	collector__stats(env->coll, &cs1);
+	CHECK_EQ_U64(cs1.sessions_total, cs0.sessions_total);
+
+	on.srv = NULL;
+	CHECK(http__new(&deps, "127.0.0.1", 0, &on.srv, err, sizeof(err)) == 0);
+	if (!on.srv)
+		return;
+	CHECK(client_open(&on, &c, "GET", "/debug/pprof/") == 0);
+	client_wait(&on, &c);
+	CHECK(c.resp.buf && strstr(c.resp.buf, "blockio?seconds=") != NULL);
+	client_close(&on, &c);
+	CHECK(client_open(&on, &c, "POST", "/debug/pprof/blockio") == 0);
+	client_wait(&on, &c);
+	CHECK_EQ_U64(status_of(&c), 405);
+	client_close(&on, &c);
+	CHECK(client_open(&on, &c, "GET", "/debug/pprof/blockio?seconds=0") == 0);
+	client_wait(&on, &c);
+	CHECK_EQ_U64(status_of(&c), 400);
+	client_close(&on, &c);
+
+	CHECK(client_open(&on, &c, "GET", "/debug/pprof/blockio?seconds=1&pid=4242") == 0);
+	run_until_sessions(&on, 1);
+	inject_blockio(&on, 4242, 12);
+	inject_blockio(&on, 4243, 5); /* another process: filtered out */
+	inject(&on, 4242, 7);	      /* on-CPU samples: not this profile's kind */
+	client_wait(&on, &c);
+	CHECK_EQ_U64(status_of(&c), 200);
+	CHECK(has_header(&c, "Content-Type: application/octet-stream"));
+	p = decode(&c);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK_EQ_U64(p->n_sample_type, 3);
+		CHECK_STR(p->string_table[p->default_sample_type], "io_latency");
+		for (size_t i = 0; i < p->n_sample; i++) {
+			for (size_t j = 0; j < 3 && j < p->sample[i]->n_value; j++)
+				total[j] += p->sample[i]->value[j];
+			CHECK_STR(label_of(p, p->sample[i], "pid"), "4242");
+			CHECK_STR(label_of(p, p->sample[i], "device"), "254:0");
+			CHECK_STR(label_of(p, p->sample[i], "op"), "read");
+			CHECK_STR(label_of(p, p->sample[i], "sync"), "true");
+			CHECK_STR(label_of(p, p->sample[i], "thread_name"), "db-io");
+		}
+		CHECK_EQ_U64(total[0], 12);
+		CHECK_EQ_U64(total[1], 12 * 4096);
+		CHECK_EQ_U64(total[2], 12 * 80000);
+		perftools__profiles__profile__free_unpacked(p, NULL);
+	}
+	client_close(&on, &c);
+	http__free(on.srv);
+}
+
 int main(void)
 {
 	struct http_deps deps = {0};
@@ -686,6 +912,8 @@ int main(void)
 	test_session_limit(&env);
 	test_longer_than_idle_timeout(&env);
 	test_listen_errors(&env);
+	test_bearer_token(&env);
+	test_blockio_endpoint(&env);
 	http__free(env.srv);
 	collector__free(env.coll);
 	evloop__free(env.loop);

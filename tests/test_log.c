@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -43,6 +45,44 @@ static void emit_long(void)
 	log_error("%s", big);
 }
 
+/* Under the journal, lines carry their syslog priority; elsewhere they do not. */
+static void test_journal_priorities(void)
+{
+	FILE *tmp = tmpfile();
+	int saved = dup(STDERR_FILENO);
+	char env[64], out[256] = "";
+	struct stat st;
+	size_t n;
+
+	fflush(stderr);
+	dup2(fileno(tmp), STDERR_FILENO);
+	fstat(STDERR_FILENO, &st);
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino + 1);
+	setenv("JOURNAL_STREAM", env, 1);
+	CHECK(!log__detect_journal()); /* another stream */
+	log_warn("plain");
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", env, 1);
+	CHECK(log__detect_journal());
+	log_error("e");
+	log_warn("w");
+	log_info("i");
+	unsetenv("JOURNAL_STREAM");
+	CHECK(!log__detect_journal());
+	log_info("after");
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(tmp);
+	n = fread(out, 1, sizeof(out) - 1, tmp);
+	out[n] = '\0';
+	fclose(tmp);
+	CHECK_STR(out, "sonde: warn: plain\n<3>sonde: error: e\n<4>sonde: warn: w\n"
+		       "<6>sonde: info: i\nsonde: info: after\n");
+}
+
 int main(void)
 {
 	enum log_level lvl = LOG_LVL_ERROR;
@@ -70,5 +110,6 @@ int main(void)
 	capture(emit_long, out, sizeof(out));
 	CHECK(strlen(out) < 1100);
 	CHECK(strchr(out, '\n') == out + strlen(out) - 1);
+	test_journal_priorities();
 	return test__finish("test_log");
 }
