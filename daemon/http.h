@@ -12,7 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cgroups.h"
 #include "collector.h"
+#include "history.h"
 #include "evloop.h"
 #include "strbuf.h"
 #include "symbolizer.h"
@@ -30,7 +32,11 @@ struct http_deps {
 	uint64_t period;	 /* ns per sample (cpu-clock) or events per sample (cycles) */
 	uint64_t wall_period_ns; /* ns an on-CPU sample stands for in wall profiles: 1e9 / Hz */
 	bool cycles;
-	bool offcpu; /* off-CPU records are collected: /offcpu and /wall are served */
+	bool offcpu;		 /* off-CPU records are collected: /offcpu and /wall are served */
+	bool offcpu_preempted;	 /* /offcpu shows preempted (R) time too; /wall always does */
+	struct history *history; /* past windows for start/end/last; NULL: no history */
+	struct cgroups *cg;	 /* cgroup labels and filters; NULL: none */
+	uint32_t labels;	 /* enum label_bit mask; 0: pid, comm, thread_name */
 	/* Appends the Prometheus text of everything but HTTP itself. */
 	int (*render_metrics)(void *ctx, struct strbuf *out);
 	void *metrics_ctx;
@@ -68,7 +74,33 @@ const char *http__status_label(enum http_status_class c);
 struct profile_query {
 	uint32_t seconds;
 	uint32_t pid; /* 0: all */
+	/* History: start/end/last were given; the profile is built from past windows. */
+	bool history;
+	int64_t start_unix_ns;
+	int64_t end_unix_ns;
+	bool folded; /* format=folded */
+	char comm[17];
+	char cgroup[256];
+	char container[65];
+	char unit[256];
 };
+
+/* The query parameters of a profile request, as the client sent them (NULL: absent). */
+struct profile_params {
+	const char *seconds, *pid, *start, *end, *last, *format;
+	const char *comm, *cgroup, *container, *unit;
+};
+
+/*
+ * Validates every parameter of a profile request: seconds and pid as below;
+ * start/end (unix seconds or RFC 3339) or last (a duration) for history,
+ * relative to now_unix_ns, never together with seconds; format pprof or
+ * folded; the filters comm, cgroup, container and unit. 0, or -EINVAL with a
+ * message for the client in err.
+ */
+int http__parse_profile_params(const struct profile_params *pp, uint32_t max_seconds,
+			       int64_t now_unix_ns, struct profile_query *out, char *err,
+			       size_t err_len);
 
 /*
  * Validates the query of /debug/pprof/profile. seconds: absent means 30, else

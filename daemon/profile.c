@@ -29,6 +29,9 @@ struct build_ctx {
 	uint64_t kernel_map_id;
 	enum profile_kind kind;
 	int64_t period; /* ns (or events) per on-CPU sample; 0: samples carry their own value */
+	uint32_t labels;
+	struct cgroups *cg;
+	const struct entry_filter *filter;
 	uint64_t locs[2 * SONDE_MAX_STACK_DEPTH + 1];
 };
 
@@ -161,11 +164,14 @@ static uint64_t synthetic_location(struct build_ctx *ctx, const char *name)
 static int add_entry(const struct agg_sample *e, void *arg)
 {
 	struct build_ctx *ctx = arg;
-	struct pprof_label labels[4];
-	char pid_str[16], state[2];
-	size_t n = 0, n_labels = 3;
+	struct label_values lv;
+	struct pprof_label labels[LABELS_MAX + 1];
+	char state[2];
+	size_t n = 0, n_labels;
 	int64_t values[2];
 
+	if (!e->overflow && ctx->filter && !labels__match(ctx->filter, ctx->cg, e))
+		return 0;
 	for (uint32_t i = 0; !e->overflow && i < e->n_kstack + e->n_ustack; i++) {
 		bool kernel = i < e->n_kstack;
 		uint64_t addr = kernel ? e->kstack[i] : e->ustack[i - e->n_kstack];
@@ -182,14 +188,8 @@ static int add_entry(const struct agg_sample *e, void *arg)
 			return -ENOMEM;
 	}
 
-	snprintf(pid_str, sizeof(pid_str), "%u", e->pid);
-	labels[0] = (struct pprof_label){.key = "pid", .str = pid_str};
-	/* An empty string label would read as a numeric one: name the gap instead. */
-	labels[1] = (struct pprof_label){.key = "comm", .str = e->comm[0] ? e->comm : "[unknown]"};
-	labels[2] = (struct pprof_label){
-		.key = "thread_name",
-		.str = e->thread_name[0] ? e->thread_name : "[unknown]",
-	};
+	n_labels = labels__for_entry(ctx->labels, ctx->cg, e, &lv);
+	memcpy(labels, lv.labels, n_labels * sizeof(labels[0]));
 	/* A tag is the state letter of an off-CPU wait; on-CPU samples have none. */
 	if (e->tag) {
 		state[0] = (char)e->tag;
@@ -258,6 +258,11 @@ int profile__build(const struct agg *agg, struct symbolizer *sym, const struct p
 	opts.sample_types = types;
 	opts.period_type = types[1];
 	ctx.kind = meta->kind;
+	ctx.labels = meta->labels ? meta->labels : LABEL_PID | LABEL_COMM | LABEL_THREAD_NAME;
+	ctx.cg = meta->cg;
+	ctx.filter = meta->filter && !labels__filter_is_empty(meta->filter) ? meta->filter : NULL;
+	if (ctx.cg)
+		cgroups__begin(ctx.cg);
 	ctx.stats = stats ? stats : &local_stats;
 	ctx.sym = sym;
 	ctx.b = pprof_builder__new(&opts);

@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #include "agg.h"
+#include "cgroups.h"
+#include "labels.h"
 #include "strbuf.h"
 #include "symbolizer.h"
 
@@ -32,6 +34,10 @@ struct profile_meta {
 	 */
 	uint64_t period;
 	bool cycles; /* CPU: the samples come from the hardware cycles event */
+	/* enum label_bit mask; 0: pid, comm and thread_name. */
+	uint32_t labels;
+	struct cgroups *cg; /* names cgroup ids for labels and filters; may be NULL */
+	const struct entry_filter *filter; /* entries to keep; NULL: all */
 };
 
 struct profile_stats {

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "sonde.h"
 #include "prom.h"
+#include "recorder.h"
 #include "symbolizer.h"
 
 /* How often the ring buffer is drained when BPF has not woken us sooner. */
@@ -27,6 +28,8 @@ struct sonde {
 	struct collector *collector;
 	struct symbolizer *sym;
 	struct http_server *http;
+	struct cgroups *cg;
+	struct recorder *recorder;
 	int signal_fd;
 	int drain_fd;
 	sigset_t old_mask;
@@ -241,6 +244,7 @@ static int render_metrics(void *ctx, struct strbuf *out)
 	err = render_plain(out, plain, sizeof(plain) / sizeof(plain[0]));
 	err = err ?: render_labelled(out, labelled, sizeof(labelled) / sizeof(labelled[0]));
 	err = err ?: render_bpf_stats(s, out);
+	err = err ?: recorder__render_metrics(s->recorder, out);
 	return err;
 }
 
@@ -258,6 +262,7 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 		.offcpu_hook = cfg->offcpu_hook,
 	};
 	struct symbolizer_opts sopts = {.proc_root = "/proc"};
+	struct recorder_opts ropts = {0};
 	struct http_deps deps = {0};
 	struct sonde *s;
 	sigset_t mask;
@@ -334,11 +339,39 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 	deps.period = deps.cycles ? 0 : loader__period_ns(s->loader);
 	deps.wall_period_ns = 1000000000ull / cfg->frequency;
 	deps.offcpu = cfg->offcpu;
+	s->cg = cgroups__new(NULL);
+	if (!s->cg) {
+		rc = -ENOMEM;
+		snprintf(err, err_len, "cannot create the cgroup resolver");
+		goto err_close_drain;
+	}
+	ropts.loop = s->loop;
+	ropts.collector = s->collector;
+	ropts.sym = s->sym;
+	ropts.cg = s->cg;
+	ropts.window_ns = cfg->window_ns;
+	ropts.retention_ns = cfg->retention_ns;
+	ropts.max_bytes = cfg->max_memory;
+	ropts.agg_max_entries = cfg->agg_max_entries;
+	ropts.kinds = COLLECTOR_ONCPU | (cfg->offcpu ? COLLECTOR_OFFCPU : 0);
+	ropts.period = loader__period_ns(s->loader);
+	ropts.cycles = cfg->event == SONDE_EVENT_CYCLES;
+	ropts.wall_period_ns = 1000000000ull / cfg->frequency;
+	ropts.labels = cfg->labels;
+	ropts.push_url = cfg->pyroscope_url;
+	ropts.push_app = cfg->pyroscope_app;
+	ropts.push_tags = cfg->push_tags;
+	rc = recorder__new(&ropts, &s->recorder, err, err_len);
+	if (rc)
+		goto err_free_cgroups;
+	deps.history = recorder__history(s->recorder);
+	deps.cg = s->cg;
+	deps.labels = cfg->labels;
 	deps.render_metrics = render_metrics;
 	deps.metrics_ctx = s;
 	rc = http__new(&deps, cfg->listen_host, cfg->listen_port, &s->http, err, err_len);
 	if (rc)
-		goto err_close_drain;
+		goto err_free_recorder;
 
 	/* The first line logged: every failure before it is a single line on stderr. */
 	log_info("on-CPU sampling at %u Hz with %s on %u CPUs, ring buffer %u KiB", cfg->frequency,
@@ -348,12 +381,21 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 		log_info("off-CPU: %s; waits under %llu us sampled, at most %u records/s per CPU",
 			 loader__offcpu_mode(s->loader),
 			 (unsigned long long)(cfg->offcpu_min_ns / 1000), cfg->offcpu_max_rate);
+	log_info("history: %llu s windows kept %llu s within %llu MiB%s%s",
+		 (unsigned long long)(cfg->window_ns / 1000000000ull),
+		 (unsigned long long)(cfg->retention_ns / 1000000000ull),
+		 (unsigned long long)(cfg->max_memory >> 20),
+		 cfg->pyroscope_url[0] ? ", pushed to " : "", cfg->pyroscope_url);
 	log_info("serving on http://%s%s%s:%u/debug/pprof/",
 		 strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
 		 strchr(cfg->listen_host, ':') ? "]" : "", http__port(s->http));
 	*out = s;
 	return 0;
 
+err_free_recorder:
+	recorder__free(s->recorder);
+err_free_cgroups:
+	cgroups__free(s->cg);
 err_close_drain:
 	close(s->drain_fd);
 err_close_signal:
@@ -382,6 +424,8 @@ void sonde__free(struct sonde *s)
 	if (!s)
 		return;
 	http__free(s->http);
+	recorder__free(s->recorder);
+	cgroups__free(s->cg);
 	close(s->drain_fd);
 	close(s->signal_fd);
 	collector__free(s->collector);
