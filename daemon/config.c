@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "labels.h"
 
 void config__defaults(struct config *cfg)
 {
@@ -24,6 +25,11 @@ void config__defaults(struct config *cfg)
 	cfg->blockio = true;
 	cfg->blockio_hook = BLOCKIO_HOOK_AUTO;
 	cfg->blockio_max_rate = CONFIG_DEFAULT_BLOCKIO_MAX_RATE;
+	cfg->window_ns = CONFIG_DEFAULT_WINDOW_S * 1000000000ull;
+	cfg->retention_ns = CONFIG_DEFAULT_RETENTION_S * 1000000000ull;
+	cfg->max_memory = (uint64_t)CONFIG_DEFAULT_MAX_MEMORY_MB << 20;
+	cfg->labels = LABELS_DEFAULT;
+	snprintf(cfg->pyroscope_app, sizeof(cfg->pyroscope_app), "sonde");
 	cfg->log_level = LOG_LVL_INFO;
 }
 
@@ -85,7 +91,12 @@ int config__parse_duration_ns(const char *s, uint64_t min_ns, uint64_t max_ns, u
 	static const struct {
 		const char *unit;
 		uint64_t ns;
-	} units[] = {{"ns", 1}, {"us", 1000}, {"ms", 1000000}, {"s", 1000000000}};
+	} units[] = {{"ns", 1},
+		     {"us", 1000},
+		     {"ms", 1000000},
+		     {"s", 1000000000ull},
+		     {"m", 60000000000ull},
+		     {"h", 3600000000000ull}};
 	char digits[32];
 	size_t n = 0;
 	uint64_t v;
@@ -99,12 +110,14 @@ int config__parse_duration_ns(const char *s, uint64_t min_ns, uint64_t max_ns, u
 		return -EINVAL;
 	memcpy(digits, s, n);
 	digits[n] = '\0';
-	err = config__parse_u64(digits, 0, UINT64_MAX / 1000000000, &v);
+	err = config__parse_u64(digits, 0, UINT64_MAX, &v);
 	if (err)
 		return err == -ERANGE ? -ERANGE : -EINVAL;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(s + n, units[i].unit))
 			continue;
+		if (v > UINT64_MAX / units[i].ns)
+			return -ERANGE;
 		v *= units[i].ns;
 		if (v < min_ns || v > max_ns)
 			return -ERANGE;
@@ -112,6 +125,17 @@ int config__parse_duration_ns(const char *s, uint64_t min_ns, uint64_t max_ns, u
 		return 0;
 	}
 	return -EINVAL;
+}
+
+bool config__valid_push_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
+			return false;
+	return true;
 }
 
 const char *config__event_name(enum sonde_event ev)
@@ -174,6 +198,17 @@ void config__usage(FILE *f)
 		"      --blockio-max-rate N block-I/O requests recorded with their stacks a\n"
 		"                           second per CPU (default %u), 0 for every one; above\n"
 		"                           it one in k is kept and weighted by k\n"
+		"      --window DUR         length of a history window, 1s..1h (default 10s)\n"
+		"      --retention DUR      how long windows are kept (default 10m, at most 7 "
+		"days)\n"
+		"      --max-memory MIB     memory the history may hold (default 256); the oldest\n"
+		"                           windows go first when it is reached\n"
+		"      --labels LIST        labels on samples: pid,comm,thread_name,tid,cgroup,\n"
+		"                           container_id,unit or none (default pid,comm,\n"
+		"                           thread_name,container_id,unit)\n"
+		"      --pyroscope-url URL  push every window of every kind to Pyroscope /ingest\n"
+		"      --pyroscope-app NAME application name of the pushes (default sonde)\n"
+		"      --pyroscope-tag K=V  a static tag on every push (repeatable)\n"
 		"      --log-level LEVEL    error, warn, info or debug (default info)\n"
 		"      --config FILE        settings file, 'key = value' lines with keys named\n"
 		"                           like the long options (default " CONFIG_DEFAULT_FILE
@@ -191,7 +226,8 @@ void config__usage(FILE *f)
 		"  -h, --help               show this help and exit\n"
 		"  -V, --version            show the version and exit\n"
 		"\n"
-		"Endpoints: /debug/pprof/{profile,offcpu,wall,blockio}?seconds=N[&pid=P],\n"
+		"Endpoints: /debug/pprof/{profile,offcpu,wall,blockio}?seconds=N or ?last=5m or\n"
+		"?start=T&end=T, filters pid= comm= cgroup= container= unit=, format=folded;\n"
 		"/debug/pprof/, /metrics, /healthz\n",
 		CONFIG_DEFAULT_LISTEN, CONFIG_MAX_FREQUENCY, CONFIG_DEFAULT_FREQUENCY,
 		CONFIG_DEFAULT_MAX_SECONDS, CONFIG_DEFAULT_OFFCPU_MAX_RATE,
@@ -218,6 +254,13 @@ enum {
 	OPT_NO_BLOCKIO,
 	OPT_BLOCKIO_HOOK,
 	OPT_BLOCKIO_MAX_RATE,
+	OPT_WINDOW,
+	OPT_RETENTION,
+	OPT_MAX_MEMORY,
+	OPT_LABELS,
+	OPT_PYROSCOPE_URL,
+	OPT_PYROSCOPE_APP,
+	OPT_PYROSCOPE_TAG,
 };
 
 static const struct option long_opts[] = {
@@ -243,6 +286,13 @@ static const struct option long_opts[] = {
 	{"no-blockio", no_argument, NULL, OPT_NO_BLOCKIO},
 	{"blockio-hook", required_argument, NULL, OPT_BLOCKIO_HOOK},
 	{"blockio-max-rate", required_argument, NULL, OPT_BLOCKIO_MAX_RATE},
+	{"window", required_argument, NULL, OPT_WINDOW},
+	{"retention", required_argument, NULL, OPT_RETENTION},
+	{"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+	{"labels", required_argument, NULL, OPT_LABELS},
+	{"pyroscope-url", required_argument, NULL, OPT_PYROSCOPE_URL},
+	{"pyroscope-app", required_argument, NULL, OPT_PYROSCOPE_APP},
+	{"pyroscope-tag", required_argument, NULL, OPT_PYROSCOPE_TAG},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -436,6 +486,16 @@ int config__parse_args(struct config *cfg, int argc, char **argv, char *err, siz
 				return -EINVAL;
 			}
 			break;
+		case OPT_WINDOW:
+			if (config__parse_duration_ns(optarg, 1000000000ull, 3600000000000ull,
+						      &cfg->window_ns)) {
+				snprintf(err, err_len,
+					 "invalid --window '%s': expected a duration from 1s to 1h "
+					 "with a unit, e.g. 10s",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
 		case OPT_BLOCKIO_MAX_RATE:
 			if (config__parse_u64(optarg, 0, 10000000, &v)) {
 				snprintf(err, err_len,
@@ -457,6 +517,85 @@ int config__parse_args(struct config *cfg, int argc, char **argv, char *err, siz
 		case OPT_CHECK_CONFIG:
 			cfg->check_config = true;
 			break;
+		case OPT_RETENTION:
+			if (config__parse_duration_ns(optarg, 1000000000ull, 604800000000000ull,
+						      &cfg->retention_ns)) {
+				snprintf(err, err_len,
+					 "invalid --retention '%s': expected a duration from 1s to "
+					 "7 days with a unit, e.g. 10m",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_MAX_MEMORY:
+			if (config__parse_u64(optarg, 1, 1024 * 1024, &v)) {
+				snprintf(
+					err, err_len,
+					"invalid --max-memory '%s': expected MiB from 1 to 1048576",
+					optarg);
+				return -EINVAL;
+			}
+			cfg->max_memory = v << 20;
+			break;
+		case OPT_LABELS: {
+			char why[160];
+
+			if (labels__parse(optarg, &cfg->labels, why, sizeof(why))) {
+				snprintf(err, err_len, "invalid --labels: %s", why);
+				return -EINVAL;
+			}
+			cfg->labels |= LABEL_EXPLICIT;
+			break;
+		}
+		case OPT_PYROSCOPE_URL:
+			if ((strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8)) ||
+			    strlen(optarg) >= sizeof(cfg->pyroscope_url)) {
+				snprintf(err, err_len,
+					 "invalid --pyroscope-url: expected http:// or https:// "
+					 "and at most %zu bytes",
+					 sizeof(cfg->pyroscope_url) - 1);
+				return -EINVAL;
+			}
+			snprintf(cfg->pyroscope_url, sizeof(cfg->pyroscope_url), "%s", optarg);
+			break;
+		case OPT_PYROSCOPE_APP:
+			if (!config__valid_push_name(optarg) ||
+			    strlen(optarg) >= sizeof(cfg->pyroscope_app)) {
+				snprintf(err, err_len,
+					 "invalid --pyroscope-app '%.64s': expected 1 to 127 of "
+					 "[A-Za-z0-9._-]",
+					 optarg);
+				return -EINVAL;
+			}
+			snprintf(cfg->pyroscope_app, sizeof(cfg->pyroscope_app), "%s", optarg);
+			break;
+		case OPT_PYROSCOPE_TAG: {
+			const char *eq = strchr(optarg, '=');
+			size_t used = strlen(cfg->push_tags);
+			char key[64];
+
+			if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof(key) ||
+			    !config__valid_push_name(eq + 1)) {
+				snprintf(err, err_len,
+					 "invalid --pyroscope-tag '%.64s': expected KEY=VALUE of "
+					 "[A-Za-z0-9._-]",
+					 optarg);
+				return -EINVAL;
+			}
+			memcpy(key, optarg, (size_t)(eq - optarg));
+			key[eq - optarg] = '\0';
+			if (!config__valid_push_name(key) ||
+			    used + strlen(optarg) + 2 > sizeof(cfg->push_tags)) {
+				snprintf(err, err_len,
+					 "invalid --pyroscope-tag '%.64s': bad key, or too many "
+					 "tags",
+					 optarg);
+				return -EINVAL;
+			}
+			snprintf(cfg->push_tags + used, sizeof(cfg->push_tags) - used, "%s%s",
+				 used ? "," : "", optarg);
+			break;
+		}
 		case 'h':
 			return CONFIG_HELP;
 		case 'V':
@@ -469,6 +608,10 @@ int config__parse_args(struct config *cfg, int argc, char **argv, char *err, siz
 				 argv[optind - 1]);
 			return -EINVAL;
 		}
+	}
+	if (cfg->retention_ns < cfg->window_ns) {
+		snprintf(err, err_len, "--retention must be at least one --window");
+		return -EINVAL;
 	}
 	if (optind < argc) {
 		snprintf(err, err_len, "unexpected argument '%s' (see --help)", argv[optind]);

@@ -28,6 +28,12 @@ enum sonde_event {
 #define CONFIG_DEFAULT_OFFCPU_MIN_NS   1000000ull
 #define CONFIG_DEFAULT_OFFCPU_MAX_RATE 5000
 
+/* Continuous profiling. */
+#define CONFIG_DEFAULT_WINDOW_S	     10
+#define CONFIG_DEFAULT_RETENTION_S   600
+#define CONFIG_DEFAULT_MAX_MEMORY_MB 256
+#define CONFIG_MAX_PUSH_TAGS	     16
+
 enum offcpu_hook {
 	OFFCPU_HOOK_AUTO = 0, /* tp_btf, falling back to raw_tp */
 	OFFCPU_HOOK_TP_BTF,
@@ -61,6 +67,13 @@ struct config {
 	bool blockio; /* block-I/O profiling */
 	enum blockio_hook blockio_hook;
 	uint32_t blockio_max_rate; /* request starts kept a second per CPU; 0: every one */
+	uint64_t window_ns;	   /* length of a history window */
+	uint64_t retention_ns;	   /* how long windows are kept */
+	uint64_t max_memory;	   /* bytes the history may hold */
+	uint32_t labels;	   /* enum label_bit mask */
+	char pyroscope_url[512];   /* "" : no push */
+	char pyroscope_app[128];   /* application name in pushes */
+	char push_tags[1024];	   /* "k=v,k2=v2": static tags of every push */
 	enum log_level log_level;
 	/* Service and security. Empty strings: not set. */
 	char config_file[CONFIG_PATH_MAX];     /* --config: the settings file to read */
@@ -89,7 +102,7 @@ int config__parse_listen(const char *s, char *host, size_t host_len, uint16_t *p
 int config__parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /*
- * Parses a duration with a unit: ns, us, ms or s ("500us", "2ms"), into
+ * Parses a duration with a unit: ns, us, ms, s, m or h ("500us", "10m"), into
  * nanoseconds within [min_ns, max_ns]. 0 or -EINVAL / -ERANGE.
  */
 int config__parse_duration_ns(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t *out);
@@ -103,5 +116,7 @@ int config__option_arg(const char *name);
 const char *config__event_name(enum sonde_event ev);
 const char *config__offcpu_hook_name(enum offcpu_hook hook);
 const char *config__blockio_hook_name(enum blockio_hook hook);
+/* Names and tag values of Pyroscope pushes: non-empty [A-Za-z0-9._-]. */
+bool config__valid_push_name(const char *s);
 
 #endif

@@ -18,7 +18,9 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "folded.h"
 #include "profile.h"
+#include "query.h"
 #include "prom.h"
 #include "tls.h"
 
@@ -113,6 +115,113 @@ int http__parse_profile_query(const char *seconds, const char *pid, uint32_t max
 		}
 		out->pid = (uint32_t)v;
 	}
+	return 0;
+}
+
+/* Copies a filter value after checking its length and characters. */
+static int copy_filter(const char *name, const char *v, char *dst, size_t dst_len,
+		       const char *allowed, char *err, size_t err_len)
+{
+	size_t n = strlen(v);
+
+	if (!n || n >= dst_len || strspn(v, allowed) != n) {
+		snprintf(err, err_len, "invalid %s parameter: expected 1 to %zu characters of [%s]",
+			 name, dst_len - 1, allowed);
+		return -EINVAL;
+	}
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+#define ALNUM	     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+#define COMM_CHARS   ALNUM "._-:/+@ "
+#define CGROUP_CHARS ALNUM "._-:/+@"
+#define HEX_CHARS    "0123456789abcdef"
+
+static int parse_history(const struct profile_params *pp, int64_t now_unix_ns,
+			 struct profile_query *out, char *err, size_t err_len)
+{
+	uint64_t last_ns;
+
+	if (pp->seconds) {
+		snprintf(err, err_len,
+			 "seconds cannot be combined with start, end or last: seconds waits for "
+			 "the next N seconds, the others read the past");
+		return -EINVAL;
+	}
+	if (pp->last && (pp->start || pp->end)) {
+		snprintf(err, err_len, "last cannot be combined with start or end");
+		return -EINVAL;
+	}
+	out->history = true;
+	out->end_unix_ns = now_unix_ns;
+	if (pp->last) {
+		if (query__parse_duration(pp->last, &last_ns)) {
+			snprintf(err, err_len,
+				 "invalid last parameter: expected a duration such as 5m, 90s or "
+				 "1h30m, at most 720h");
+			return -EINVAL;
+		}
+		out->start_unix_ns = now_unix_ns - (int64_t)last_ns;
+		return 0;
+	}
+	if (!pp->start) {
+		snprintf(err, err_len, "end needs start (or use last)");
+		return -EINVAL;
+	}
+	if (query__parse_time(pp->start, &out->start_unix_ns) ||
+	    (pp->end && query__parse_time(pp->end, &out->end_unix_ns))) {
+		snprintf(err, err_len,
+			 "invalid start or end parameter: expected unix seconds or RFC 3339, "
+			 "e.g. 2026-11-22T08:00:00Z");
+		return -EINVAL;
+	}
+	if (out->end_unix_ns <= out->start_unix_ns) {
+		snprintf(err, err_len, "end must be after start");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int http__parse_profile_params(const struct profile_params *pp, uint32_t max_seconds,
+			       int64_t now_unix_ns, struct profile_query *out, char *err,
+			       size_t err_len)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = http__parse_profile_query(pp->seconds, pp->pid, max_seconds, out, err, err_len);
+	if (rc)
+		return rc;
+	if ((pp->start || pp->end || pp->last) && parse_history(pp, now_unix_ns, out, err, err_len))
+		return -EINVAL;
+	if (pp->format && strcmp(pp->format, "pprof")) {
+		if (strcmp(pp->format, "folded")) {
+			snprintf(err, err_len,
+				 "invalid format parameter: expected pprof or folded");
+			return -EINVAL;
+		}
+		out->folded = true;
+	}
+	if (pp->comm &&
+	    copy_filter("comm", pp->comm, out->comm, sizeof(out->comm), COMM_CHARS, err, err_len))
+		return -EINVAL;
+	if (pp->cgroup && (copy_filter("cgroup", pp->cgroup, out->cgroup, sizeof(out->cgroup),
+				       CGROUP_CHARS, err, err_len) ||
+			   out->cgroup[0] != '/')) {
+		snprintf(err, err_len, "invalid cgroup parameter: expected a path from /");
+		return -EINVAL;
+	}
+	if (pp->container && (copy_filter("container", pp->container, out->container,
+					  sizeof(out->container), HEX_CHARS, err, err_len) ||
+			      strlen(out->container) < 12)) {
+		snprintf(err, err_len,
+			 "invalid container parameter: expected 12 to 64 lowercase hex digits");
+		return -EINVAL;
+	}
+	if (pp->unit &&
+	    copy_filter("unit", pp->unit, out->unit, sizeof(out->unit), CGROUP_CHARS, err, err_len))
+		return -EINVAL;
 	return 0;
 }
 
@@ -323,6 +432,183 @@ static void on_client_hangup(void *ctx, uint32_t events)
 	request_wake(req, REQ_GONE);
 }
 
+/* What a query keeps: its filters, and whether preempted waits count. */
+struct keep_ctx {
+	struct entry_filter f;
+	struct cgroups *cg;
+	uint32_t skip_tag;
+};
+
+static bool keep_entry(const struct agg_sample *e, void *arg)
+{
+	const struct keep_ctx *k = arg;
+
+	if (k->skip_tag && e->tag == k->skip_tag)
+		return false;
+	return labels__match(&k->f, k->cg, e);
+}
+
+static void keep_init(struct keep_ctx *k, const struct http_server *srv,
+		      const struct profile_query *q, enum profile_kind kind)
+{
+	memset(k, 0, sizeof(*k));
+	k->cg = srv->deps.cg;
+	k->f.pid = q->pid;
+	k->f.comm = q->comm[0] ? q->comm : NULL;
+	k->f.cgroup = q->cgroup[0] ? q->cgroup : NULL;
+	k->f.container = q->container[0] ? q->container : NULL;
+	k->f.unit = q->unit[0] ? q->unit : NULL;
+	/* Time spent runnable after preemption is in /wall always, in /offcpu on request. */
+	if (kind == PROFILE_OFFCPU && !srv->deps.offcpu_preempted)
+		k->skip_tag = SONDE_STATE_R;
+}
+
+static int keep_copy(const struct agg_sample *e, void *arg)
+{
+	void **pair = arg;
+
+	if (e->overflow || keep_entry(e, pair[1]))
+		agg__add(pair[0], e);
+	return 0;
+}
+
+/* A copy of agg with only what the query keeps; NULL when out of memory. */
+static struct agg *agg_kept(const struct agg *agg, struct keep_ctx *k, const struct agg_opts *o)
+{
+	struct agg *copy = agg__new(o);
+	void *pair[2] = {copy, k};
+
+	if (copy)
+		agg__for_each(agg, keep_copy, pair);
+	return copy;
+}
+
+/* Answers with the profile of agg in the format the query asked for. */
+static enum MHD_Result respond_profile(struct http_server *srv, struct MHD_Connection *conn,
+				       const struct profile_query *q, enum profile_kind kind,
+				       const struct agg *agg, int64_t time_nanos,
+				       int64_t duration_nanos)
+{
+	struct profile_meta meta = {0};
+	struct strbuf body = STRBUF_INIT;
+	struct MHD_Response *resp;
+	size_t len;
+	char *data;
+	int err;
+
+	meta.kind = kind;
+	meta.time_nanos = time_nanos;
+	meta.duration_nanos = duration_nanos;
+	meta.period = kind == PROFILE_WALL ? srv->deps.wall_period_ns : srv->deps.period;
+	meta.cycles = srv->deps.cycles;
+	meta.labels = srv->deps.labels;
+	meta.cg = srv->deps.cg;
+	meta.device_name = device_name;
+	meta.device_ctx = srv->deps.blockdev;
+	if (q->folded) {
+		struct folded_opts fo = {
+			.value = kind == PROFILE_CPU ? FOLDED_COUNT : FOLDED_VALUE,
+			.oncpu_period = kind == PROFILE_WALL ? srv->deps.wall_period_ns : 0,
+		};
+
+		err = folded__write(agg, srv->deps.sym, &fo, &body);
+	} else {
+		err = profile__build(agg, srv->deps.sym, &meta, &body, NULL);
+	}
+	if (err) {
+		strbuf__release(&body);
+		log_warn("building a profile failed: %s", strerror(-err));
+		return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				     "could not build the profile");
+	}
+	if (!body.buf && strbuf__appends(&body, ""))
+		return MHD_NO;
+	data = strbuf__detach(&body, &len);
+	resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(data);
+		return MHD_NO;
+	}
+	if (q->folded) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"text/plain; charset=utf-8");
+	} else {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"application/octet-stream");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
+					"attachment; filename=\"profile\"");
+	}
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	srv->stats.profiles_served++;
+	srv->stats.profile_bytes += len;
+	return queue(srv, conn, MHD_HTTP_OK, resp);
+}
+
+/* CLOCK_MONOTONIC of a unix time, through the offset between the two clocks now. */
+static uint64_t monotonic_of(int64_t unix_ns, uint64_t now_mono, int64_t now_unix)
+{
+	int64_t m = (int64_t)now_mono - (now_unix - unix_ns);
+
+	return m > 0 ? (uint64_t)m : 0;
+}
+
+/* start/end/last: merges the finished windows that overlap the range; never waits. */
+static enum MHD_Result profile_history(struct http_server *srv, struct MHD_Connection *conn,
+				       struct http_request *req, enum profile_kind kind,
+				       uint32_t kinds)
+{
+	struct agg_opts agg_opts = {.max_entries = srv->deps.agg_max_entries};
+	uint64_t now_mono = collector__now_ns();
+	int64_t now_unix = realtime_ns();
+	struct history_range covered;
+	struct history_stats hs;
+	struct keep_ctx keep;
+	uint64_t from, to;
+	enum MHD_Result ret;
+	struct agg *agg;
+	char err[256];
+	int rc;
+
+	if (!srv->deps.history)
+		return respond_error(srv, conn, MHD_HTTP_NOT_FOUND,
+				     "no history is kept: use seconds=N");
+	keep_init(&keep, srv, &req->query, kind);
+	from = monotonic_of(req->query.start_unix_ns, now_mono, now_unix);
+	to = monotonic_of(req->query.end_unix_ns, now_mono, now_unix);
+	memset(&covered, 0, sizeof(covered));
+	agg = NULL;
+	/* A range wholly before the monotonic clock began holds nothing. */
+	if (to > from) {
+		rc = history__query(srv->deps.history, from, to, kinds, keep_entry, &keep,
+				    &agg_opts, &agg, &covered);
+		if (rc)
+			return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+					     "could not read the history");
+	}
+	if (!covered.windows) {
+		history__stats(srv->deps.history, &hs);
+		agg__free(agg);
+		if (!hs.windows)
+			snprintf(err, sizeof(err),
+				 "no finished window yet: the first one ends %llu s after start",
+				 (unsigned long long)(history__window_ns(srv->deps.history) /
+						      1000000000ull));
+		else
+			snprintf(err, sizeof(err),
+				 "no finished window overlaps that range; the history covers "
+				 "unix times %lld to %lld",
+				 (long long)((now_unix - (int64_t)(now_mono - hs.oldest_start_ns)) /
+					     1000000000ll),
+				 (long long)((now_unix - (int64_t)(now_mono - hs.newest_end_ns)) /
+					     1000000000ll));
+		return respond_error(srv, conn, MHD_HTTP_NOT_FOUND, err);
+	}
+	ret = respond_profile(srv, conn, &req->query, kind, agg, covered.start_unix_ns,
+			      (int64_t)(covered.end_ns - covered.start_ns));
+	agg__free(agg);
+	return ret;
+}
+
 static enum MHD_Result profile_start(struct http_server *srv, struct MHD_Connection *conn,
 				     struct http_request *req, enum profile_kind kind)
 {
@@ -338,10 +624,21 @@ static enum MHD_Result profile_start(struct http_server *srv, struct MHD_Connect
 	uint64_t now;
 	int rc;
 
-	rc = http__parse_profile_query(
-		MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "seconds"),
-		MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "pid"),
-		srv->deps.max_seconds, &req->query, err, sizeof(err));
+	struct profile_params pp = {
+		.seconds = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "seconds"),
+		.pid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "pid"),
+		.start = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "start"),
+		.end = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "end"),
+		.last = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "last"),
+		.format = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format"),
+		.comm = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "comm"),
+		.cgroup = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "cgroup"),
+		.container = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "container"),
+		.unit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "unit"),
+	};
+
+	rc = http__parse_profile_params(&pp, srv->deps.max_seconds, realtime_ns(), &req->query, err,
+					sizeof(err));
 	if (rc)
 		return respond_error(srv, conn, MHD_HTTP_BAD_REQUEST, err);
 	if ((kind == PROFILE_OFFCPU || kind == PROFILE_WALL) && !srv->deps.offcpu)
@@ -350,6 +647,8 @@ static enum MHD_Result profile_start(struct http_server *srv, struct MHD_Connect
 	if (kind == PROFILE_BLOCKIO && !srv->deps.blockio)
 		return respond_error(srv, conn, MHD_HTTP_NOT_FOUND,
 				     "block-I/O profiling is off: sonde runs with --no-blockio");
+	if (req->query.history)
+		return profile_history(srv, conn, req, kind, kinds[kind]);
 	if (srv->stats.profiles_pending >= srv->deps.max_sessions) {
 		snprintf(err, sizeof(err),
 			 "too many profiles in progress (at most %u at once); retry later",
@@ -409,14 +708,12 @@ err_cancel_session:
 static enum MHD_Result profile_finish(struct http_server *srv, struct MHD_Connection *conn,
 				      struct http_request *req)
 {
-	struct profile_meta meta = {0};
-	struct strbuf body = STRBUF_INIT;
-	struct MHD_Response *resp;
-	struct agg *agg;
+	struct agg_opts agg_opts = {.max_entries = srv->deps.agg_max_entries};
 	uint64_t end_ns = collector__now_ns();
-	size_t len;
-	char *data;
-	int err;
+	struct keep_ctx keep;
+	enum MHD_Result ret;
+	int64_t duration;
+	struct agg *agg;
 
 	if (req->state == REQ_GONE) {
 		/* Nobody to answer: drop the samples and close the connection. */
@@ -430,36 +727,23 @@ static enum MHD_Result profile_finish(struct http_server *srv, struct MHD_Connec
 	agg = collector__session_close(srv->deps.collector, req->session);
 	req->session = NULL;
 
-	meta.time_nanos = req->time_nanos;
-	meta.duration_nanos = (int64_t)(end_ns - req->start_ns);
-	if (meta.duration_nanos > (int64_t)req->query.seconds * 1000000000ll)
-		meta.duration_nanos = (int64_t)req->query.seconds * 1000000000ll;
-	meta.kind = req->kind;
-	meta.period = req->kind == PROFILE_WALL ? srv->deps.wall_period_ns : srv->deps.period;
-	meta.cycles = srv->deps.cycles;
-	meta.device_name = device_name;
-	meta.device_ctx = srv->deps.blockdev;
-	err = profile__build(agg, srv->deps.sym, &meta, &body, NULL);
+	duration = (int64_t)(end_ns - req->start_ns);
+	if (duration > (int64_t)req->query.seconds * 1000000000ll)
+		duration = (int64_t)req->query.seconds * 1000000000ll;
+	keep_init(&keep, srv, &req->query, req->kind);
+	keep.f.pid = 0; /* the session kept only that process already */
+	if (!labels__filter_is_empty(&keep.f)) {
+		struct agg *kept = agg_kept(agg, &keep, &agg_opts);
+
+		agg__free(agg);
+		agg = kept;
+		if (!agg)
+			return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+					     "could not build the profile: out of memory");
+	}
+	ret = respond_profile(srv, conn, &req->query, req->kind, agg, req->time_nanos, duration);
 	agg__free(agg);
-	if (err) {
-		strbuf__release(&body);
-		log_warn("building a profile failed: %s", strerror(-err));
-		return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				     "could not build the profile");
-	}
-	data = strbuf__detach(&body, &len);
-	resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(data);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
-				"attachment; filename=\"profile\"");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	srv->stats.profiles_served++;
-	srv->stats.profile_bytes += len;
-	return queue(srv, conn, MHD_HTTP_OK, resp);
+	return ret;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

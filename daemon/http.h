@@ -13,7 +13,9 @@
 #include <stdint.h>
 
 #include "blockdev.h"
+#include "cgroups.h"
 #include "collector.h"
+#include "history.h"
 #include "evloop.h"
 #include "strbuf.h"
 #include "symbolizer.h"
@@ -37,6 +39,9 @@ struct http_deps {
 	bool offcpu_preempted;	   /* /offcpu shows preempted (R) time too; /wall always does */
 	bool blockio;		   /* block-I/O records are collected: /blockio is served */
 	struct blockdev *blockdev; /* names disks in /blockio; NULL: "MAJ:MIN" */
+	struct history *history;   /* past windows for start/end/last; NULL: no history */
+	struct cgroups *cg;	   /* cgroup labels and filters; NULL: none */
+	uint32_t labels;	   /* enum label_bit mask; 0: pid, comm, thread_name */
 	/* Appends the Prometheus text of everything but HTTP itself. */
 	int (*render_metrics)(void *ctx, struct strbuf *out);
 	void *metrics_ctx;
@@ -81,7 +86,33 @@ bool http__loopback_only(const struct http_server *srv);
 struct profile_query {
 	uint32_t seconds;
 	uint32_t pid; /* 0: all */
+	/* History: start/end/last were given; the profile is built from past windows. */
+	bool history;
+	int64_t start_unix_ns;
+	int64_t end_unix_ns;
+	bool folded; /* format=folded */
+	char comm[17];
+	char cgroup[256];
+	char container[65];
+	char unit[256];
 };
+
+/* The query parameters of a profile request, as the client sent them (NULL: absent). */
+struct profile_params {
+	const char *seconds, *pid, *start, *end, *last, *format;
+	const char *comm, *cgroup, *container, *unit;
+};
+
+/*
+ * Validates every parameter of a profile request: seconds and pid as below;
+ * start/end (unix seconds or RFC 3339) or last (a duration) for history,
+ * relative to now_unix_ns, never together with seconds; format pprof or
+ * folded; the filters comm, cgroup, container and unit. 0, or -EINVAL with a
+ * message for the client in err.
+ */
+int http__parse_profile_params(const struct profile_params *pp, uint32_t max_seconds,
+			       int64_t now_unix_ns, struct profile_query *out, char *err,
+			       size_t err_len);
 
 /*
  * Validates the query of /debug/pprof/profile. seconds: absent means 30, else

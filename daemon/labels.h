@@ -28,6 +28,9 @@ enum label_bit {
 	LABEL_UNIT = 1u << 6,
 };
 
+/* Set in a mask that was chosen explicitly, so that "none" is not 0 (the default). */
+#define LABEL_EXPLICIT (1u << 31)
+
 #define LABELS_DEFAULT (LABEL_PID | LABEL_COMM | LABEL_THREAD_NAME | LABEL_CONTAINER | LABEL_UNIT)
 #define LABELS_MAX     7
 

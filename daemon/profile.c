@@ -31,6 +31,9 @@ struct build_ctx {
 	int64_t period; /* ns (or events) per on-CPU sample; 0: samples carry their own value */
 	profile_device_name_fn device_name;
 	void *device_ctx;
+	uint32_t labels;
+	struct cgroups *cg;
+	const struct entry_filter *filter;
 	uint64_t locs[2 * SONDE_MAX_STACK_DEPTH + 1];
 };
 
@@ -195,11 +198,14 @@ static size_t blockio_labels(struct build_ctx *ctx, const struct agg_sample *e,
 static int add_entry(const struct agg_sample *e, void *arg)
 {
 	struct build_ctx *ctx = arg;
-	struct pprof_label labels[6];
-	char pid_str[16], state[2], dev[64];
-	size_t n = 0, n_labels = 3;
+	struct label_values lv;
+	struct pprof_label labels[LABELS_MAX + 4];
+	char state[2], dev[64];
+	size_t n = 0, n_labels;
 	int64_t values[3];
 
+	if (!e->overflow && ctx->filter && !labels__match(ctx->filter, ctx->cg, e))
+		return 0;
 	for (uint32_t i = 0; !e->overflow && i < e->n_kstack + e->n_ustack; i++) {
 		bool kernel = i < e->n_kstack;
 		uint64_t addr = kernel ? e->kstack[i] : e->ustack[i - e->n_kstack];
@@ -216,14 +222,8 @@ static int add_entry(const struct agg_sample *e, void *arg)
 			return -ENOMEM;
 	}
 
-	snprintf(pid_str, sizeof(pid_str), "%u", e->pid);
-	labels[0] = (struct pprof_label){.key = "pid", .str = pid_str};
-	/* An empty string label would read as a numeric one: name the gap instead. */
-	labels[1] = (struct pprof_label){.key = "comm", .str = e->comm[0] ? e->comm : "[unknown]"};
-	labels[2] = (struct pprof_label){
-		.key = "thread_name",
-		.str = e->thread_name[0] ? e->thread_name : "[unknown]",
-	};
+	n_labels = labels__for_entry(ctx->labels, ctx->cg, e, &lv);
+	memcpy(labels, lv.labels, n_labels * sizeof(labels[0]));
 	values[0] = (int64_t)e->count;
 	if (ctx->kind == PROFILE_BLOCKIO) {
 		/* io, io_bytes, io_latency; the overflow entry has no device. */
@@ -315,6 +315,11 @@ int profile__build(const struct agg *agg, struct symbolizer *sym, const struct p
 	ctx.kind = meta->kind;
 	ctx.device_name = meta->device_name;
 	ctx.device_ctx = meta->device_ctx;
+	ctx.labels = meta->labels ? meta->labels : LABEL_PID | LABEL_COMM | LABEL_THREAD_NAME;
+	ctx.cg = meta->cg;
+	ctx.filter = meta->filter && !labels__filter_is_empty(meta->filter) ? meta->filter : NULL;
+	if (ctx.cg)
+		cgroups__begin(ctx.cg);
 	ctx.stats = stats ? stats : &local_stats;
 	ctx.sym = sym;
 	ctx.b = pprof_builder__new(&opts);

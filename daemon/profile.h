@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #include "agg.h"
+#include "cgroups.h"
+#include "labels.h"
 #include "strbuf.h"
 #include "symbolizer.h"
 
@@ -40,6 +42,10 @@ struct profile_meta {
 	/* BLOCKIO: names the `device` label; NULL: "MAJ:MIN". */
 	profile_device_name_fn device_name;
 	void *device_ctx;
+	/* enum label_bit mask; 0: pid, comm and thread_name. */
+	uint32_t labels;
+	struct cgroups *cg; /* names cgroup ids for labels and filters; may be NULL */
+	const struct entry_filter *filter; /* entries to keep; NULL: all */
 };
 
 struct profile_stats {

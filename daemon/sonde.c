@@ -18,6 +18,7 @@
 #include "notify.h"
 #include "sonde.h"
 #include "prom.h"
+#include "recorder.h"
 #include "symbolizer.h"
 #include "tls.h"
 
@@ -37,6 +38,8 @@ struct sonde {
 	struct tls_creds *tls;
 	sonde_reload_fn reload_fn;
 	void *reload_ctx;
+	struct cgroups *cg;
+	struct recorder *recorder;
 	int signal_fd;
 	int drain_fd;
 	sigset_t old_mask;
@@ -268,7 +271,9 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		{"sonde_agg_overflow_total", "counter",
 		 "Samples folded into a profile's overflow entry because its table was full.",
 		 cs.agg_overflow},
-		{"sonde_sessions_open", "gauge", "Profiles being collected.", cs.sessions_open},
+		{"sonde_sessions_open", "gauge",
+		 "Collector sessions open: profile requests, and the history's current window.",
+		 cs.sessions_open},
 		{"sonde_symbolize_kernel_lookups_total", "counter", "Kernel frames looked up.",
 		 ss.kernel_lookups},
 		{"sonde_symbolize_user_lookups_total", "counter", "User frames looked up.",
@@ -333,7 +338,13 @@ static int render_metrics(void *ctx, struct strbuf *out)
 	err = render_plain(out, plain, sizeof(plain) / sizeof(plain[0]));
 	err = err ?: render_labelled(out, labelled, sizeof(labelled) / sizeof(labelled[0]));
 	err = err ?: render_bpf_stats(s, out);
+	err = err ?: recorder__render_metrics(s->recorder, out);
 	return err;
+}
+
+static const char *name_device(void *ctx, uint32_t dev, char *buf, size_t len)
+{
+	return blockdev__name(ctx, dev, buf, len);
 }
 
 int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t err_len)
@@ -352,6 +363,7 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 		.blockio_max_rate = cfg->blockio_max_rate,
 	};
 	struct symbolizer_opts sopts = {.proc_root = "/proc"};
+	struct recorder_opts ropts = {0};
 	struct http_deps deps = {0};
 	char status[320];
 	struct sonde *s;
@@ -453,13 +465,44 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 	deps.offcpu_preempted = cfg->offcpu_preempted;
 	deps.blockio = cfg->blockio;
 	deps.blockdev = s->blockdev;
+	s->cg = cgroups__new(NULL);
+	if (!s->cg) {
+		rc = -ENOMEM;
+		snprintf(err, err_len, "cannot create the cgroup resolver");
+		goto err_close_drain;
+	}
+	ropts.loop = s->loop;
+	ropts.collector = s->collector;
+	ropts.sym = s->sym;
+	ropts.cg = s->cg;
+	ropts.window_ns = cfg->window_ns;
+	ropts.retention_ns = cfg->retention_ns;
+	ropts.max_bytes = cfg->max_memory;
+	ropts.agg_max_entries = cfg->agg_max_entries;
+	ropts.kinds = COLLECTOR_ONCPU | (cfg->offcpu ? COLLECTOR_OFFCPU : 0) |
+		      (cfg->blockio ? COLLECTOR_BLOCKIO : 0);
+	ropts.period = loader__period_ns(s->loader);
+	ropts.cycles = cfg->event == SONDE_EVENT_CYCLES;
+	ropts.wall_period_ns = 1000000000ull / cfg->frequency;
+	ropts.labels = cfg->labels;
+	ropts.device_name = name_device;
+	ropts.device_ctx = s->blockdev;
+	ropts.push_url = cfg->pyroscope_url;
+	ropts.push_app = cfg->pyroscope_app;
+	ropts.push_tags = cfg->push_tags;
+	rc = recorder__new(&ropts, &s->recorder, err, err_len);
+	if (rc)
+		goto err_free_cgroups;
+	deps.history = recorder__history(s->recorder);
+	deps.cg = s->cg;
+	deps.labels = cfg->labels;
 	deps.render_metrics = render_metrics;
 	deps.metrics_ctx = s;
 	deps.auth = s->auth;
 	deps.tls = s->tls;
 	rc = http__new(&deps, cfg->listen_host, cfg->listen_port, &s->http, err, err_len);
 	if (rc)
-		goto err_close_drain;
+		goto err_free_recorder;
 
 	/* The first line logged: every failure before it is a single line on stderr. */
 	log_info("on-CPU sampling at %u Hz with %s on %u CPUs, ring buffer %u KiB", cfg->frequency,
@@ -476,6 +519,11 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 	else if (cfg->blockio)
 		log_info("block I/O: %s; every request kept with its stacks",
 			 loader__blockio_mode(s->loader));
+	log_info("history: %llu s windows kept %llu s within %llu MiB%s%s",
+		 (unsigned long long)(cfg->window_ns / 1000000000ull),
+		 (unsigned long long)(cfg->retention_ns / 1000000000ull),
+		 (unsigned long long)(cfg->max_memory >> 20),
+		 cfg->pyroscope_url[0] ? ", pushed to " : "", cfg->pyroscope_url);
 	serving_line(s, status, sizeof(status));
 	log_info("%s", status);
 	if (!http__loopback_only(s->http) && !s->auth)
@@ -488,6 +536,10 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 	*out = s;
 	return 0;
 
+err_free_recorder:
+	recorder__free(s->recorder);
+err_free_cgroups:
+	cgroups__free(s->cg);
 err_close_drain:
 	close(s->drain_fd);
 err_close_signal:
@@ -531,6 +583,8 @@ void sonde__free(struct sonde *s)
 		return;
 	notify__free(s->notify);
 	http__free(s->http);
+	recorder__free(s->recorder);
+	cgroups__free(s->cg);
 	close(s->drain_fd);
 	close(s->signal_fd);
 	collector__free(s->collector);

@@ -7,6 +7,7 @@
 
 #include "conffile.h"
 #include "config.h"
+#include "labels.h"
 #include "testutil.h"
 
 static int parse(struct config *cfg, char *err, size_t len, int argc, char **argv)
@@ -231,7 +232,6 @@ static void test_parse_duration(void)
 	CHECK(config__parse_duration_ns("", 0, UINT64_MAX, &v) == -EINVAL);
 	CHECK(config__parse_duration_ns("ms", 0, UINT64_MAX, &v) == -EINVAL);
 	CHECK(config__parse_duration_ns("10", 0, UINT64_MAX, &v) == -EINVAL);
-	CHECK(config__parse_duration_ns("5m", 0, UINT64_MAX, &v) == -EINVAL);
 	CHECK(config__parse_duration_ns("5min", 0, UINT64_MAX, &v) == -EINVAL);
 	CHECK(config__parse_duration_ns("-1ms", 0, UINT64_MAX, &v) == -EINVAL);
 	CHECK(config__parse_duration_ns("+1ms", 0, UINT64_MAX, &v) == -EINVAL);
@@ -515,9 +515,103 @@ static void test_blockio_flags(void)
 	CHECK(config__option_arg("blockio-max-rate") == 1);
 }
 
+/* Minutes and hours, and overflow checked per unit (a big count of ns is fine). */
+static void test_duration_units(void)
+{
+	uint64_t v = 0;
+
+	CHECK(config__parse_duration_ns("5m", 0, UINT64_MAX, &v) == 0);
+	CHECK_EQ_U64(v, 300000000000ull);
+	CHECK(config__parse_duration_ns("2h", 0, UINT64_MAX, &v) == 0);
+	CHECK_EQ_U64(v, 7200000000000ull);
+	CHECK(config__parse_duration_ns("10000000us", 0, UINT64_MAX, &v) == 0);
+	CHECK_EQ_U64(v, 10000000000ull);
+	CHECK(config__parse_duration_ns("18446744073709551615ns", 0, UINT64_MAX, &v) == 0);
+	CHECK(config__parse_duration_ns("5124096h", 0, UINT64_MAX, &v) == -ERANGE);
+}
+
+static int parse_args(struct config *cfg, char *err, size_t len, const char *a, const char *b,
+		      const char *c)
+{
+	char *argv[5] = {"sonde", (char *)a, (char *)b, (char *)c, NULL};
+	int argc = 1 + (a != NULL) + (b != NULL) + (c != NULL);
+
+	config__defaults(cfg);
+	return config__parse_args(cfg, argc, argv, err, len);
+}
+
+static void test_continuous_flags(void)
+{
+	struct config cfg;
+	char err[256];
+
+	config__defaults(&cfg);
+	CHECK_EQ_U64(cfg.window_ns, 10000000000ull);
+	CHECK_EQ_U64(cfg.retention_ns, 600000000000ull);
+	CHECK_EQ_U64(cfg.max_memory, 256ull << 20);
+	CHECK_EQ_U64(cfg.labels, LABELS_DEFAULT);
+	CHECK_STR(cfg.pyroscope_url, "");
+	CHECK_STR(cfg.pyroscope_app, "sonde");
+
+	CHECK(parse_args(&cfg, err, sizeof(err), "--window", "30s", NULL) == CONFIG_RUN);
+	CHECK_EQ_U64(cfg.window_ns, 30000000000ull);
+	CHECK(parse_args(&cfg, err, sizeof(err), "--retention=2h", "--max-memory=64", NULL) ==
+	      CONFIG_RUN);
+	CHECK_EQ_U64(cfg.retention_ns, 7200000000000ull);
+	CHECK_EQ_U64(cfg.max_memory, 64ull << 20);
+	CHECK(parse_args(&cfg, err, sizeof(err), "--labels", "pid,unit", NULL) == CONFIG_RUN);
+	CHECK_EQ_U64(cfg.labels, LABEL_PID | LABEL_UNIT | LABEL_EXPLICIT);
+	CHECK(parse_args(&cfg, err, sizeof(err), "--labels", "none", NULL) == CONFIG_RUN);
+	CHECK_EQ_U64(cfg.labels, LABEL_EXPLICIT);
+	CHECK(parse_args(&cfg, err, sizeof(err), "--pyroscope-url", "http://p:4040",
+			 "--pyroscope-tag=env=prod") == CONFIG_RUN);
+	CHECK_STR(cfg.pyroscope_url, "http://p:4040");
+	CHECK_STR(cfg.push_tags, "env=prod");
+	{
+		char *argv[] = {"sonde", "--pyroscope-tag", "a=1",	"--pyroscope-tag",
+				"b=x.y", "--pyroscope-app", "shop-api", NULL};
+
+		config__defaults(&cfg);
+		CHECK(config__parse_args(&cfg, 7, argv, err, sizeof(err)) == CONFIG_RUN);
+		CHECK_STR(cfg.push_tags, "a=1,b=x.y");
+		CHECK_STR(cfg.pyroscope_app, "shop-api");
+	}
+
+	/* Each rejection is one line that names the flag. */
+	const char *bad[][2] = {
+		{"--window", "500ms"},
+		{"--window", "2h"},
+		{"--window", "10"},
+		{"--retention", "0s"},
+		{"--retention", "8d"},
+		{"--max-memory", "0"},
+		{"--labels", "pid,bogus"},
+		{"--labels", ""},
+		{"--pyroscope-url", "ftp://x"},
+		{"--pyroscope-app", "a b"},
+		{"--pyroscope-app", ""},
+		{"--pyroscope-tag", "novalue"},
+		{"--pyroscope-tag", "=v"},
+		{"--pyroscope-tag", "k=v}"},
+		{"--pyroscope-tag", "k{=v"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		CHECK(parse_args(&cfg, err, sizeof(err), bad[i][0], bad[i][1], NULL) == -EINVAL);
+		CHECK(strstr(err, bad[i][0]) != NULL);
+		CHECK(strchr(err, '\n') == NULL);
+	}
+	/* A retention shorter than one window cannot hold anything. */
+	CHECK(parse_args(&cfg, err, sizeof(err), "--window=1m", "--retention=30s", NULL) ==
+	      -EINVAL);
+	CHECK(strstr(err, "--retention") != NULL);
+}
+
 int main(void)
 {
 	test_defaults();
+	test_duration_units();
+	test_continuous_flags();
 	test_flags();
 	test_errors();
 	test_parse_u64();

@@ -639,6 +639,73 @@ static void test_query_parser(void)
 	CHECK(strstr(err, "pid") != NULL);
 }
 
+/* History, format and filter parameters. */
+static void test_params_parser(void)
+{
+	const int64_t now = 1795334179ll * 1000000000ll;
+	struct profile_query q;
+	char err[256];
+
+#define PARAMS(...) (&(struct profile_params){__VA_ARGS__})
+	CHECK(http__parse_profile_params(PARAMS(.last = "5m"), 3600, now, &q, err, sizeof(err)) ==
+	      0);
+	CHECK(q.history);
+	CHECK_EQ_U64(q.end_unix_ns, now);
+	CHECK_EQ_U64(q.start_unix_ns, now - 300000000000ll);
+	CHECK(http__parse_profile_params(PARAMS(.start = "1795334000", .end = "1795334100"), 3600,
+					 now, &q, err, sizeof(err)) == 0);
+	CHECK_EQ_U64(q.start_unix_ns, 1795334000ll * 1000000000ll);
+	CHECK_EQ_U64(q.end_unix_ns, 1795334100ll * 1000000000ll);
+	CHECK(http__parse_profile_params(PARAMS(.start = "2026-11-22T07:50:00Z"), 3600, now, &q,
+					 err, sizeof(err)) == 0);
+	CHECK_EQ_U64(q.end_unix_ns, now);
+	CHECK(http__parse_profile_params(PARAMS(.seconds = "5", .format = "folded", .comm = "nginx",
+						.cgroup = "/system.slice",
+						.container = "0123456789ab",
+						.unit = "nginx.service", .pid = "7"),
+					 3600, now, &q, err, sizeof(err)) == 0);
+	CHECK(!q.history);
+	CHECK(q.folded);
+	CHECK_EQ_U64(q.seconds, 5);
+	CHECK_EQ_U64(q.pid, 7);
+	CHECK_STR(q.comm, "nginx");
+	CHECK_STR(q.cgroup, "/system.slice");
+	CHECK_STR(q.container, "0123456789ab");
+	CHECK_STR(q.unit, "nginx.service");
+	CHECK(http__parse_profile_params(PARAMS(.format = "pprof"), 3600, now, &q, err,
+					 sizeof(err)) == 0);
+	CHECK(!q.folded);
+
+	const struct profile_params *bad[] = {
+		PARAMS(.seconds = "5", .last = "1m"),
+		PARAMS(.last = "1m", .start = "1"),
+		PARAMS(.last = "1m", .end = "1"),
+		PARAMS(.end = "1795334100"),
+		PARAMS(.start = "1795334100", .end = "1795334000"),
+		PARAMS(.start = "1795334100", .end = "1795334100"),
+		PARAMS(.start = "yesterday"),
+		PARAMS(.last = "5"),
+		PARAMS(.last = "0s"),
+		PARAMS(.format = "svg"),
+		PARAMS(.comm = ""),
+		PARAMS(.comm = "0123456789abcdefX"),
+		PARAMS(.comm = "a<b"),
+		PARAMS(.cgroup = "system.slice"),
+		PARAMS(.cgroup = "/a\"b"),
+		PARAMS(.container = "0123456789a"),
+		PARAMS(.container = "0123456789AB"),
+		PARAMS(.unit = "a b"),
+		PARAMS(.pid = "0"),
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		CHECK(http__parse_profile_params(bad[i], 3600, now, &q, err, sizeof(err)) ==
+		      -EINVAL);
+		CHECK(err[0] != '\0' && strchr(err, '\n') == NULL);
+	}
+#undef PARAMS
+}
+
 static void test_listen_errors(struct env *env)
 {
 	struct http_deps deps = {
@@ -886,6 +953,7 @@ int main(void)
 	char err[256];
 
 	test_query_parser();
+	test_params_parser();
 	env.loop = evloop__new();
 	CHECK(env.loop != NULL);
 	CHECK(collector__new(-1, &env.coll) == 0);
