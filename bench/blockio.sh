@@ -109,7 +109,7 @@ open_request() { # open_request PROFILE SECONDS: a profile request held open in 
 		"http://127.0.0.1:$PORT/debug/pprof/$1?seconds=$2" &
 	CURL=$!
 	for _ in $(seq 1 50); do
-		[ "$(metric sonde_sessions_open)" = 1 ] && return
+		[ "$(metric sonde_profiles_pending)" = 1 ] && return
 		sleep 0.05
 	done
 	die "the $1 request did not open a session"

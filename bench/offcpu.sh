@@ -176,7 +176,7 @@ stop() { # stop PID: TERM and reap
 sessions_open() {
 	local n
 	n=$(curl -sf --max-time 1 "http://127.0.0.1:$PORT/metrics" |
-		awk '$1 ~ /^sonde_[a-z_]*sessions_open([{]|$)/ { s += $2 } END { print s + 0 }') || n=0
+		awk '$1 == "sonde_profiles_pending" { s += $2 } END { print s + 0 }') || n=0
 	echo "$n"
 }
 

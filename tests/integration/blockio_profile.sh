@@ -69,12 +69,12 @@ profile_hog() {
 		fail "$name: blockio_hog did not start"
 		return 1
 	fi
-	open0=$(metric sonde_sessions_open || true)
+	open0=$(metric sonde_profiles_pending || true)
 	curl -sf -o "$TMP/$name.pb.gz" "$URL/debug/pprof/blockio?seconds=$WINDOW&pid=$hog" &
 	req=$!
 	# A request belongs to the window it completes in: start once the window is open.
 	for _ in $(seq 1 100); do
-		if [ "$(metric sonde_sessions_open || true)" -gt "${open0:-0}" ] 2>/dev/null; then
+		if [ "$(metric sonde_profiles_pending || true)" -gt "${open0:-0}" ] 2>/dev/null; then
 			opened=1
 			break
 		fi

@@ -59,7 +59,7 @@ profile_hog() {
 		return 1
 	fi
 	sleep "${3:-0}"
-	open0=$(metric sonde_sessions_open || true)
+	open0=$(metric sonde_profiles_pending || true)
 	t_req=$(date +%s%N)
 	curl -sf -o "$TMP/$name.pb.gz" "$URL/debug/pprof/$kind?seconds=$WINDOW&pid=$hog" &
 	req=$!
@@ -67,7 +67,7 @@ profile_hog() {
 	# workload may start blocking only once the window is open: once the daemon counts
 	# the session. Its threads do not exist before that.
 	for _ in $(seq 1 100); do
-		if [ "$(metric sonde_sessions_open || true)" -gt "${open0:-0}" ] 2>/dev/null; then
+		if [ "$(metric sonde_profiles_pending || true)" -gt "${open0:-0}" ] 2>/dev/null; then
 			opened=1
 			break
 		fi
