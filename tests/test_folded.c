@@ -17,24 +17,6 @@ __attribute__((noinline)) int folded_test_root(int x)
 	return folded_test_leaf(x) + 3;
 }
 
-static uint64_t kernel_symbol(const char *name)
-{
-	char line[512], sym[256], type;
-	unsigned long long addr;
-	uint64_t found = 0;
-	FILE *f = fopen("/proc/kallsyms", "re");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%llx %c %255s", &addr, &type, sym) == 3 && !strcmp(sym, name)) {
-			found = addr;
-			break;
-		}
-	fclose(f);
-	return found;
-}
-
 static char *fold(const struct agg *a, struct symbolizer *sym, const struct folded_opts *o)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -50,7 +32,7 @@ static void test_names_and_order(void)
 {
 	struct symbolizer_opts so = {.proc_root = "/proc"};
 	struct symbolizer *sym = symbolizer__new(&so);
-	uint64_t kaddr = kernel_symbol("do_sys_openat2");
+	uint64_t kaddr = test__kernel_symbol("do_sys_openat2");
 	/* Leaf first, as BPF reports them; the user leaf is a return address + 0. */
 	uint64_t u[2] = {(uint64_t)(uintptr_t)folded_test_leaf + 4,
 			 (uint64_t)(uintptr_t)folded_test_root + 8};

@@ -28,24 +28,6 @@ __attribute__((noinline)) int profile_test_caller(int x)
 	return profile_test_leaf(x) + 2;
 }
 
-static uint64_t kernel_symbol(const char *name)
-{
-	char line[512], sym[256], type;
-	unsigned long long addr;
-	uint64_t found = 0;
-	FILE *f = fopen("/proc/kallsyms", "re");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%llx %c %255s", &addr, &type, sym) == 3 && !strcmp(sym, name)) {
-			found = addr;
-			break;
-		}
-	fclose(f);
-	return found;
-}
-
 static const char *fn_name(const Perftools__Profiles__Profile *p, uint64_t loc_id)
 {
 	const Perftools__Profiles__Location *l = p->location[loc_id - 1];
@@ -378,7 +360,7 @@ static void test_blockio_shape(void)
 
 int main(void)
 {
-	uint64_t kaddr = kernel_symbol("vfs_read");
+	uint64_t kaddr = test__kernel_symbol("vfs_read");
 	/* Leaf first: an address inside the leaf, then return addresses into callers. */
 	uint64_t ustack[] = {
 		(uint64_t)(uintptr_t)profile_test_leaf + 1,

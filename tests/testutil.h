@@ -3,6 +3,7 @@
 #ifndef SONDE_TESTUTIL_H
 #define SONDE_TESTUTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 extern int test__passed;
@@ -44,6 +45,8 @@ extern int test__failed;
 	} while (0)
 
 /* Prints "N passed, N failed" and returns the exit status for main(). */
+/* Address of a kernel symbol from /proc/kallsyms, 0 if absent or unreadable. */
+uint64_t test__kernel_symbol(const char *name);
 int test__finish(const char *name);
 
 #endif
