@@ -30,23 +30,7 @@ SYS=$(readlink -f "/sys/dev/block/$(stat -c %Hd:%Ld "$DIR")")
 DISK=$(basename "$SYS")
 echo "requests go to $DIR on $(stat -f -c %T "$DIR"), disk $DISK"
 
-truth() { # truth NAME FIELD SITE: what blockio_hog measured, FIELD 3 requests, 4 bytes, 5 ns
-	awk -v f="$2" -v s="$3" '$1 == "site" && $2 == s { v = $f } END { printf "%.0f\n", v }' \
-		"$TMP/$1.hog"
-}
-
-sum_of() { # sum_of FILE TYPE FILTER...: first field of pprof_sum, 0 on error
-	local r
-	r=$(pprof_sum "$@") || r="0 0"
-	echo "${r% *}"
-}
-
-count_of() { # count_of FILE TYPE FILTER...: second field of pprof_sum, -1 on error
-	local r
-	r=$(pprof_sum "$@") || r="0 -1"
-	echo "${r#* }"
-}
-
+# truth NAME FIELD SITE (lib.bash) reads $TMP/NAME.hog; for blockio_hog: FIELD 3 requests, 4 bytes, 5 ns.
 percent() { # percent PART WHOLE
 	awk -v p="$1" -v w="$2" 'BEGIN { printf "%.2f\n", (w > 0) ? 100 * p / w : 0 }'
 }

@@ -267,3 +267,22 @@ pprof_sum() {
 		printf "%.0f %d\n", sum, count
 	}' "$file.raw"
 }
+
+# truth NAME FIELD SITE: field FIELD of the "site SITE ..." line a workload printed to
+# $TMP/NAME.hog (its own measurement of what it did there).
+truth() {
+	awk -v f="$2" -v s="$3" '$1 == "site" && $2 == s { v = $f } END { printf "%.0f\n", v }' \
+		"$TMP/$1.hog"
+}
+
+sum_of() { # sum_of FILE TYPE FILTER...: first field of pprof_sum, 0 on error
+	local r
+	r=$(pprof_sum "$@") || r="0 0"
+	echo "${r% *}"
+}
+
+count_of() { # count_of FILE TYPE FILTER...: second field of pprof_sum, -1 on error
+	local r
+	r=$(pprof_sum "$@") || r="0 -1"
+	echo "${r#* }"
+}

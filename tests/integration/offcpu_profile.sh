@@ -13,23 +13,7 @@ LINT=$SONDE_WORKLOADS/pprof_lint
 HOG_SECONDS=4 # how long offcpu_hog's threads run ...
 WINDOW=6      # ... inside a profile window this long
 
-truth() { # truth NAME FIELD SITE: what offcpu_hog measured, FIELD 3 = ns, 4 = calls
-	awk -v f="$2" -v s="$3" '$1 == "site" && $2 == s { v = $f } END { printf "%.0f\n", v }' \
-		"$TMP/$1.hog"
-}
-
-sum_of() { # sum_of FILE TYPE FILTER...: first field of pprof_sum, 0 on error
-	local r
-	r=$(pprof_sum "$@") || r="0 0"
-	echo "${r% *}"
-}
-
-count_of() { # count_of FILE TYPE FILTER...: second field of pprof_sum, -1 on error
-	local r
-	r=$(pprof_sum "$@") || r="0 -1"
-	echo "${r#* }"
-}
-
+# truth NAME FIELD SITE (lib.bash) reads $TMP/NAME.hog; for offcpu_hog: FIELD 3 = ns, 4 = calls.
 between() { # between VALUE LOW HIGH (integers)
 	[ "$1" -ge "$2" ] && [ "$1" -le "$3" ]
 }
