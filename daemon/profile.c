@@ -39,9 +39,14 @@ struct build_ctx {
 
 static uint64_t hash_frame(uint32_t pid, uint64_t addr)
 {
-	uint64_t h = addr * 0x9e3779b97f4a7c15ull ^ ((uint64_t)pid << 17);
+	/* Every bit of both reaches the low bits the table uses: many processes share addresses. */
+	uint64_t h = addr ^ ((uint64_t)pid * 0x9e3779b97f4a7c15ull);
 
-	return h ^ (h >> 29);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 33);
 }
 
 static int cache_grow(struct frame_cache *fc)
