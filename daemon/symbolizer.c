@@ -26,6 +26,7 @@
 #include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gelf.h>
@@ -92,6 +93,7 @@ struct proc {
 	uint32_t pid;
 	uint64_t batch;	       /* when maps were last read */
 	int err;	       /* the read failed: remembered for the batch */
+	uint64_t gone_ns;      /* CLOCK_MONOTONIC when it was found gone; 0: not gone */
 	struct proc_map *maps; /* sorted by start */
 	size_t nr_maps;
 	struct strbuf paths;
@@ -397,6 +399,17 @@ static bool proc_cache__evict(struct symbolizer *sym)
 }
 
 /* The mapping table of pid for this batch; -ESRCH (or another errno) if unreadable. */
+/* How long a process found gone stays gone without another look (pids are reused). */
+#define PROC_GONE_NS (30ull * 1000000000ull)
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **out)
 {
 	size_t h = hash_u64(pid) & sym->proc_mask;
@@ -408,6 +421,17 @@ static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **o
 			break;
 	if (p && p->batch == sym->batch) {
 		lru__touch(&sym->proc_lru, &p->lru);
+		*out = p;
+		return p->err;
+	}
+	/*
+	 * A process that had exited stays unreadable: history queries meet
+	 * thousands of them under process churn, and one failed open each per
+	 * query adds up. Look again only after a while, in case the pid was reused.
+	 */
+	if (p && p->gone_ns && monotonic_ns() - p->gone_ns < PROC_GONE_NS) {
+		lru__touch(&sym->proc_lru, &p->lru);
+		p->batch = sym->batch;
 		*out = p;
 		return p->err;
 	}
@@ -426,9 +450,12 @@ static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **o
 	lru__touch(&sym->proc_lru, &p->lru);
 	p->batch = sym->batch;
 	err = proc__read_maps(sym, p);
+	p->err = err;
+	p->gone_ns = 0;
 	if (err) {
 		sym->stats.maps_read_errors++;
-		p->err = err;
+		if (err == -ENOENT || err == -ESRCH)
+			p->gone_ns = monotonic_ns();
 	}
 	*out = p;
 	return err;
