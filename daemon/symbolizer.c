@@ -93,7 +93,6 @@ struct proc {
 	uint32_t pid;
 	uint64_t batch;	       /* when maps were last read */
 	int err;	       /* the read failed: remembered for the batch */
-	uint64_t gone_ns;      /* CLOCK_MONOTONIC when it was found gone; 0: not gone */
 	struct proc_map *maps; /* sorted by start */
 	size_t nr_maps;
 	struct strbuf paths;
@@ -132,6 +131,15 @@ struct symbolizer {
 	struct lru elf_lru;
 
 	struct proc **proc_buckets;
+	/*
+	 * Processes found gone, direct-mapped by pid (a collision only costs a
+	 * read of /proc/PID/maps again), so that exited processes neither fill
+	 * the process cache nor get looked for at every profile.
+	 */
+	struct gone_slot {
+		uint32_t pid;
+		uint64_t when_ns;
+	} * gone;
 	size_t proc_mask, nr_proc, max_proc;
 	struct lru proc_lru;
 };
@@ -398,9 +406,9 @@ static bool proc_cache__evict(struct symbolizer *sym)
 	return true;
 }
 
-/* The mapping table of pid for this batch; -ESRCH (or another errno) if unreadable. */
 /* How long a process found gone stays gone without another look (pids are reused). */
-#define PROC_GONE_NS (30ull * 1000000000ull)
+#define PROC_GONE_NS (600ull * 1000000000ull)
+#define GONE_SLOTS   65536
 
 static uint64_t monotonic_ns(void)
 {
@@ -410,9 +418,11 @@ static uint64_t monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The mapping table of pid for this batch; -ESRCH (or another errno) if unreadable. */
 static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **out)
 {
 	size_t h = hash_u64(pid) & sym->proc_mask;
+	struct gone_slot *g;
 	struct proc *p;
 	int err;
 
@@ -429,12 +439,9 @@ static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **o
 	 * thousands of them under process churn, and one failed open each per
 	 * query adds up. Look again only after a while, in case the pid was reused.
 	 */
-	if (p && p->gone_ns && monotonic_ns() - p->gone_ns < PROC_GONE_NS) {
-		lru__touch(&sym->proc_lru, &p->lru);
-		p->batch = sym->batch;
-		*out = p;
-		return p->err;
-	}
+	g = &sym->gone[hash_u64(pid) & (GONE_SLOTS - 1)];
+	if (!p && g->pid == pid && g->when_ns && monotonic_ns() - g->when_ns < PROC_GONE_NS)
+		return -ESRCH;
 	if (!p) {
 		while (sym->nr_proc >= sym->max_proc && proc_cache__evict(sym))
 			;
@@ -451,11 +458,16 @@ static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **o
 	p->batch = sym->batch;
 	err = proc__read_maps(sym, p);
 	p->err = err;
-	p->gone_ns = 0;
 	if (err) {
 		sym->stats.maps_read_errors++;
-		if (err == -ENOENT || err == -ESRCH)
-			p->gone_ns = monotonic_ns();
+		if (err == -ENOENT || err == -ESRCH) {
+			/* Remembered in the gone table; its cache entry is freed at once. */
+			g->pid = pid;
+			g->when_ns = monotonic_ns();
+			proc_cache__unlink(sym, p);
+			proc__free(p);
+			return err;
+		}
 	}
 	*out = p;
 	return err;
@@ -804,6 +816,9 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	if (!sym->proc_buckets)
 		goto err_free_elf_buckets;
 	sym->proc_mask = nb - 1;
+	sym->gone = calloc(GONE_SLOTS, sizeof(*sym->gone));
+	if (!sym->gone)
+		goto err_free_proc_buckets;
 	lru__init(&sym->elf_lru);
 	lru__init(&sym->proc_lru);
 	sym->batch = 1;
@@ -811,6 +826,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->vdso_err = 1;
 	return sym;
 
+err_free_proc_buckets:
+	free(sym->proc_buckets);
 err_free_elf_buckets:
 	free(sym->elf_buckets);
 err_free_root:
@@ -829,6 +846,7 @@ void symbolizer__free(struct symbolizer *sym)
 	while (elf_cache__evict(sym))
 		;
 	free(sym->proc_buckets);
+	free(sym->gone);
 	free(sym->elf_buckets);
 	ksyms__release(&sym->ksyms);
 	elf_image__release(&sym->vdso);
