@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "blockdev.h"
 
 #define BLOCKDEV_CACHE	  64
@@ -23,14 +24,6 @@ struct blockdev {
 	char sysfs_root[256];
 	struct blockdev_entry cache[BLOCKDEV_CACHE];
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 struct blockdev *blockdev__new(const char *sysfs_root)
 {
@@ -93,7 +86,7 @@ const char *blockdev__name(struct blockdev *bd, uint32_t dev, char *buf, size_t 
 	snprintf(buf, len, "%u:%u", major, minor);
 	if (!bd)
 		return buf;
-	now = now_ns();
+	now = clock__monotonic_ns();
 	for (size_t i = 0; i < BLOCKDEV_CACHE; i++) {
 		struct blockdev_entry *e = &bd->cache[i];
 

@@ -7,6 +7,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "collector.h"
 #include "log.h"
 #include "sonde_events.h"
@@ -31,10 +32,7 @@ struct collector {
 
 uint64_t collector__now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return clock__monotonic_ns();
 }
 
 static int on_ringbuf_record(void *ctx, void *data, size_t size)

@@ -14,6 +14,7 @@
 
 #include <microhttpd.h>
 
+#include "clock.h"
 #include "auth.h"
 #include "config.h"
 #include "http.h"
@@ -361,14 +362,6 @@ static const char *device_name(void *ctx, uint32_t dev, char *buf, size_t len)
 	return blockdev__name(ctx, dev, buf, len);
 }
 
-static int64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
-
 static void waiting_unlink(struct http_server *srv, struct http_request *req)
 {
 	struct http_request **pp = &srv->waiting;
@@ -559,7 +552,7 @@ static enum MHD_Result profile_history(struct http_server *srv, struct MHD_Conne
 {
 	struct agg_opts agg_opts = {.max_entries = srv->deps.agg_max_entries};
 	uint64_t now_mono = collector__now_ns();
-	int64_t now_unix = realtime_ns();
+	int64_t now_unix = clock__realtime_ns();
 	struct history_range covered;
 	struct history_stats hs;
 	struct keep_ctx keep;
@@ -637,8 +630,8 @@ static enum MHD_Result profile_start(struct http_server *srv, struct MHD_Connect
 		.unit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "unit"),
 	};
 
-	rc = http__parse_profile_params(&pp, srv->deps.max_seconds, realtime_ns(), &req->query, err,
-					sizeof(err));
+	rc = http__parse_profile_params(&pp, srv->deps.max_seconds, clock__realtime_ns(),
+					&req->query, err, sizeof(err));
 	if (rc)
 		return respond_error(srv, conn, MHD_HTTP_BAD_REQUEST, err);
 	if ((kind == PROFILE_OFFCPU || kind == PROFILE_WALL) && !srv->deps.offcpu)
@@ -659,7 +652,7 @@ static enum MHD_Result profile_start(struct http_server *srv, struct MHD_Connect
 	now = collector__now_ns();
 	req->kind = kind;
 	req->start_ns = now;
-	req->time_nanos = realtime_ns();
+	req->time_nanos = clock__realtime_ns();
 	rc = collector__session_open(srv->deps.collector, now,
 				     now + (uint64_t)req->query.seconds * 1000000000ull,
 				     req->query.pid, kinds[kind], &agg_opts, &req->session);

@@ -10,6 +10,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "clock.h"
 #include "log.h"
 #include "notify.h"
 
@@ -99,16 +100,13 @@ void notify__ready(struct notifier *n, const char *status)
 
 void notify__reloading(struct notifier *n)
 {
-	struct timespec ts;
 	char msg[96];
 
 	if (!n)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	/* MONOTONIC_USEC is what Type=notify-reload (systemd 253+) wants; older ones ignore it. */
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-		 (unsigned long long)ts.tv_sec * 1000000ull +
-			 (unsigned long long)ts.tv_nsec / 1000);
+		 (unsigned long long)(clock__monotonic_ns() / 1000));
 	send_state(msg);
 }
 

@@ -33,7 +33,6 @@ struct build_ctx {
 	void *device_ctx;
 	uint32_t labels;
 	struct cgroups *cg;
-	const struct entry_filter *filter;
 	uint64_t locs[2 * SONDE_MAX_STACK_DEPTH + 1];
 };
 
@@ -209,8 +208,6 @@ static int add_entry(const struct agg_sample *e, void *arg)
 	size_t n = 0, n_labels;
 	int64_t values[3];
 
-	if (!e->overflow && ctx->filter && !labels__match(ctx->filter, ctx->cg, e))
-		return 0;
 	for (uint32_t i = 0; !e->overflow && i < e->n_kstack + e->n_ustack; i++) {
 		bool kernel = i < e->n_kstack;
 		uint64_t addr = kernel ? e->kstack[i] : e->ustack[i - e->n_kstack];
@@ -322,7 +319,6 @@ int profile__build(const struct agg *agg, struct symbolizer *sym, const struct p
 	ctx.device_ctx = meta->device_ctx;
 	ctx.labels = meta->labels ? meta->labels : LABEL_PID | LABEL_COMM | LABEL_THREAD_NAME;
 	ctx.cg = meta->cg;
-	ctx.filter = meta->filter && !labels__filter_is_empty(meta->filter) ? meta->filter : NULL;
 	if (ctx.cg)
 		cgroups__begin(ctx.cg);
 	ctx.stats = stats ? stats : &local_stats;

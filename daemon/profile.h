@@ -44,8 +44,7 @@ struct profile_meta {
 	void *device_ctx;
 	/* enum label_bit mask; 0: pid, comm and thread_name. */
 	uint32_t labels;
-	struct cgroups *cg; /* names cgroup ids for labels and filters; may be NULL */
-	const struct entry_filter *filter; /* entries to keep; NULL: all */
+	struct cgroups *cg; /* names cgroup ids for labels; may be NULL */
 };
 
 struct profile_stats {

@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "log.h"
 #include "push.h"
 
@@ -46,14 +47,6 @@ struct pusher {
 	int in_flight;
 	struct push_stats stats;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void arm_timer(int fd, int64_t ms)
 {
@@ -159,7 +152,7 @@ static int start_transfer(struct pusher *p, struct push_item *it)
 /* Starts what may start now and arms the retry timer for the first backoff to end. */
 static void kick(struct pusher *p)
 {
-	uint64_t now = now_ns(), next = 0;
+	uint64_t now = clock__monotonic_ns(), next = 0;
 
 	for (struct push_item *it = p->head; it; it = it->next) {
 		if (it->easy)
@@ -214,7 +207,7 @@ static void finish_transfer(struct pusher *p, CURL *e, CURLcode result)
 		delay_ms = p->opts.max_backoff_ms;
 	log_debug("push: attempt %u failed (%s, HTTP %ld); retrying in %llu ms", it->attempts,
 		  curl_easy_strerror(result), code, (unsigned long long)delay_ms);
-	it->not_before_ns = now_ns() + delay_ms * 1000000ull;
+	it->not_before_ns = clock__monotonic_ns() + delay_ms * 1000000ull;
 }
 
 static void check_done(struct pusher *p)

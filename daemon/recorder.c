@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "profile.h"
 #include "prom.h"
@@ -32,14 +33,6 @@ struct recorder {
 	struct recorder_stats stats;
 };
 
-static int64_t unix_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
-
 /* Opens the sessions of a window starting at start_ns. 0 or -errno. */
 static int open_window(struct recorder *r, uint64_t start_ns)
 {
@@ -58,7 +51,7 @@ static int open_window(struct recorder *r, uint64_t start_ns)
 			return err;
 	}
 	r->start_ns = start_ns;
-	r->start_unix_ns = unix_now_ns();
+	r->start_unix_ns = clock__realtime_ns();
 	return 0;
 }
 

@@ -33,6 +33,7 @@
 #include <link.h>
 #include <linux/openat2.h>
 
+#include "clock.h"
 #include "symbolizer_internal.h"
 
 #define DEFAULT_MAX_ELF_FILES 128
@@ -410,14 +411,6 @@ static bool proc_cache__evict(struct symbolizer *sym)
 #define PROC_GONE_NS (600ull * 1000000000ull)
 #define GONE_SLOTS   65536
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* The mapping table of pid for this batch; -ESRCH (or another errno) if unreadable. */
 static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **out)
 {
@@ -440,7 +433,7 @@ static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **o
 	 * query adds up. Look again only after a while, in case the pid was reused.
 	 */
 	g = &sym->gone[hash_u64(pid) & (GONE_SLOTS - 1)];
-	if (!p && g->pid == pid && g->when_ns && monotonic_ns() - g->when_ns < PROC_GONE_NS)
+	if (!p && g->pid == pid && g->when_ns && clock__monotonic_ns() - g->when_ns < PROC_GONE_NS)
 		return -ESRCH;
 	if (!p) {
 		while (sym->nr_proc >= sym->max_proc && proc_cache__evict(sym))
@@ -463,7 +456,7 @@ static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **o
 		if (err == -ENOENT || err == -ESRCH) {
 			/* Remembered in the gone table; its cache entry is freed at once. */
 			g->pid = pid;
-			g->when_ns = monotonic_ns();
+			g->when_ns = clock__monotonic_ns();
 			proc_cache__unlink(sym, p);
 			proc__free(p);
 			return err;
