@@ -5,7 +5,7 @@
 #   cmake/install-deps.sh bench   that, plus the peers bench/ compares against
 set -euo pipefail
 
-build_pkgs=(gcc make cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
+build_pkgs=(gcc make cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libdeflate-dev
 	libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
 	libsystemd-dev libcap-dev)
 test_pkgs=(golang-go curl procps clang-format openssl systemd strace python3)
