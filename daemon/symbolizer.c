@@ -133,13 +133,14 @@ struct symbolizer {
 
 	struct proc **proc_buckets;
 	/*
-	 * Processes found gone, direct-mapped by pid (a collision only costs a
-	 * read of /proc/PID/maps again), so that exited processes neither fill
-	 * the process cache nor get looked for at every profile.
+	 * Processes found gone, in a 4-way set-associative table keyed by pid, so
+	 * that exited processes neither fill the process cache nor get looked for
+	 * at every profile. A set that is full loses its oldest entry: that only
+	 * costs one more failed read of /proc/PID/maps.
 	 */
 	struct gone_slot {
 		uint32_t pid;
-		uint64_t when_ns;
+		uint32_t when_s; /* monotonic seconds + 1; 0: free */
 	} * gone;
 	size_t proc_mask, nr_proc, max_proc;
 	struct lru proc_lru;
@@ -408,15 +409,54 @@ static bool proc_cache__evict(struct symbolizer *sym)
 }
 
 /* How long a process found gone stays gone without another look (pids are reused). */
-#define PROC_GONE_NS (600ull * 1000000000ull)
-#define GONE_SLOTS   65536
+#define PROC_GONE_S 600u
+#define GONE_WAYS   4u
+#define GONE_SETS   32768u /* 131072 pids in 1 MiB */
+
+static uint32_t gone__now_s(void)
+{
+	return (uint32_t)(clock__monotonic_ns() / 1000000000ull) + 1;
+}
+
+static struct gone_slot *gone__set(struct symbolizer *sym, uint32_t pid)
+{
+	return &sym->gone[(hash_u64(pid) & (GONE_SETS - 1)) * GONE_WAYS];
+}
+
+/* Whether pid was found gone less than PROC_GONE_S ago. */
+static bool gone__has(struct symbolizer *sym, uint32_t pid, uint32_t now_s)
+{
+	const struct gone_slot *set = gone__set(sym, pid);
+
+	for (uint32_t i = 0; i < GONE_WAYS; i++)
+		if (set[i].when_s && set[i].pid == pid && now_s - set[i].when_s < PROC_GONE_S)
+			return true;
+	return false;
+}
+
+/* Remembers pid as gone, in place of its old entry, a free one or the oldest. */
+static void gone__add(struct symbolizer *sym, uint32_t pid, uint32_t now_s)
+{
+	struct gone_slot *set = gone__set(sym, pid), *victim = &set[0];
+
+	for (uint32_t i = 0; i < GONE_WAYS; i++) {
+		if (set[i].pid == pid || !set[i].when_s) {
+			victim = &set[i];
+			break;
+		}
+		if (set[i].when_s < victim->when_s)
+			victim = &set[i];
+	}
+	victim->pid = pid;
+	victim->when_s = now_s;
+}
 
 /* The mapping table of pid for this batch; -ESRCH (or another errno) if unreadable. */
 static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **out)
 {
 	size_t h = hash_u64(pid) & sym->proc_mask;
-	struct gone_slot *g;
 	struct proc *p;
+	uint32_t now_s;
 	int err;
 
 	for (p = sym->proc_buckets[h]; p; p = p->hnext)
@@ -432,8 +472,8 @@ static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **o
 	 * thousands of them under process churn, and one failed open each per
 	 * query adds up. Look again only after a while, in case the pid was reused.
 	 */
-	g = &sym->gone[hash_u64(pid) & (GONE_SLOTS - 1)];
-	if (!p && g->pid == pid && g->when_ns && clock__monotonic_ns() - g->when_ns < PROC_GONE_NS)
+	now_s = gone__now_s();
+	if (!p && gone__has(sym, pid, now_s))
 		return -ESRCH;
 	if (!p) {
 		while (sym->nr_proc >= sym->max_proc && proc_cache__evict(sym))
@@ -455,8 +495,7 @@ static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **o
 		sym->stats.maps_read_errors++;
 		if (err == -ENOENT || err == -ESRCH) {
 			/* Remembered in the gone table; its cache entry is freed at once. */
-			g->pid = pid;
-			g->when_ns = clock__monotonic_ns();
+			gone__add(sym, pid, now_s);
 			proc_cache__unlink(sym, p);
 			proc__free(p);
 			return err;
@@ -809,7 +848,7 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	if (!sym->proc_buckets)
 		goto err_free_elf_buckets;
 	sym->proc_mask = nb - 1;
-	sym->gone = calloc(GONE_SLOTS, sizeof(*sym->gone));
+	sym->gone = calloc(GONE_SETS * GONE_WAYS, sizeof(*sym->gone));
 	if (!sym->gone)
 		goto err_free_proc_buckets;
 	lru__init(&sym->elf_lru);
