@@ -63,13 +63,8 @@ struct pp_location {
 	uint64_t function_id; /* 0: no Line */
 };
 
-/* Four int64s, no padding: compared with memcmp(). */
-struct pp_label {
-	int64_t key;
-	int64_t str;
-	int64_t num;
-	int64_t num_unit;
-};
+/* Labels are kept as struct pprof_label_ref: four int64s, no padding, compared with memcmp(). */
+_Static_assert(sizeof(struct pprof_label_ref) == 4 * sizeof(int64_t), "pprof_label_ref is padded");
 
 struct pp_sample {
 	size_t loc_off;	  /* into location_ids */
@@ -82,7 +77,7 @@ struct pp_sample {
 struct sample_key {
 	const uint64_t *locs;
 	size_t n_locs;
-	const struct pp_label *labels;
+	const struct pprof_label_ref *labels;
 	size_t n_labels;
 };
 
@@ -123,7 +118,7 @@ struct pprof_builder {
 	struct index_table sample_index;
 	uint64_t *location_ids;
 	size_t n_location_ids, cap_location_ids;
-	struct pp_label *labels;
+	struct pprof_label_ref *labels;
 	size_t n_labels, cap_labels;
 	int64_t *values; /* n_sample_types per sample */
 	size_t cap_values;
@@ -644,7 +639,7 @@ static uint64_t hash_sample(const struct sample_key *k)
 	for (size_t i = 0; i < k->n_locs; i++)
 		h = hash_u64(h, k->locs[i]);
 	for (size_t i = 0; i < k->n_labels; i++) {
-		const struct pp_label *l = &k->labels[i];
+		const struct pprof_label_ref *l = &k->labels[i];
 
 		h = hash_u64(hash_u64(h, (uint64_t)l->key), (uint64_t)l->str);
 		h = hash_u64(hash_u64(h, (uint64_t)l->num), (uint64_t)l->num_unit);
@@ -664,7 +659,7 @@ static int64_t add_saturating(int64_t a, int64_t v)
 /* Interns the labels into the pool's spare room past n_labels. */
 static int stage_labels(struct pprof_builder *b, const struct pprof_label *labels, size_t n)
 {
-	struct pp_label *pool, *l;
+	struct pprof_label_ref *pool, *l;
 	int64_t key, str, unit;
 
 	if (!n)
@@ -701,33 +696,28 @@ static int stage_labels(struct pprof_builder *b, const struct pprof_label *label
 	return 0;
 }
 
-int pprof_builder__sample(struct pprof_builder *b, const uint64_t *location_ids, size_t n_locations,
-			  const int64_t *values, const struct pprof_label *labels, size_t n_labels)
+int64_t pprof_builder__string(struct pprof_builder *b, const char *s)
+{
+	return b ? intern(b, s) : -EINVAL;
+}
+
+/*
+ * Adds a sample whose n_labels labels are staged in the pool's spare room
+ * past n_labels (they are kept only if the sample is new).
+ */
+static int add_sample(struct pprof_builder *b, const uint64_t *location_ids, size_t n_locations,
+		      const int64_t *values, size_t n_labels)
 {
 	struct sample_key key = {
 		.locs = location_ids,
 		.n_locs = n_locations,
 		.n_labels = n_labels,
+		.labels = b->labels ? b->labels + b->n_labels : NULL,
 	};
-	size_t nv, value_off;
+	size_t nv = b->n_sample_types, value_off;
 	struct pp_sample *samples;
 	uint64_t hash, *slot, *ids;
 	int64_t *vals;
-	int err;
-
-	if (!b || !values || (n_locations && !location_ids) || (n_labels && !labels))
-		return -EINVAL;
-	if (n_locations > UINT32_MAX || n_labels > UINT32_MAX)
-		return -E2BIG;
-	for (size_t i = 0; i < n_locations; i++) {
-		if (!location_ids[i] || location_ids[i] > b->n_locations)
-			return -EINVAL;
-	}
-	err = stage_labels(b, labels, n_labels);
-	if (err)
-		return err;
-	key.labels = b->labels ? b->labels + b->n_labels : NULL;
-	nv = b->n_sample_types;
 
 	hash = hash_sample(&key);
 	slot = index_table__find(&b->sample_index, hash, sample_eq, b, &key);
@@ -774,6 +764,59 @@ int pprof_builder__sample(struct pprof_builder *b, const uint64_t *location_ids,
 	index_table__insert(&b->sample_index, slot, hash, b->n_samples);
 	b->n_samples++;
 	return 0;
+}
+
+static int check_sample(const struct pprof_builder *b, const uint64_t *location_ids,
+			size_t n_locations, const int64_t *values, const void *labels,
+			size_t n_labels)
+{
+	if (!b || !values || (n_locations && !location_ids) || (n_labels && !labels))
+		return -EINVAL;
+	if (n_locations > UINT32_MAX || n_labels > UINT32_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < n_locations; i++) {
+		if (!location_ids[i] || location_ids[i] > b->n_locations)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int pprof_builder__sample(struct pprof_builder *b, const uint64_t *location_ids, size_t n_locations,
+			  const int64_t *values, const struct pprof_label *labels, size_t n_labels)
+{
+	int err = check_sample(b, location_ids, n_locations, values, labels, n_labels);
+
+	if (!err)
+		err = stage_labels(b, labels, n_labels);
+	return err ? err : add_sample(b, location_ids, n_locations, values, n_labels);
+}
+
+int pprof_builder__sample_refs(struct pprof_builder *b, const uint64_t *location_ids,
+			       size_t n_locations, const int64_t *values,
+			       const struct pprof_label_ref *labels, size_t n_labels)
+{
+	struct pprof_label_ref *pool;
+	int err = check_sample(b, location_ids, n_locations, values, labels, n_labels);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < n_labels; i++) {
+		const struct pprof_label_ref *l = &labels[i];
+
+		/* Indices into the string table, and never both a string and a number. */
+		if (l->key <= 0 || (size_t)l->key >= b->n_strs || l->str < 0 ||
+		    (size_t)l->str >= b->n_strs || l->num_unit < 0 ||
+		    (size_t)l->num_unit >= b->n_strs || (l->str && (l->num || l->num_unit)))
+			return -EINVAL;
+	}
+	if (n_labels) {
+		pool = array_grow(b->labels, &b->cap_labels, b->n_labels, n_labels, sizeof(*pool));
+		if (!pool)
+			return -ENOMEM;
+		b->labels = pool;
+		memcpy(b->labels + b->n_labels, labels, n_labels * sizeof(*labels));
+	}
+	return add_sample(b, location_ids, n_locations, values, n_labels);
 }
 
 size_t pprof_builder__n_samples(const struct pprof_builder *b)
@@ -906,7 +949,7 @@ static void pb_view__fill(struct pb_view *v, struct pprof_builder *b,
 	}
 	for (size_t i = 0; i < b->n_labels; i++) {
 		Perftools__Profiles__Label *l = &v->labels[i];
-		const struct pp_label *src = &b->labels[i];
+		const struct pprof_label_ref *src = &b->labels[i];
 
 		perftools__profiles__label__init(l);
 		l->key = src->key;

@@ -39,6 +39,14 @@ struct pprof_label {
 	const char *num_unit; /* NULL: none */
 };
 
+/* A label whose strings are already in the builder's string table. */
+struct pprof_label_ref {
+	int64_t key; /* pprof_builder__string() of the key */
+	int64_t str; /* of the value; 0 for a numeric label */
+	int64_t num;
+	int64_t num_unit; /* 0: none */
+};
+
 struct pprof_builder *pprof_builder__new(const struct pprof_opts *opts);
 void pprof_builder__free(struct pprof_builder *b);
 
@@ -61,6 +69,18 @@ uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, u
 /* values has n_sample_types entries; location_ids are leaf first. 0 or -errno. */
 int pprof_builder__sample(struct pprof_builder *b, const uint64_t *location_ids, size_t n_locations,
 			  const int64_t *values, const struct pprof_label *labels, size_t n_labels);
+
+/*
+ * The index of s in the string table, added if new: for callers that label
+ * many samples alike and intern the strings once. NULL and "" are 0. Index
+ * or -errno.
+ */
+int64_t pprof_builder__string(struct pprof_builder *b, const char *s);
+
+/* pprof_builder__sample with labels made of string indices. 0 or -errno (-EINVAL: bad index). */
+int pprof_builder__sample_refs(struct pprof_builder *b, const uint64_t *location_ids,
+			       size_t n_locations, const int64_t *values,
+			       const struct pprof_label_ref *labels, size_t n_labels);
 
 size_t pprof_builder__n_samples(const struct pprof_builder *b);
 

@@ -21,8 +21,26 @@ struct frame_cache {
 	size_t size, n;
 };
 
+/*
+ * The labels of (pid, tid, names, cgroup), interned once per profile: most
+ * entries share them with many others. Direct-mapped; a collision only
+ * costs building them again.
+ */
+#define LABEL_CACHE_SLOTS 1024
+
+struct label_slot {
+	uint32_t pid, tid;
+	uint64_t cgroup_id;
+	char comm[AGG_NAME_LEN];
+	char thread_name[AGG_NAME_LEN];
+	bool used;
+	uint32_t n;
+	struct pprof_label_ref refs[LABELS_MAX];
+};
+
 struct build_ctx {
 	struct pprof_builder *b;
+	struct label_slot *label_cache;
 	struct symbolizer *sym;
 	struct frame_cache cache;
 	struct profile_stats *stats;
@@ -199,13 +217,66 @@ static size_t blockio_labels(struct build_ctx *ctx, const struct agg_sample *e,
 	return 3;
 }
 
+/* l with its strings interned in the builder. 0 or -errno. */
+static int label_ref(struct pprof_builder *b, const struct pprof_label *l,
+		     struct pprof_label_ref *out)
+{
+	out->key = pprof_builder__string(b, l->key);
+	out->str = l->str ? pprof_builder__string(b, l->str) : 0;
+	out->num = l->str ? 0 : l->num;
+	out->num_unit = l->str ? 0 : pprof_builder__string(b, l->num_unit);
+	return out->key < 0 || out->str < 0 || out->num_unit < 0 ? -ENOMEM : 0;
+}
+
+static bool name_eq(const char *cached, const char *name)
+{
+	return strncmp(cached, name ? name : "", AGG_NAME_LEN) == 0;
+}
+
+static void name_copy(char *dst, const char *name)
+{
+	size_t n = name ? strnlen(name, AGG_NAME_LEN - 1) : 0;
+
+	if (n)
+		memcpy(dst, name, n);
+	dst[n] = '\0';
+}
+
+/* The labels every entry of e's thread carries, from the cache or made now. */
+static const struct label_slot *entry_labels(struct build_ctx *ctx, const struct agg_sample *e)
+{
+	uint64_t h = ((uint64_t)e->pid << 32 | e->tid) * 0x9e3779b97f4a7c15ull ^ e->cgroup_id;
+	struct label_slot *slot = &ctx->label_cache[(h >> 40) & (LABEL_CACHE_SLOTS - 1)];
+	struct label_values lv;
+	size_t n;
+
+	if (slot->used && slot->pid == e->pid && slot->tid == e->tid &&
+	    slot->cgroup_id == e->cgroup_id && name_eq(slot->comm, e->comm) &&
+	    name_eq(slot->thread_name, e->thread_name))
+		return slot;
+	slot->used = false;
+	n = labels__for_entry(ctx->labels, ctx->cg, e, &lv);
+	for (size_t i = 0; i < n; i++)
+		if (label_ref(ctx->b, &lv.labels[i], &slot->refs[i]))
+			return NULL;
+	slot->pid = e->pid;
+	slot->tid = e->tid;
+	slot->cgroup_id = e->cgroup_id;
+	name_copy(slot->comm, e->comm);
+	name_copy(slot->thread_name, e->thread_name);
+	slot->n = (uint32_t)n;
+	slot->used = true;
+	return slot;
+}
+
 static int add_entry(const struct agg_sample *e, void *arg)
 {
 	struct build_ctx *ctx = arg;
-	struct label_values lv;
-	struct pprof_label labels[LABELS_MAX + 4];
+	struct pprof_label_ref refs[LABELS_MAX + 4];
+	const struct label_slot *common;
+	struct pprof_label extra[4];
+	size_t n = 0, n_refs, n_extra = 0;
 	char state[2], dev[64];
-	size_t n = 0, n_labels;
 	int64_t values[3];
 
 	for (uint32_t i = 0; !e->overflow && i < e->n_kstack + e->n_ustack; i++) {
@@ -224,30 +295,35 @@ static int add_entry(const struct agg_sample *e, void *arg)
 			return -ENOMEM;
 	}
 
-	n_labels = labels__for_entry(ctx->labels, ctx->cg, e, &lv);
-	memcpy(labels, lv.labels, n_labels * sizeof(labels[0]));
+	common = entry_labels(ctx, e);
+	if (!common)
+		return -ENOMEM;
+	memcpy(refs, common->refs, common->n * sizeof(refs[0]));
+	n_refs = common->n;
 	values[0] = (int64_t)e->count;
 	if (ctx->kind == PROFILE_BLOCKIO) {
 		/* io, io_bytes, io_latency; the overflow entry has no device. */
 		if (!e->overflow)
-			n_labels += blockio_labels(ctx, e, labels + n_labels, dev, sizeof(dev));
+			n_extra = blockio_labels(ctx, e, extra, dev, sizeof(dev));
 		values[1] = (int64_t)e->value2;
 		values[2] = (int64_t)e->value;
-		ctx->stats->samples++;
-		return pprof_builder__sample(ctx->b, ctx->locs, n, values, labels, n_labels);
+	} else {
+		/* A tag is the state letter of an off-CPU wait; on-CPU samples have none. */
+		if (e->tag) {
+			state[0] = (char)e->tag;
+			state[1] = '\0';
+			extra[n_extra++] = (struct pprof_label){.key = "state", .str = state};
+		}
+		if (e->tag || e->overflow || !ctx->period)
+			values[1] = (int64_t)e->value;
+		else
+			values[1] = (int64_t)e->count * ctx->period;
 	}
-	/* A tag is the state letter of an off-CPU wait; on-CPU samples have none. */
-	if (e->tag) {
-		state[0] = (char)e->tag;
-		state[1] = '\0';
-		labels[n_labels++] = (struct pprof_label){.key = "state", .str = state};
-	}
-	if (e->tag || e->overflow || !ctx->period)
-		values[1] = (int64_t)e->value;
-	else
-		values[1] = (int64_t)e->count * ctx->period;
+	for (size_t i = 0; i < n_extra; i++)
+		if (label_ref(ctx->b, &extra[i], &refs[n_refs++]))
+			return -ENOMEM;
 	ctx->stats->samples++;
-	return pprof_builder__sample(ctx->b, ctx->locs, n, values, labels, n_labels);
+	return pprof_builder__sample_refs(ctx->b, ctx->locs, n, values, refs, n_refs);
 }
 
 int profile__build(const struct agg *agg, struct symbolizer *sym, const struct profile_meta *meta,
@@ -326,12 +402,19 @@ int profile__build(const struct agg *agg, struct symbolizer *sym, const struct p
 	ctx.b = pprof_builder__new(&opts);
 	if (!ctx.b)
 		return -ENOMEM;
+	ctx.label_cache = calloc(LABEL_CACHE_SLOTS, sizeof(*ctx.label_cache));
+	if (!ctx.label_cache) {
+		err = -ENOMEM;
+		goto out_free_builder;
+	}
 	if (sym)
 		symbolizer__begin(sym);
 	err = agg__for_each(agg, add_entry, &ctx);
 	if (!err)
 		err = pprof_builder__encode(ctx.b, true, out);
+	free(ctx.label_cache);
 	free(ctx.cache.slots);
+out_free_builder:
 	pprof_builder__free(ctx.b);
 	return err;
 }

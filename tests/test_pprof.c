@@ -628,9 +628,67 @@ static void test_args(void)
 	CHECK_EQ_U64(pprof_builder__n_samples(NULL), 0);
 }
 
+/* Labels given as string indices are the same labels as given as strings. */
+static void test_label_refs(void)
+{
+	struct pprof_builder *b = pprof_builder__new(&cpu_opts);
+	struct pprof_label labels[] = {
+		{.key = "pid", .str = "42"},
+		{.key = "bytes", .num = 512, .num_unit = "bytes"},
+	};
+	struct pprof_label_ref refs[2], bad;
+	struct strbuf body = STRBUF_INIT;
+	Perftools__Profiles__Profile *p;
+	int64_t v[2] = {1, 10};
+	uint64_t fn, loc;
+
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	fn = pprof_builder__function(b, "main", "main", "");
+	loc = pprof_builder__location(b, 0, 0x1000, fn);
+	refs[0] = (struct pprof_label_ref){.key = pprof_builder__string(b, "pid"),
+					   .str = pprof_builder__string(b, "42")};
+	refs[1] = (struct pprof_label_ref){.key = pprof_builder__string(b, "bytes"),
+					   .num = 512,
+					   .num_unit = pprof_builder__string(b, "bytes")};
+	CHECK(refs[0].key > 0 && refs[0].str > 0 && refs[1].num_unit == refs[1].key);
+	CHECK_EQ_U64(pprof_builder__string(b, ""), 0);
+	CHECK_EQ_U64(pprof_builder__string(b, NULL), 0);
+	CHECK_EQ_U64(pprof_builder__sample_refs(b, &loc, 1, v, refs, 2), 0);
+	/* The same sample through strings merges into it. */
+	CHECK_EQ_U64(pprof_builder__sample(b, &loc, 1, v, labels, 2), 0);
+	CHECK_EQ_U64(pprof_builder__n_samples(b), 1);
+	/* Indices outside the table, a missing key, or both a string and a number. */
+	bad = (struct pprof_label_ref){.key = 9999, .str = refs[0].str};
+	CHECK_EQ_U64(pprof_builder__sample_refs(b, &loc, 1, v, &bad, 1), (uint64_t)-EINVAL);
+	bad = (struct pprof_label_ref){.key = 0, .str = refs[0].str};
+	CHECK_EQ_U64(pprof_builder__sample_refs(b, &loc, 1, v, &bad, 1), (uint64_t)-EINVAL);
+	bad = (struct pprof_label_ref){.key = refs[0].key, .str = refs[0].str, .num = 1};
+	CHECK_EQ_U64(pprof_builder__sample_refs(b, &loc, 1, v, &bad, 1), (uint64_t)-EINVAL);
+	bad = (struct pprof_label_ref){.key = refs[0].key, .str = -1};
+	CHECK_EQ_U64(pprof_builder__sample_refs(b, &loc, 1, v, &bad, 1), (uint64_t)-EINVAL);
+	CHECK_EQ_U64(pprof_builder__n_samples(b), 1);
+	CHECK(pprof_builder__string(NULL, "x") < 0);
+
+	CHECK_EQ_U64(pprof_builder__encode(b, true, &body), 0);
+	p = decode(&body);
+	if (p && p->n_sample == 1) {
+		CHECK_EQ_U64(p->sample[0]->value[0], 2);
+		CHECK_STR(label_str(p, p->sample[0], "pid"), "42");
+		CHECK_EQ_U64(p->sample[0]->n_label, 2);
+	}
+	CHECK(p && p->n_sample == 1);
+	if (p)
+		perftools__profiles__profile__free_unpacked(p, NULL);
+	strbuf__release(&body);
+	pprof_builder__free(b);
+}
+
 int main(void)
 {
 	test_args();
+	test_label_refs();
 	test_round_trip();
 	test_plain();
 	test_empty();
