@@ -3,6 +3,7 @@
 #   cmake/install-deps.sh build   what `make run` needs
 #   cmake/install-deps.sh test    that, plus what the test suite needs
 #   cmake/install-deps.sh bench   that, plus the peers bench/ compares against
+#   cmake/install-deps.sh fuzz    that, plus libFuzzer (make fuzz)
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libdeflate-dev
@@ -10,14 +11,17 @@ build_pkgs=(gcc make cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev z
 	libsystemd-dev libcap-dev)
 test_pkgs=(golang-go curl procps clang-format openssl systemd strace python3)
 bench_pkgs=(linux-perf bpftrace libbpf-tools fio jq)
+# libFuzzer's runtime for `make fuzz`.
+fuzz_pkgs=(clang libclang-rt-14-dev)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
 build) ;;
 test) want+=("${test_pkgs[@]}") ;;
 bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+fuzz) want+=("${fuzz_pkgs[@]}") ;;
 *)
-	echo "install-deps.sh: unknown set '$1' (build, test or bench)" >&2
+	echo "install-deps.sh: unknown set '$1' (build, test, bench or fuzz)" >&2
 	exit 2
 	;;
 esac

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "query.h"
 
 #define NS_PER_S     1000000000ll
 #define MAX_DURATION (30ull * 24 * 3600 * 1000000000ull)
+/* The last whole second whose nanoseconds fit an int64_t (2262-04-11). */
+#define MAX_UNIX_S (INT64_MAX / NS_PER_S - 1)
 
 /* Reads exactly n digits. */
 static bool digits(const char **p, int n, int *out)
@@ -93,6 +96,8 @@ static int parse_rfc3339(const char *s, int64_t *unix_ns)
 		return -EINVAL;
 	t = days_from_epoch(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	t -= sign * (oh * 3600 + om * 60);
+	if (t < 0 || t > MAX_UNIX_S)
+		return -EINVAL;
 	*unix_ns = t * NS_PER_S + frac;
 	return 0;
 }
@@ -108,7 +113,7 @@ int query__parse_time(const char *s, int64_t *unix_ns)
 		return parse_rfc3339(s, unix_ns);
 	for (; *p >= '0' && *p <= '9'; p++) {
 		secs = secs * 10 + (*p - '0');
-		if (secs > 100000000000ll) /* beyond year 5000 */
+		if (secs > MAX_UNIX_S)
 			return -EINVAL;
 	}
 	if (p == s || !fraction(&p, &frac) || *p)

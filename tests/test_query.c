@@ -65,6 +65,12 @@ static void test_times(void)
 		"1969-12-31T23:59:59Z",
 		"2026-11-22X07:56:19Z",
 		"2026-1-22T07:56:19Z",
+		/* Past what int64 nanoseconds hold (found by fuzz_query). */
+		"99999999991",
+		"9223372036",
+		"9999-12-31T23:59:59Z",
+		"2262-04-12T00:00:00Z",
+		"1970-01-01T00:00:00+01:00",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		v = 12345;
@@ -73,6 +79,9 @@ static void test_times(void)
 		CHECK(query__parse_time(bad[i], &v) == -EINVAL);
 	}
 	CHECK(query__parse_time(NULL, &v) == -EINVAL);
+	/* The last representable second still parses, in both notations. */
+	CHECK_EQ_U64(t_of("9223372035"), 9223372035ll * S);
+	CHECK_EQ_U64(t_of("2262-04-11T00:00:00Z"), 9223286400ll * S);
 }
 
 static void test_durations(void)
