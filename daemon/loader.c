@@ -31,19 +31,45 @@ struct loader {
 	struct loader_blockio bio;
 };
 
+/*
+ * libbpf hands over whole multi-line messages (a verifier log is kilobytes):
+ * format on the heap and log each line on its own so that nothing is cut.
+ */
+static void libbpf_emit(enum log_level lvl, const char *fmt, va_list ap)
+{
+	char *text, *line, *save = NULL;
+
+	if (vasprintf(&text, fmt, ap) < 0)
+		return;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log__msg(lvl, "libbpf: %s", line);
+	free(text);
+}
+
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
-	size_t n;
-
 	if (level == LIBBPF_DEBUG && log__level() < LOG_LVL_DEBUG)
 		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	if (n && line[n - 1] == '\n')
-		line[n - 1] = '\0';
-	log__msg(level == LIBBPF_WARN ? LOG_LVL_WARN : LOG_LVL_DEBUG, "libbpf: %s", line);
+	libbpf_emit(level == LIBBPF_WARN ? LOG_LVL_WARN : LOG_LVL_DEBUG, fmt, ap);
 	return 0;
+}
+
+/*
+ * While an attempt that has a fallback runs, libbpf's complaints are only
+ * evidence for the debug log: the caller reports the outcome in one line.
+ */
+static int libbpf_log_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	if (log__level() < LOG_LVL_DEBUG)
+		return 0;
+	libbpf_emit(LOG_LVL_DEBUG, fmt, ap);
+	return 0;
+}
+
+void loader__libbpf_quiet(bool quiet)
+{
+	libbpf_set_print(quiet ? libbpf_log_quiet : libbpf_log);
 }
 
 static bool has_cap(const struct __user_cap_data_struct data[2], int cap)

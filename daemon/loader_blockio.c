@@ -125,7 +125,9 @@ int loader_blockio__load(struct loader_blockio *bio, const struct loader_opts *o
 	memset(bio, 0, sizeof(*bio));
 	if (opts->blockio_hook != BLOCKIO_HOOK_RAW_TP) {
 		if (kernel_has_tracepoint("block_io_start")) {
+			loader__libbpf_quiet(opts->blockio_hook != BLOCKIO_HOOK_TP_BTF);
 			rc = try_load(bio, opts, ringbuf_bytes, BLOCKIO_HOOK_TP_BTF, err, err_len);
+			loader__libbpf_quiet(false);
 		} else {
 			snprintf(err, err_len,
 				 "the kernel has no block_io_start tracepoint (Linux 6.5+)");

@@ -50,5 +50,7 @@ int loader_blockio__bpf_stats(const struct loader_blockio *bio, struct loader_bp
 int loader__add_prog_stats(int prog_fd, struct loader_bpf_stats *out);
 /* Sums a per-CPU array's single entry of n u64 counters into out. 0 or -errno. */
 int loader__sum_percpu_counters(int map_fd, uint64_t *out, size_t n);
+/* Demote libbpf warnings to debug while an attempt with a fallback runs. */
+void loader__libbpf_quiet(bool quiet);
 
 #endif

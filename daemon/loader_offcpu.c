@@ -142,14 +142,23 @@ int loader_offcpu__load(struct loader_offcpu *off, const struct loader_opts *opt
 	memset(off, 0, sizeof(*off));
 	if (opts->offcpu_hook != OFFCPU_HOOK_RAW_TP) {
 		if (task_work) {
+			/*
+			 * A probe as much as an attempt: kernels that export the
+			 * kfunc may still refuse it from sched_switch (6.18 wants
+			 * a sleepable caller), and sys_exit completion is as exact.
+			 */
+			loader__libbpf_quiet(true);
 			rc = try_load(off, opts, ringbuf_bytes, OFFCPU_HOOK_TP_BTF,
 				      COMPLETE_TASK_WORK, err, err_len);
+			loader__libbpf_quiet(false);
 			if (!rc)
 				return 0;
-			log_warn("off-CPU: %s; completing records at sys_exit instead", err);
+			log_debug("off-CPU: %s; completing records at sys_exit instead", err);
 		}
+		loader__libbpf_quiet(opts->offcpu_hook != OFFCPU_HOOK_TP_BTF);
 		rc = try_load(off, opts, ringbuf_bytes, OFFCPU_HOOK_TP_BTF, COMPLETE_SYS_EXIT, err,
 			      err_len);
+		loader__libbpf_quiet(false);
 		if (!rc || opts->offcpu_hook == OFFCPU_HOOK_TP_BTF)
 			return rc;
 		log_warn("off-CPU: %s; falling back to the raw tracepoint", err);
