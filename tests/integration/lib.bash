@@ -65,7 +65,6 @@ sonde_prog_ids() {
 
 # start_daemon [ARGS...]: runs sonde on a free loopback port, sets PORT and URL.
 start_daemon() {
-	sonde_prog_ids >"$TMP/progs.before"
 	"$SONDE_BIN" --listen 127.0.0.1:0 "$@" 2>"$TMP/daemon.log" &
 	DAEMON_PID=$!
 	for _ in $(seq 1 100); do
@@ -81,17 +80,33 @@ start_daemon() {
 # True when every sonde BPF program loaded now was already loaded before start_daemon.
 # The kernel frees programs asynchronously (RCU, and task work still queued
 # holds a reference until it runs or is cancelled): allow it a few seconds.
+# daemon_own_progs PID: the ids of the BPF programs PID holds open, from its fdinfo.
+# Other daemons (a parallel test run) may load programs meanwhile: only these count.
+daemon_own_progs() {
+	cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -u
+}
+
+# daemon_progs_released: none of the programs recorded by stop_daemon (or by
+# record_daemon_progs) is still loaded once the daemon is gone.
 daemon_progs_released() {
+	if [ ! -s "$TMP/progs.own" ]; then
+		echo "no BPF program was recorded for the daemon before it stopped"
+		return 1
+	fi
 	for _ in $(seq 1 30); do
 		sonde_prog_ids >"$TMP/progs.after"
-		[ -z "$(comm -13 "$TMP/progs.before" "$TMP/progs.after")" ] && return 0
+		[ -z "$(comm -12 "$TMP/progs.own" "$TMP/progs.after")" ] && return 0
 		sleep 0.1
 	done
+	echo "still loaded: $(comm -12 "$TMP/progs.own" "$TMP/progs.after" | tr '\n' ' ')"
 	return 1
 }
 
+record_daemon_progs() { daemon_own_progs "$DAEMON_PID" >"$TMP/progs.own"; }
+
 stop_daemon() { # returns the daemon's exit status
 	local rc=0
+	record_daemon_progs
 	kill -TERM "$DAEMON_PID"
 	wait "$DAEMON_PID" || rc=$?
 	DAEMON_PID=

@@ -22,7 +22,6 @@ chmod 0700 "$TMP/private/cpu_hog"
 start_as() {
 	local label=$1
 	shift
-	sonde_prog_ids >"$TMP/progs.before"
 	"$@" --listen 127.0.0.1:0 --no-blockio 2>"$TMP/$label.log" &
 	DAEMON_PID=$!
 	PORT=

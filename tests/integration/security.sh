@@ -12,7 +12,6 @@ FAST=(--no-offcpu --no-blockio --frequency 49)
 start() {
 	local label=$1 scheme=$2
 	shift 2
-	sonde_prog_ids >"$TMP/progs.before"
 	"$SONDE_BIN" "${FAST[@]}" "$@" 2>"$TMP/$label.log" &
 	DAEMON_PID=$!
 	PORT=

@@ -62,7 +62,6 @@ write_conf() { printf 'listen = 127.0.0.1:0\nno-blockio = true\n' >"$TMP/sonde.c
 write_conf "log-level = info" "auth-token-file = $TMP/token1"
 chmod 0644 "$TMP/sonde.conf"
 
-sonde_prog_ids >"$TMP/progs.before"
 # LeakSanitizer cannot run under ptrace; the other daemon tests check for leaks.
 NOTIFY_SOCKET=$NOTIFY WATCHDOG_USEC=400000 SONDE_CONFIG=$TMP/sonde.conf \
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -o "$TMP/strace.out" \
@@ -110,6 +109,7 @@ write_conf "log-level = debug" "auth-token-file = $TMP/token2" "frequency = 49"
 kill -HUP "$DAEMON_PID"
 check "fixed setting: restart needed" wait_for_line "$TMP/daemon.log" 'take effect at the next restart'
 
+record_daemon_progs
 kill -TERM "$DAEMON_PID"
 rc=0
 wait "$STRACE_PID" || rc=$?
