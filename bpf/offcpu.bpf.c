@@ -13,12 +13,18 @@
  *    blocked, is read with bpf_get_task_stack() into a slot. The user stack
  *    is only readable from the thread itself, so the record is completed when
  *    it returns to user space, where its user stack is the one it blocked
- *    with: by a task-work callback (Linux 6.18+), else at sys_exit.
+ *    with: by a task-work callback (Linux 6.18+, where the verifier lets a
+ *    tracepoint schedule it), else at sys_exit.
+ *  - A thread switched out outside a system call (preempted in user mode, or
+ *    blocked in a page fault) returns without a sys_exit: its stacks are read
+ *    at switch-out instead, while it is still the current task.
  *
  * The raw-tracepoint fallback cannot name the incoming task to BPF helpers,
  * so it keeps per-thread state in a hash, reads the kernel stack at every
  * blocking switch-out and completes at sys_exit; it is slower and exists for
- * kernels without tp_btf.
+ * kernels without tp_btf. It cannot tell a preemption in user mode from one
+ * in a system call, so under CPU contention it may lend a preempted wait the
+ * user stack of the thread's next system call.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -57,7 +63,7 @@ struct {
 struct thread_state {
 	__u64 ts;
 	__u32 state;
-	__u32 pad;
+	__u32 early; /* its slot already holds the stacks, read at switch-out */
 };
 
 struct {
@@ -261,8 +267,93 @@ static int task_work_cb(struct bpf_map *map, void *key, void *value)
 	return 0;
 }
 
+/*
+ * Whether the thread entered the kernel by a system call, which it leaves
+ * through sys_exit. Otherwise it was preempted in user mode, or faulted: it
+ * goes back to user space without a sys_exit, and the next sys_exit (say a
+ * nanosleep a while later) would lend the record the wrong user stack.
+ */
+static __always_inline bool in_syscall(struct task_struct *t)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+
+	if (!regs)
+		return true;
+#if defined(__TARGET_ARCH_x86)
+	return (long)BPF_CORE_READ(regs, orig_ax) >= 0;
+#elif defined(__TARGET_ARCH_arm64)
+	return (int)BPF_CORE_READ(regs, syscallno) >= 0;
+#else
+	return true;
+#endif
+}
+
+/*
+ * For a thread switched out outside a system call, while it is still the
+ * current task: claims its slot and reads its stacks now, since nothing will
+ * complete the record later. A preemption in user mode has only the
+ * preemption path below it in the kernel, so only its user stack is read.
+ * Returns whether the slot holds them; switch-in then decides to keep it.
+ */
+static __always_inline bool capture_early(void *ctx, __u32 tid, __u32 state, __u64 now,
+					  struct sonde_offcpu_counters *cnt)
+{
+	__u32 key = tid & slot_mask;
+	struct slot *sl;
+	__u64 owner;
+	long kbytes = 0;
+
+	sl = bpf_map_lookup_elem(&slots, &key);
+	if (!sl)
+		return false;
+	owner = sl->busy;
+	if (owner && owner != tid && now - sl->since_ns < stale_ns) {
+		cnt->v[SONDE_OFF_SLOT_BUSY]++;
+		return false;
+	}
+	if (owner)
+		cnt->v[SONDE_OFF_STALE]++;
+	if (__sync_val_compare_and_swap(&sl->busy, owner, tid) != owner) {
+		cnt->v[SONDE_OFF_SLOT_BUSY]++;
+		return false;
+	}
+	sl->since_ns = now;
+	sl->s.hdr.kstack_sz = 0;
+	if (state != SONDE_STATE_R)
+		kbytes = stack_bytes(bpf_get_stack(ctx, sl->s.frames, SONDE_STACK_BYTES, 0),
+				     &sl->s.hdr.kstack_sz, &cnt->v[SONDE_OFF_KSTACK_ERR]);
+	stack_bytes(bpf_get_stack(ctx, (void *)sl->s.frames + kbytes, SONDE_STACK_BYTES,
+				  BPF_F_USER_STACK),
+		    &sl->s.hdr.ustack_sz, &cnt->v[SONDE_OFF_USTACK_ERR]);
+	cnt->v[SONDE_OFF_EARLY]++;
+	return true;
+}
+
+/* Switch-in of a thread whose stacks capture_early() read: sends or drops its slot. */
+static __always_inline void finish_early(struct task_struct *next, __u32 tid, __u64 now,
+					 __u64 weight, __u64 dur, __u32 state,
+					 struct sonde_offcpu_counters *cnt)
+{
+	__u32 key = tid & slot_mask;
+	struct slot *sl;
+	__s32 ksz, usz;
+
+	sl = bpf_map_lookup_elem(&slots, &key);
+	if (!sl || sl->busy != tid)
+		return; /* taken over as stale meanwhile */
+	if (weight && !over_rate(now, cnt)) {
+		ksz = sl->s.hdr.kstack_sz;
+		usz = sl->s.hdr.ustack_sz;
+		fill_header(&sl->s.hdr, next, now, weight, dur, state);
+		sl->s.hdr.kstack_sz = ksz;
+		sl->s.hdr.ustack_sz = usz;
+		emit(&sl->s, cnt);
+	}
+	sl->busy = 0;
+}
+
 /* tp_btf: the thread going out gets a timestamp; the one coming in may be recorded. */
-static __always_inline void switch_btf(bool preempt, struct task_struct *prev,
+static __always_inline void switch_btf(void *ctx, bool preempt, struct task_struct *prev,
 				       struct task_struct *next)
 {
 	struct sonde_offcpu_counters *cnt;
@@ -270,6 +361,7 @@ static __always_inline void switch_btf(bool preempt, struct task_struct *prev,
 	__u32 state, tid, key;
 	__u64 now, dur, weight, owner;
 	struct slot *sl;
+	bool early;
 
 	now = bpf_ktime_get_ns();
 	if (prev->pid) {
@@ -283,6 +375,8 @@ static __always_inline void switch_btf(bool preempt, struct task_struct *prev,
 			if (ts) {
 				ts->ts = now;
 				ts->state = state;
+				ts->early = !use_task_work && !in_syscall(prev) &&
+					    capture_early(ctx, prev->pid, state, now, cnt);
 				cnt->v[SONDE_OFF_BLOCKED]++;
 			} else {
 				cnt->v[SONDE_OFF_STORAGE_ERR]++;
@@ -298,11 +392,17 @@ static __always_inline void switch_btf(bool preempt, struct task_struct *prev,
 		return;
 	dur = now - ts->ts;
 	state = ts->state;
+	early = ts->early;
 	ts->ts = 0;
+	ts->early = 0;
 	cnt = counters_get();
 	if (!cnt)
 		return;
 	weight = kept_weight(dur, cnt);
+	if (early) {
+		finish_early(next, tid, now, weight, dur, state, cnt);
+		return;
+	}
 	if (!weight || over_rate(now, cnt))
 		return;
 
@@ -356,7 +456,7 @@ static __always_inline void switch_btf(bool preempt, struct task_struct *prev,
 SEC("tp_btf/sched_switch")
 int BPF_PROG(sonde_off_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	switch_btf(preempt, prev, next);
+	switch_btf(ctx, preempt, prev, next);
 	return 0;
 }
 

@@ -233,6 +233,10 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 off[SONDE_OFF_BLOCKED]},
 		{"sonde_offcpu_events_total", "counter",
 		 "Off-CPU records written to the ring buffer.", off[SONDE_OFF_EMITTED]},
+		{"sonde_offcpu_early_stacks_total", "counter",
+		 "Switch-outs outside a system call (preemption in user mode, page faults), "
+		 "whose stacks are read at once.",
+		 off[SONDE_OFF_EARLY]},
 		{"sonde_offcpu_sampled_total", "counter",
 		 "Waits shorter than --offcpu-min kept by sampling (and weighted up).",
 		 off[SONDE_OFF_SHORT_KEPT]},

@@ -179,34 +179,59 @@ if profile_hog offcpu default 1; then
 	check "default: go tool pprof -top -cum agrees with the -raw sum" test "$CUM" -eq "$RAW"
 fi
 
-if profile_hog wall wall; then
-	P=$TMP/wall.pb.gz
-	lint wall
-	check "wall: sample types samples/count, wall/nanoseconds (default)" \
+# check_wall NAME: the walker's wall time splits between walk_burn and walk_nap as it timed.
+check_wall() {
+	local name=$1 P=$TMP/$1.pb.gz BURN NAP WALKER T_BURN T_NAP T_WALKER
+	lint "$name"
+	check "$name: sample types samples/count, wall/nanoseconds (default)" \
 		test "$(sample_types "$P")" = "samples/count wall/nanoseconds[dflt]"
 	# walk_burn spins and is always on the stack; walk_nap sleeps in libc's nanosleep and
 	# is skipped by the unwinder like every site above, so its caller nap_step stands in.
 	BURN=$(sum_of "$P" wall thread_name=walker @walk_burn,burn_step)
 	NAP=$(sum_of "$P" wall thread_name=walker @walk_nap,nap_step)
 	WALKER=$(sum_of "$P" wall thread_name=walker)
-	T_BURN=$(truth wall 3 walk_burn)
-	T_NAP=$(truth wall 3 walk_nap)
+	T_BURN=$(truth "$name" 3 walk_burn)
+	T_NAP=$(truth "$name" 3 walk_nap)
 	T_WALKER=$((T_BURN + T_NAP))
-	echo "wall: walker: walk_burn $BURN ns, walk_nap $NAP ns of $WALKER ns;" \
+	echo "$name: walker: walk_burn $BURN ns, walk_nap $NAP ns of $WALKER ns;" \
 		"timed: $T_BURN ns and $T_NAP ns"
-	echo "wall: shares: walk_burn $(percent "$BURN" "$WALKER")% (timed $(percent "$T_BURN" "$T_WALKER")%)," \
+	echo "$name: shares: walk_burn $(percent "$BURN" "$WALKER")% (timed $(percent "$T_BURN" "$T_WALKER")%)," \
 		"walk_nap $(percent "$NAP" "$WALKER")% (timed $(percent "$T_NAP" "$T_WALKER")%)"
-	check "wall: walk_burn's share of the walker's wall time within 5 points of its own" \
+	check "$name: walk_burn's share of the walker's wall time within 5 points of its own" \
 		within "$(percent "$BURN" "$WALKER")" "$(percent "$T_BURN" "$T_WALKER")" 5
-	check "wall: walk_nap's share of the walker's wall time within 5 points of its own" \
+	check "$name: walk_nap's share of the walker's wall time within 5 points of its own" \
 		within "$(percent "$NAP" "$WALKER")" "$(percent "$T_NAP" "$T_WALKER")" 5
-	check "wall: the walker's wall time within 5% of the time it ran" \
+	check "$name: the walker's wall time within 5% of the time it ran" \
 		within "$WALKER" "$T_WALKER" "$(awk -v w="$T_WALKER" 'BEGIN { print w * 0.05 }')"
-	check "wall: on-CPU samples in walk_burn (no state label)" \
+	check "$name: on-CPU samples in walk_burn (no state label)" \
 		test "$(count_of "$P" wall thread_name=walker @walk_burn '!state')" -gt 0
-	check "wall: off-CPU samples under nap_step (state S)" \
+	check "$name: off-CPU samples under nap_step (state S)" \
 		test "$(count_of "$P" wall thread_name=walker @walk_nap,nap_step state=S)" -gt 0
+}
+
+if profile_hog wall wall; then
+	check_wall wall
 fi
+
+# The same under contention: one spinner pinned to each CPU preempts walk_burn in user
+# mode, over and over. Those waits end without a sys_exit; were their user stacks taken
+# at the next one (walk_nap's nanosleep), burn time would be charged to walk_nap.
+EARLY0=$(metric sonde_offcpu_early_stacks_total || echo 0)
+SPINNERS=
+for cpu in $(seq 0 $(($(nproc) - 1))); do
+	taskset -c "$cpu" sh -c 'while :; do :; done' &
+	SPINNERS="$SPINNERS $!"
+done
+if profile_hog wall wall_busy; then
+	check_wall wall_busy
+fi
+# shellcheck disable=SC2086 # a list of pids
+kill $SPINNERS 2>/dev/null
+wait $SPINNERS 2>/dev/null || true
+EARLY=$(metric sonde_offcpu_early_stacks_total || echo 0)
+echo "wall_busy: switch-outs outside a syscall, stacks read at once: $((EARLY - EARLY0))"
+check "wall_busy: preemptions in user mode have their stacks read at switch-out" \
+	test "$((EARLY - EARLY0))" -gt 0
 
 EVENTS=$(metric sonde_offcpu_events_total || true)
 echo "sonde_offcpu_events_total ${EVENTS:-absent}"
