@@ -9,7 +9,7 @@ set -euo pipefail
 build_pkgs=(gcc make cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libdeflate-dev
 	libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
 	libsystemd-dev libcap-dev)
-test_pkgs=(golang-go curl procps clang-format openssl systemd strace python3)
+test_pkgs=(golang-go curl procps clang-format openssl systemd strace python3 debootstrap)
 bench_pkgs=(linux-perf bpftrace libbpf-tools fio jq)
 # libFuzzer's runtime for `make fuzz`.
 fuzz_pkgs=(clang libclang-rt-14-dev)
