@@ -83,7 +83,7 @@ start_daemon() {
 # daemon_own_progs PID: the ids of the BPF programs PID holds open, from its fdinfo.
 # Other daemons (a parallel test run) may load programs meanwhile: only these count.
 daemon_own_progs() {
-	cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -u
+	{ cat /proc/"$1"/fdinfo/* 2>/dev/null || true; } | awk '$1 == "prog_id:" { print $2 }' | sort -u
 }
 
 # daemon_progs_released: none of the programs recorded by stop_daemon (or by
