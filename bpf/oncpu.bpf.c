@@ -36,6 +36,22 @@ struct {
 	__type(value, struct sonde_counters);
 } counters SEC(".maps");
 
+/*
+ * The address space each process was last sampled in, and how many of its
+ * samples were flagged (low bits; an mm_struct is aligned far beyond 8). The
+ * first two samples from a new one (a new process, an exec, a reused pid) are
+ * flagged and wake userspace at once, so that it reads the process's maps
+ * while the process still runs: one that lives 20 ms is gone by the next
+ * timed drain. The second read finds the libraries that the dynamic linker
+ * had not mapped yet at the first.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384); /* processes; the least recently sampled go first */
+	__type(key, __u32);
+	__type(value, __u64);
+} seen_mm SEC(".maps");
+
 #include "sonde_bpf.h"
 
 SEC("perf_event")
@@ -49,6 +65,7 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 	struct sonde_sample *s;
 	__u32 zero = 0;
 	long kbytes, ubytes;
+	__u64 flags;
 
 	cnt = bpf_map_lookup_elem(&counters, &zero);
 	if (!cnt)
@@ -87,7 +104,20 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 						   SONDE_STACK_BYTES, BPF_F_USER_STACK),
 				     &s->hdr.ustack_sz, &cnt->v[SONDE_CNT_USTACK_ERR]);
 
-	if (bpf_ringbuf_output(&events, s, sizeof(s->hdr) + kbytes + ubytes, submit_flags()))
+	flags = submit_flags();
+	if (ubytes) {
+		__u64 mm = (__u64)BPF_CORE_READ(task, mm);
+		__u64 *seen = bpf_map_lookup_elem(&seen_mm, &tgid);
+
+		if (!seen || (*seen & ~7ull) != mm || (*seen & 7) < 2) {
+			__u64 v = seen && (*seen & ~7ull) == mm ? *seen + 1 : mm | 1;
+
+			bpf_map_update_elem(&seen_mm, &tgid, &v, BPF_ANY);
+			s->hdr.info = SONDE_ONCPU_NEW_MM;
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
+	if (bpf_ringbuf_output(&events, s, sizeof(s->hdr) + kbytes + ubytes, flags))
 		cnt->v[SONDE_CNT_RB_DROPS]++;
 	return 0;
 }

@@ -28,7 +28,15 @@ struct collector {
 	struct collector_session *sessions;
 	struct collector_stats stats;
 	uint64_t rng; /* xorshift state for unbiased rounding of sampled counts */
+	collector_new_mm_fn new_mm_fn;
+	void *new_mm_ctx;
 };
+
+void collector__set_new_mm_fn(struct collector *c, collector_new_mm_fn fn, void *ctx)
+{
+	c->new_mm_fn = fn;
+	c->new_mm_ctx = ctx;
+}
 
 uint64_t collector__now_ns(void)
 {
@@ -181,6 +189,11 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 		c->stats.offcpu_events++;
 	else if (ev->hdr.kind == SONDE_EV_BLOCKIO)
 		c->stats.blockio_events++;
+	if (ev->hdr.kind == SONDE_EV_ONCPU && (ev->hdr.info & SONDE_ONCPU_NEW_MM)) {
+		c->stats.new_address_spaces++;
+		if (c->new_mm_fn)
+			c->new_mm_fn(c->new_mm_ctx, ev->hdr.pid);
+	}
 	if (!c->sessions)
 		return 0;
 

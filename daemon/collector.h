@@ -23,22 +23,28 @@ struct collector_session;
 #define COLLECTOR_BLOCKIO (1u << SONDE_EV_BLOCKIO)
 
 struct collector_stats {
-	uint64_t events;	 /* records read from the ring buffers */
-	uint64_t offcpu_events;	 /* of which off-CPU records */
-	uint64_t blockio_events; /* of which block-I/O records */
-	uint64_t malformed;	 /* records of unexpected size or kind */
-	uint64_t read_errors;	 /* ring_buffer__consume() failures */
-	uint64_t dispatched;	 /* (record, session) pairs aggregated */
-	uint64_t agg_overflow;	 /* samples folded into a session's overflow entry */
-	uint64_t sessions_open;	 /* gauge */
-	uint64_t sessions_total; /* sessions ever opened */
+	uint64_t events;	     /* records read from the ring buffers */
+	uint64_t offcpu_events;	     /* of which off-CPU records */
+	uint64_t blockio_events;     /* of which block-I/O records */
+	uint64_t malformed;	     /* records of unexpected size or kind */
+	uint64_t read_errors;	     /* ring_buffer__consume() failures */
+	uint64_t dispatched;	     /* (record, session) pairs aggregated */
+	uint64_t agg_overflow;	     /* samples folded into a session's overflow entry */
+	uint64_t sessions_open;	     /* gauge */
+	uint64_t sessions_total;     /* sessions ever opened */
+	uint64_t new_address_spaces; /* on-CPU records flagged SONDE_ONCPU_NEW_MM */
 };
+
+/* Called for the first sample of a process in a new address space (see bpf/oncpu.bpf.c). */
+typedef void (*collector_new_mm_fn)(void *ctx, uint32_t pid);
 
 /* ringbuf_fd < 0 makes a collector fed only by collector__handle_event() (tests). */
 int collector__new(int ringbuf_fd, struct collector **out);
 /* Reads a second ring buffer through the same epoll fd. 0 or -errno. */
 int collector__add_ringbuf(struct collector *c, int ringbuf_fd);
 void collector__free(struct collector *c);
+/* Sets the new-address-space callback (NULL: none). */
+void collector__set_new_mm_fn(struct collector *c, collector_new_mm_fn fn, void *ctx);
 
 /* The fd to wait on for readability (ring-buffer epoll fd), or -1. */
 int collector__fd(const struct collector *c);

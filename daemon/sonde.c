@@ -103,6 +103,14 @@ static void on_ringbuf(void *ctx, uint32_t events)
 	collector__drain(s->collector);
 }
 
+/* A process's first sample in a new address space: read its maps while it runs. */
+static void on_new_address_space(void *ctx, uint32_t pid)
+{
+	struct sonde *s = ctx;
+
+	(void)symbolizer__prefetch(s->sym, pid);
+}
+
 static void on_drain_timer(void *ctx, uint32_t events)
 {
 	struct sonde *s = ctx;
@@ -293,6 +301,12 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 "Process mapping tables evicted (LRU).", ss.proc_cache_evictions},
 		{"sonde_process_cache_entries", "gauge", "Process mapping tables held.",
 		 ss.proc_cached},
+		{"sonde_process_prefetches_total", "counter",
+		 "Process maps read at the first sample of a new address space.", ss.prefetches},
+		{"sonde_process_exited_kept_total", "counter",
+		 "Exited processes whose maps were kept to name their frames.", ss.exited_kept},
+		{"sonde_process_exited_lookups_total", "counter",
+		 "Frames named from the kept maps of exited processes.", ss.exited_hits},
 	};
 	const struct labelled_metric labelled[] = {
 		{"sonde_symbolize_failures_total",
@@ -366,7 +380,7 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 		.blockio_hook = cfg->blockio_hook,
 		.blockio_max_rate = cfg->blockio_max_rate,
 	};
-	struct symbolizer_opts sopts = {.proc_root = "/proc"};
+	struct symbolizer_opts sopts = {.proc_root = "/proc", .keep_exited_ns = cfg->retention_ns};
 	struct recorder_opts ropts = {0};
 	struct http_deps deps = {0};
 	char status[320];
@@ -429,6 +443,7 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 		snprintf(err, err_len, "cannot create the symbolizer");
 		goto err_free_sym;
 	}
+	collector__set_new_mm_fn(s->collector, on_new_address_space, s);
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);

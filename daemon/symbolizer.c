@@ -37,10 +37,12 @@
 #include "symbolizer_internal.h"
 
 #define DEFAULT_MAX_ELF_FILES 128
-#define DEFAULT_MAX_PROCESSES 1024
-#define MAX_BUCKETS	      (1u << 16)
-#define PROC_MAX_MAPS	      16384 /* exec mappings kept per process */
-#define VDSO_MAX_SIZE	      (1u << 20)
+#define DEFAULT_MAX_PROCESSES 8192 /* live and exited; about 1.5 KiB each */
+/* The default history retention: exited processes stay named for as long. */
+#define DEFAULT_KEEP_EXITED_NS (600ull * 1000000000ull)
+#define MAX_BUCKETS	       (1u << 16)
+#define PROC_MAX_MAPS	       16384 /* exec mappings kept per process */
+#define VDSO_MAX_SIZE	       (1u << 20)
 
 static const char deleted_suffix[] = " (deleted)";
 
@@ -97,6 +99,13 @@ struct proc {
 	struct proc_map *maps; /* sorted by start */
 	size_t nr_maps;
 	struct strbuf paths;
+	/*
+	 * When the process was first found gone with its maps in hand (monotonic
+	 * ns; 0: not known to have exited). Its maps then stay, unread again,
+	 * until keep_exited_ns has passed: profiles of the windows it ran in
+	 * still name its frames.
+	 */
+	uint64_t exited_ns;
 };
 
 struct elf_key {
@@ -144,6 +153,7 @@ struct symbolizer {
 	} * gone;
 	size_t proc_mask, nr_proc, max_proc;
 	struct lru proc_lru;
+	uint64_t keep_exited_ns;
 };
 
 static size_t hash_u64(uint64_t x)
@@ -304,7 +314,7 @@ static void proc__clear(struct proc *p)
 	p->err = 0;
 }
 
-/* Reads the executable mappings of p->pid into p. */
+/* Reads the executable mappings of p->pid into p (cleared first). */
 static int proc__read_maps(struct symbolizer *sym, struct proc *p)
 {
 	struct maps_entry *ent = &sym->scratch;
@@ -451,6 +461,111 @@ static void gone__add(struct symbolizer *sym, uint32_t pid, uint32_t now_s)
 	victim->when_s = now_s;
 }
 
+/* Forgets that pid was found gone: a process with that pid runs now. */
+static void gone__forget(struct symbolizer *sym, uint32_t pid)
+{
+	struct gone_slot *set = gone__set(sym, pid);
+
+	for (uint32_t i = 0; i < GONE_WAYS; i++)
+		if (set[i].pid == pid)
+			set[i].when_s = 0;
+}
+
+/*
+ * Reads p's maps again. When the process has exited meanwhile, the maps read
+ * before stay (exited_ns is set) and the read counts as done. 0 or -errno.
+ */
+static int proc__refresh(struct symbolizer *sym, struct proc *p)
+{
+	struct proc fresh = {.pid = p->pid};
+	int err = proc__read_maps(sym, &fresh);
+
+	if (!err) {
+		proc__clear(p);
+		p->maps = fresh.maps;
+		p->nr_maps = fresh.nr_maps;
+		p->paths = fresh.paths;
+		p->exited_ns = 0;
+		return 0;
+	}
+	if ((err == -ESRCH || err == -ENOENT) && p->nr_maps && !p->err) {
+		p->exited_ns = clock__monotonic_ns();
+		sym->stats.exited_kept++;
+		return 0;
+	}
+	proc__clear(p);
+	return err;
+}
+
+/* p's entry, or a new one in the cache (evicting the least recently used). */
+static struct proc *proc_cache__find_or_add(struct symbolizer *sym, uint32_t pid, bool *added)
+{
+	size_t h = hash_u64(pid) & sym->proc_mask;
+	struct proc *p;
+
+	*added = false;
+	for (p = sym->proc_buckets[h]; p; p = p->hnext)
+		if (p->pid == pid)
+			return p;
+	while (sym->nr_proc >= sym->max_proc && proc_cache__evict(sym))
+		;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	lru__init(&p->lru);
+	p->hnext = sym->proc_buckets[h];
+	sym->proc_buckets[h] = p;
+	sym->nr_proc++;
+	*added = true;
+	return p;
+}
+
+static struct elf_file *elf_cache__lookup(struct symbolizer *sym, uint32_t pid,
+					  const struct proc_map *m, const char *path);
+
+int symbolizer__prefetch(struct symbolizer *sym, uint32_t pid)
+{
+	const struct proc_map *m;
+	struct proc *p;
+	bool added;
+	int err;
+
+	if (!sym || !pid)
+		return -EINVAL;
+	sym->stats.prefetches++;
+	p = proc_cache__find_or_add(sym, pid, &added);
+	if (!p)
+		return -ENOMEM;
+	lru__touch(&sym->proc_lru, &p->lru);
+	/*
+	 * Read again: a new address space (or the same one, further along, with
+	 * its libraries mapped). Had it exited already, the maps read at an
+	 * earlier sample stay: they are the best there is.
+	 */
+	p->batch = sym->batch;
+	err = proc__refresh(sym, p);
+	p->err = err;
+	if (err) {
+		sym->stats.maps_read_errors++;
+		proc_cache__unlink(sym, p);
+		proc__free(p);
+		if (err == -ESRCH || err == -ENOENT)
+			gone__add(sym, pid, gone__now_s());
+		return err;
+	}
+	if (p->exited_ns)
+		return 0;
+	gone__forget(sym, pid);
+	/* Open its files while /proc/PID/map_files and its root still exist. */
+	for (size_t i = 0; i < p->nr_maps; i++) {
+		m = &p->maps[i];
+		if (m->kind == MAP_FILE && m->inode)
+			(void)elf_cache__lookup(sym, pid, m, p->paths.buf + m->path);
+	}
+	return 0;
+}
+
 /* The mapping table of pid for this batch; -ESRCH (or another errno) if unreadable. */
 static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **out)
 {
@@ -462,6 +577,19 @@ static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **o
 	for (p = sym->proc_buckets[h]; p; p = p->hnext)
 		if (p->pid == pid)
 			break;
+	if (p && p->exited_ns) {
+		if (clock__monotonic_ns() - p->exited_ns < sym->keep_exited_ns) {
+			lru__touch(&sym->proc_lru, &p->lru);
+			sym->stats.exited_hits++;
+			*out = p;
+			return 0;
+		}
+		/* No window refers to it any more. */
+		proc_cache__unlink(sym, p);
+		proc__free(p);
+		gone__add(sym, pid, gone__now_s());
+		return -ESRCH;
+	}
 	if (p && p->batch == sym->batch) {
 		lru__touch(&sym->proc_lru, &p->lru);
 		*out = p;
@@ -489,7 +617,7 @@ static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **o
 	}
 	lru__touch(&sym->proc_lru, &p->lru);
 	p->batch = sym->batch;
-	err = proc__read_maps(sym, p);
+	err = proc__refresh(sym, p);
 	p->err = err;
 	if (err) {
 		sym->stats.maps_read_errors++;
@@ -837,6 +965,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 		goto err_free_sym;
 	sym->max_elf = opts && opts->max_elf_files ? opts->max_elf_files : DEFAULT_MAX_ELF_FILES;
 	sym->max_proc = opts && opts->max_processes ? opts->max_processes : DEFAULT_MAX_PROCESSES;
+	sym->keep_exited_ns =
+		opts && opts->keep_exited_ns ? opts->keep_exited_ns : DEFAULT_KEEP_EXITED_NS;
 
 	nb = buckets_for(sym->max_elf);
 	sym->elf_buckets = calloc(nb, sizeof(*sym->elf_buckets));

@@ -25,6 +25,8 @@ struct symbolizer_opts {
 	const char *proc_root; /* "/proc" unless a test says otherwise */
 	size_t max_elf_files;  /* ELF symbol tables kept (LRU); 0: default */
 	size_t max_processes;  /* per-process mapping tables kept (LRU); 0: default */
+	/* How long an exited process's maps are kept (the history's retention); 0: 10 min. */
+	uint64_t keep_exited_ns;
 };
 
 /*
@@ -55,6 +57,9 @@ struct symbolizer_stats {
 	uint64_t elf_cache_misses;
 	uint64_t elf_cache_evictions;
 	uint64_t proc_cache_evictions;
+	uint64_t prefetches;  /* maps read at a process's first sample (new address space) */
+	uint64_t exited_kept; /* processes found exited whose maps were kept */
+	uint64_t exited_hits; /* look-ups answered from an exited process's kept maps */
 	uint64_t elf_cached;  /* gauge: ELF files held */
 	uint64_t proc_cached; /* gauge: processes held */
 };
@@ -76,6 +81,14 @@ void symbolizer__begin(struct symbolizer *sym);
  */
 int symbolizer__kernel(struct symbolizer *sym, uint64_t addr, struct sym_frame *out);
 int symbolizer__user(struct symbolizer *sym, uint32_t pid, uint64_t addr, struct sym_frame *out);
+
+/*
+ * Reads pid's maps now, as a new address space (a new process, an exec, a
+ * reused pid), and opens its mapped files, while the process still runs.
+ * When it has exited by the time a profile is built, these maps name its
+ * frames for keep_exited_ns. 0 or -errno (-ESRCH: already gone).
+ */
+int symbolizer__prefetch(struct symbolizer *sym, uint32_t pid);
 
 void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *out);
 

@@ -20,6 +20,13 @@ enum sonde_event_kind {
 	SONDE_EV_BLOCKIO = 3,
 };
 
+/*
+ * sonde_sample_hdr.info of SONDE_EV_ONCPU: one of the first two samples of the
+ * process in this address space (new process, exec, reused pid): read its
+ * maps now.
+ */
+#define SONDE_ONCPU_NEW_MM 1u
+
 /* Why an off-CPU thread was not running: sonde_sample_hdr.info of SONDE_EV_OFFCPU. */
 enum sonde_offcpu_state {
 	SONDE_STATE_S = 'S', /* interruptible sleep */
@@ -124,7 +131,8 @@ struct sonde_sample_hdr {
 	 */
 	__u64 value;
 	__u64 aux;	 /* off-CPU: the block's measured length in ns; block I/O: bytes */
-	__u32 info;	 /* off-CPU: enum sonde_offcpu_state; block I/O: op, sync, weight (above) */
+	__u32 info;	 /* on-CPU: SONDE_ONCPU_*; off-CPU: enum sonde_offcpu_state;
+			    block I/O: op, sync, weight (above) */
 	__u32 info2;	 /* block I/O: the disk as the kernel's dev_t, major << 20 | minor */
 	__s32 kstack_sz; /* bytes of kernel frames, or a negative errno if unreadable */
 	__s32 ustack_sz; /* bytes of user frames, or a negative errno */

@@ -895,6 +895,69 @@ static int write_maps(const char *dir, uint32_t pid, const char *text)
 }
 
 /*
+ * A process that exits before its profile is built: maps read at its first
+ * sample (symbolizer__prefetch) and its files opened then still name its
+ * frames after /proc/PID is gone, until keep_exited_ns has passed.
+ */
+static void test_exited(const char *dir, uint64_t beta_off, uint64_t keep_ns, bool named_later)
+{
+	struct symbolizer_opts opts = {.proc_root = dir, .keep_exited_ns = keep_ns};
+	struct symbolizer *sym;
+	struct symbolizer_stats st;
+	char path[4096], maps[512];
+	struct sym_frame f;
+	size_t len;
+	char *lib = read_file(FIXTURE_LIB, &len);
+	uint64_t ino;
+
+	CHECK(lib != NULL);
+	if (!lib)
+		return;
+	snprintf(path, sizeof(path), "%s/5151/root/lib/short.so", dir);
+	CHECK_EQ_U64(write_file(path, lib, len), 0);
+	ino = inode_of(path);
+	snprintf(maps, sizeof(maps),
+		 "7f0000000000-7f0000010000 r-xp 00000000 fe:00 %" PRIu64 " /lib/short.so\n", ino);
+	CHECK_EQ_U64(write_maps(dir, 5151, maps), 0);
+	sym = symbolizer__new(&opts);
+	CHECK(sym != NULL);
+	if (!sym)
+		goto out_free;
+	CHECK_EQ_U64(symbolizer__prefetch(sym, 5151), 0);
+	CHECK_EQ_U64(symbolizer__prefetch(sym, 5152), -ESRCH); /* never existed */
+
+	/* It exits: no maps, no root, no file on the host path either. */
+	snprintf(path, sizeof(path), "%s/5151/maps", dir);
+	CHECK_EQ_U64(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/5151/root/lib/short.so", dir);
+	CHECK_EQ_U64(unlink(path), 0);
+
+	symbolizer__begin(sym);
+	CHECK_EQ_U64(symbolizer__user(sym, 5151, 0x7f0000000000ULL + beta_off, &f), 0);
+	CHECK_STR(f.name, "fixture_lib_beta");
+	CHECK_STR(f.map_path, "/lib/short.so");
+	/* A later profile: named while the history can still refer to it. */
+	usleep(2000);
+	symbolizer__begin(sym);
+	if (named_later) {
+		CHECK_EQ_U64(symbolizer__user(sym, 5151, 0x7f0000000000ULL + beta_off, &f), 0);
+		CHECK_STR(f.name, "fixture_lib_beta");
+	} else {
+		CHECK_EQ_U64(symbolizer__user(sym, 5151, 0x7f0000000000ULL + beta_off, &f), -ESRCH);
+	}
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.prefetches, 2);
+	CHECK_EQ_U64(st.exited_kept, 1);
+	CHECK_EQ_U64(st.exited_hits, named_later ? 1 : 0);
+	printf("exited process, kept %" PRIu64 " ns: %" PRIu64 " kept, %" PRIu64
+	       " look-ups from kept maps\n",
+	       keep_ns, st.exited_kept, st.exited_hits);
+out_free:
+	symbolizer__free(sym);
+	free(lib);
+}
+
+/*
  * Mappings of missing, truncated, garbage and oddly named files under a fake
  * root; a copy of the fixture library is reachable under root/ (with a space
  * in its name) and under map_files/ (deleted).
@@ -1112,6 +1175,10 @@ int main(void)
 	test_vdso();
 	test_self_libc();
 	test_missing_pid(dir);
+	if (beta_off) {
+		test_exited(dir, beta_off, 0, true);	 /* the default: 10 minutes */
+		test_exited(dir, beta_off, 1000, false); /* 1 us: gone by the next profile */
+	}
 	CHECK(beta_off != 0);
 	if (beta_off) {
 		test_fake_maps(dir, beta_off);
