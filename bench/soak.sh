@@ -5,7 +5,7 @@
 # stream of short-lived processes with fresh names, and 10 scrapers asking
 # for blocking profiles, history, folded stacks and /metrics every few
 # seconds. The history keeps 5 minutes, so the warm-up (WARMUP minutes,
-# default 6) covers the time it takes to fill.
+# default 8) covers the time it takes to fill.
 #
 # Every 10 s it records the daemon's RSS, open fds and CPU time. Open fds
 # are counted without sockets: the scrapers' connections come and go, and
@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MINUTES=${1:-30}
-WARMUP=${2:-6}
+WARMUP=${2:-8}
 BUILD=${BUILD:-build}
 SONDE=$BUILD/sonde
 W=$BUILD/tests/workloads
