@@ -11,6 +11,7 @@
 # Usage: bench/continuous.sh [MINUTES] [MAX_MEMORY_MIB]   (as root; make build first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.bash
 MINUTES=${1:-10}
 CAP=${2:-32}
 BUILD=${BUILD:-build}
@@ -27,13 +28,7 @@ echo "machine: $(nproc) CPUs, kernel $(uname -r), $(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 "$SONDE" --listen 127.0.0.1:0 --max-memory "$CAP" 2>"$OUT/daemon.log" &
 SPID=$!
-PORT=
-for _ in $(seq 1 100); do
-	PORT=$(sed -n 's#.*serving on http://127.0.0.1:\([0-9]*\)/.*#\1#p' "$OUT/daemon.log")
-	[ -n "$PORT" ] && break
-	sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$OUT/daemon.log"; exit 1; }
+PORT=$(daemon_port "$OUT/daemon.log" "$SPID") || exit 1
 URL=http://127.0.0.1:$PORT
 
 # The churn: a steady hog, and new short processes all the time, each with a

@@ -15,6 +15,7 @@
 # Usage: bench/soak.sh [MINUTES] [WARMUP_MINUTES]   (as root; make build first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.bash
 MINUTES=${1:-30}
 WARMUP=${2:-8}
 BUILD=${BUILD:-build}
@@ -32,13 +33,7 @@ echo "machine: $(nproc) CPUs, kernel $(uname -r), $(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 "$SONDE" --listen 127.0.0.1:0 --retention 5m 2>"$OUT/daemon.log" &
 SPID=$!
-PORT=
-for _ in $(seq 1 100); do
-	PORT=$(sed -n 's#.*serving on http://127.0.0.1:\([0-9]*\)/.*#\1#p' "$OUT/daemon.log")
-	[ -n "$PORT" ] && break
-	sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$OUT/daemon.log"; exit 1; }
+PORT=$(daemon_port "$OUT/daemon.log" "$SPID") || exit 1
 
 END=$(($(date +%s) + MINUTES * 60))
 "$W/cpu_hog" --seconds $((MINUTES * 60 + 5)) >/dev/null &

@@ -521,6 +521,31 @@ static struct proc *proc_cache__find_or_add(struct symbolizer *sym, uint32_t pid
 	return p;
 }
 
+/*
+ * Reads p's maps for this batch. A process found gone (with no maps read
+ * before) goes to the gone table and p is freed: -ESRCH or -ENOENT. Other
+ * errors stay remembered in p for the batch. 0 or -errno.
+ */
+static int proc__load(struct symbolizer *sym, struct proc *p)
+{
+	uint32_t pid = p->pid;
+	int err;
+
+	lru__touch(&sym->proc_lru, &p->lru);
+	p->batch = sym->batch;
+	err = proc__refresh(sym, p);
+	p->err = err;
+	if (!err)
+		return 0;
+	sym->stats.maps_read_errors++;
+	if (err == -ENOENT || err == -ESRCH) {
+		gone__add(sym, pid, gone__now_s());
+		proc_cache__unlink(sym, p);
+		proc__free(p);
+	}
+	return err;
+}
+
 static struct elf_file *elf_cache__lookup(struct symbolizer *sym, uint32_t pid,
 					  const struct proc_map *m, const char *path);
 
@@ -537,25 +562,14 @@ int symbolizer__prefetch(struct symbolizer *sym, uint32_t pid)
 	p = proc_cache__find_or_add(sym, pid, &added);
 	if (!p)
 		return -ENOMEM;
-	lru__touch(&sym->proc_lru, &p->lru);
 	/*
 	 * Read again: a new address space (or the same one, further along, with
 	 * its libraries mapped). Had it exited already, the maps read at an
 	 * earlier sample stay: they are the best there is.
 	 */
-	p->batch = sym->batch;
-	err = proc__refresh(sym, p);
-	p->err = err;
-	if (err) {
-		sym->stats.maps_read_errors++;
-		proc_cache__unlink(sym, p);
-		proc__free(p);
-		if (err == -ESRCH || err == -ENOENT)
-			gone__add(sym, pid, gone__now_s());
+	err = proc__load(sym, p);
+	if (err || p->exited_ns)
 		return err;
-	}
-	if (p->exited_ns)
-		return 0;
 	gone__forget(sym, pid);
 	/* Open its files while /proc/PID/map_files and its root still exist. */
 	for (size_t i = 0; i < p->nr_maps; i++) {
@@ -571,7 +585,7 @@ static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **o
 {
 	size_t h = hash_u64(pid) & sym->proc_mask;
 	struct proc *p;
-	uint32_t now_s;
+	bool added;
 	int err;
 
 	for (p = sym->proc_buckets[h]; p; p = p->hnext)
@@ -600,35 +614,16 @@ static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **o
 	 * thousands of them under process churn, and one failed open each per
 	 * query adds up. Look again only after a while, in case the pid was reused.
 	 */
-	now_s = gone__now_s();
-	if (!p && gone__has(sym, pid, now_s))
+	if (!p && gone__has(sym, pid, gone__now_s()))
 		return -ESRCH;
 	if (!p) {
-		while (sym->nr_proc >= sym->max_proc && proc_cache__evict(sym))
-			;
-		p = calloc(1, sizeof(*p));
+		p = proc_cache__find_or_add(sym, pid, &added);
 		if (!p)
 			return -ENOMEM;
-		p->pid = pid;
-		lru__init(&p->lru);
-		p->hnext = sym->proc_buckets[h];
-		sym->proc_buckets[h] = p;
-		sym->nr_proc++;
 	}
-	lru__touch(&sym->proc_lru, &p->lru);
-	p->batch = sym->batch;
-	err = proc__refresh(sym, p);
-	p->err = err;
-	if (err) {
-		sym->stats.maps_read_errors++;
-		if (err == -ENOENT || err == -ESRCH) {
-			/* Remembered in the gone table; its cache entry is freed at once. */
-			gone__add(sym, pid, now_s);
-			proc_cache__unlink(sym, p);
-			proc__free(p);
-			return err;
-		}
-	}
+	err = proc__load(sym, p);
+	if (err == -ENOENT || err == -ESRCH)
+		return err; /* p is freed */
 	*out = p;
 	return err;
 }
