@@ -551,6 +551,7 @@ static struct elf_file *elf_cache__lookup(struct symbolizer *sym, uint32_t pid,
 
 int symbolizer__prefetch(struct symbolizer *sym, uint32_t pid)
 {
+	uint64_t maps_errors0, elf_errors0;
 	const struct proc_map *m;
 	struct proc *p;
 	bool added;
@@ -558,6 +559,8 @@ int symbolizer__prefetch(struct symbolizer *sym, uint32_t pid)
 
 	if (!sym || !pid)
 		return -EINVAL;
+	maps_errors0 = sym->stats.maps_read_errors;
+	elf_errors0 = sym->stats.elf_errors;
 	sym->stats.prefetches++;
 	p = proc_cache__find_or_add(sym, pid, &added);
 	if (!p)
@@ -568,16 +571,24 @@ int symbolizer__prefetch(struct symbolizer *sym, uint32_t pid)
 	 * earlier sample stay: they are the best there is.
 	 */
 	err = proc__load(sym, p);
-	if (err || p->exited_ns)
-		return err;
-	gone__forget(sym, pid);
-	/* Open its files while /proc/PID/map_files and its root still exist. */
-	for (size_t i = 0; i < p->nr_maps; i++) {
-		m = &p->maps[i];
-		if (m->kind == MAP_FILE && m->inode)
-			(void)elf_cache__lookup(sym, pid, m, p->paths.buf + m->path);
+	if (!err && !p->exited_ns) {
+		gone__forget(sym, pid);
+		/* Open its files while /proc/PID/map_files and its root still exist. */
+		for (size_t i = 0; i < p->nr_maps; i++) {
+			m = &p->maps[i];
+			if (m->kind == MAP_FILE && m->inode)
+				(void)elf_cache__lookup(sym, pid, m, p->paths.buf + m->path);
+		}
 	}
-	return 0;
+	/*
+	 * Failures here are of reading ahead (mostly a process gone before it
+	 * was read), not of naming a frame: they are counted apart.
+	 */
+	sym->stats.prefetch_failures +=
+		sym->stats.maps_read_errors - maps_errors0 + sym->stats.elf_errors - elf_errors0;
+	sym->stats.maps_read_errors = maps_errors0;
+	sym->stats.elf_errors = elf_errors0;
+	return err;
 }
 
 /* The mapping table of pid for this batch; -ESRCH (or another errno) if unreadable. */

@@ -57,11 +57,12 @@ struct symbolizer_stats {
 	uint64_t elf_cache_misses;
 	uint64_t elf_cache_evictions;
 	uint64_t proc_cache_evictions;
-	uint64_t prefetches;  /* maps read at a process's first sample (new address space) */
-	uint64_t exited_kept; /* processes found exited whose maps were kept */
-	uint64_t exited_hits; /* look-ups answered from an exited process's kept maps */
-	uint64_t elf_cached;  /* gauge: ELF files held */
-	uint64_t proc_cached; /* gauge: processes held */
+	uint64_t prefetches;	    /* maps read at a process's first sample (new address space) */
+	uint64_t exited_kept;	    /* processes found exited whose maps were kept */
+	uint64_t exited_hits;	    /* look-ups answered from an exited process's kept maps */
+	uint64_t prefetch_failures; /* maps or files unreadable when read ahead (process gone) */
+	uint64_t elf_cached;	    /* gauge: ELF files held */
+	uint64_t proc_cached;	    /* gauge: processes held */
 };
 
 struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts);
