@@ -15,6 +15,16 @@ require_bpf
 LOADGEN="$(dirname "$0")/loadgen.py"
 command -v python3 >/dev/null || { echo "FAIL: python3 is missing; make test installs it"; exit 1; }
 
+# Bounds for a production build. Under ASan every allocation is slower and freed memory
+# sits in a 256 MiB quarantine: the leak check there is LeakSanitizer's, at exit.
+HZ_P99_MS=250
+RSS_SLACK_KIB=32768
+if ldd "$SONDE_BIN" 2>/dev/null | grep -q libasan; then
+	HZ_P99_MS=2000
+	RSS_SLACK_KIB=524288
+	echo "sanitized build: /healthz p99 bound $HZ_P99_MS ms, RSS slack $((RSS_SLACK_KIB / 1024)) MiB"
+fi
+
 fds() { ls "/proc/$DAEMON_PID/fd" | wc -l; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status"; }
 jq_py() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
@@ -57,10 +67,10 @@ check "slow readers: read to the end" test "$SLOW_OK" -gt 0 -a "$SLOW_OTHER" -eq
 check "hang-ups happened" test "$HUNG" -gt 20
 check "hung-up profiles are counted as aborted" test "$(metric sonde_profiles_aborted_total)" -gt 0
 check "/healthz always answered 200" test "$HZ_BAD" -eq 0
-check "/healthz p99 under 250 ms under load" awk -v p="$P99" 'BEGIN { exit !(p >= 0 && p < 250) }'
+check "/healthz p99 under $HZ_P99_MS ms under load" awk -v p="$P99" -v b="$HZ_P99_MS" 'BEGIN { exit !(p >= 0 && p < b) }'
 check "no profile session is left pending" test "$(metric sonde_profiles_pending)" = 0
 check "no fd is left behind (after: $FD1, before: $FD0)" test "$FD1" -le "$((FD0 + 2))"
-check "memory stays within 32 MiB of the warm daemon's" test "$RSS1" -lt "$((RSS0 + 32768))"
+check "memory stays within $((RSS_SLACK_KIB / 1024)) MiB of the warm daemon's" test "$RSS1" -lt "$((RSS0 + RSS_SLACK_KIB))"
 check "503s are counted on /metrics" \
 	sh -c "curl -sf '$URL/metrics' | awk '\$1 == \"sonde_http_responses_total{code=\\\"503\\\"}\" && \$2 > 0 { f = 1 } END { exit !f }'"
 kill "$HOG" 2>/dev/null || true
@@ -97,7 +107,7 @@ echo "churn: $RATE processes/s; daemon RSS $RSS0 -> $RSS1 KiB;" \
 check "churn: thousands of processes a second" test "${RATE:-0}" -ge 1000
 check "churn: the profile passes the consumer rules" lint "$TMP/churn.pb.gz"
 check "churn: go tool pprof reads it" sh -c "go tool pprof -raw '$TMP/churn.pb.gz' >/dev/null 2>&1"
-check "churn: memory grows by under 64 MiB" test "$RSS1" -lt "$((RSS0 + 65536))"
+check "churn: memory grows by under $((2 * RSS_SLACK_KIB / 1024)) MiB" test "$RSS1" -lt "$((RSS0 + 2 * RSS_SLACK_KIB))"
 check "churn: the daemon still answers every request" \
 	test "$(jq_py "$TMP/after-churn.json" 'sum(v for k, v in d["stats"]["scraper"].items() if k not in ("200", "503"))')" -eq 0
 check "churn: SIGTERM exits 0" stop_daemon
