@@ -7,7 +7,9 @@
 # seconds. The history keeps 5 minutes, so the warm-up (WARMUP minutes,
 # default 8) covers the time it takes to fill.
 #
-# Every 10 s it records the daemon's RSS, open fds and CPU time. Open fds
+# Every 10 s it records the daemon's RSS, open fds and CPU time, and times
+# GET /debug/pprof/profile?last=5m (issue 5's query; reported once the
+# history holds 5 minutes, not part of the pass condition). Open fds
 # are counted without sockets: the scrapers' connections come and go, and
 # are shown apart. Pass: after the warm-up, RSS and fds stay within ±10 % of
 # their median, and so does the CPU the daemon uses per minute. Prints the table, the spreads and PASS
@@ -22,7 +24,8 @@ BUILD=${BUILD:-build}
 SONDE=$BUILD/sonde
 W=$BUILD/tests/workloads
 OUT=$(mktemp -d /tmp/sonde-soak.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$OUT"' EXIT
+KEEP=${KEEP:-}
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; [ -n "$KEEP" ] || rm -rf "$OUT"' EXIT
 
 [ "$(id -u)" -eq 0 ] || { echo "soak.sh: run as root" >&2; exit 1; }
 [ -x "$SONDE" ] && [ -x "$W/cpu_hog" ] || { echo "soak.sh: build first (make build)" >&2; exit 1; }
@@ -50,7 +53,7 @@ python3 tests/integration/loadgen.py "$PORT" $((MINUTES * 60)) 10 1 1 5 >"$OUT/l
 
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$SPID/stat"; }
 HZ=$(getconf CLK_TCK)
-printf '%6s %9s %5s %7s %9s\n' t_s rss_MiB fds sockets cpu_ms/s
+printf '%6s %9s %5s %7s %9s %9s\n' t_s rss_MiB fds sockets cpu_ms/s last5m_ms
 T0=$(date +%s)
 C_PREV=$(cpu_ticks)
 T_PREV=$(date +%s%N)
@@ -61,17 +64,27 @@ while [ "$(date +%s)" -lt "$END" ]; do
 	C=$(cpu_ticks)
 	T=$(date +%s%N)
 	RSS=$(awk '/^VmRSS:/ { print $2 }' "/proc/$SPID/status")
-	SOCKS=$(find "/proc/$SPID/fd" -lname 'socket:*' 2>/dev/null | wc -l)
+	# The continuous-profiling query of issue 5, timed from the client.
+	Q=$(curl -s -m 30 -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$PORT/debug/pprof/profile?last=5m" || true)
+	QMS=$(awk -v t="${Q#* }" 'BEGIN { printf "%.0f", t * 1000 }')
+	[ "${Q% *}" = 200 ] || QMS=-1
+	SOCKS=$({ find "/proc/$SPID/fd" -lname 'socket:*' 2>/dev/null || true; } | wc -l)
 	FDS=$(($(ls "/proc/$SPID/fd" | wc -l) - SOCKS))
 	CPU=$(awk -v c=$((C - C_PREV)) -v hz="$HZ" -v dt=$((T - T_PREV)) 'BEGIN { printf "%.1f", c * 1000 / hz / (dt / 1e9) }')
 	C_PREV=$C
 	T_PREV=$T
 	NOW=$(($(date +%s) - T0))
-	printf '%6d %9.1f %5d %7d %9s\n' "$NOW" "$(awk -v k="$RSS" 'BEGIN { print k / 1024 }')" "$FDS" "$SOCKS" "$CPU"
-	echo "$NOW $RSS $FDS $CPU" >>"$OUT/samples"
+	printf '%6d %9.1f %5d %7d %9s %9s\n' "$NOW" "$(awk -v k="$RSS" 'BEGIN { print k / 1024 }')" "$FDS" "$SOCKS" "$CPU" "$QMS"
+	echo "$NOW $RSS $FDS $CPU $QMS" >>"$OUT/samples"
 done
 wait "$(jobs -p | tail -1)" 2>/dev/null || true
 echo "load: $(cat "$OUT/load.json" 2>/dev/null || echo none)"
+
+# GET profile?last=5m once the history holds 5 minutes.
+awk '$1 > 300 && $5 >= 0 { print $5 }' "$OUT/samples" | sort -n | awk '{ v[NR] = $1 } END {
+	if (!NR) { print "GET profile?last=5m: no successful query after 5 minutes"; exit }
+	printf "GET profile?last=5m after 5 min: %d queries, median %d ms, p90 %d ms, max %d ms\n",
+		NR, v[int((NR + 1) / 2)], v[int(NR * 0.9 + 0.5) ? int(NR * 0.9 + 0.5) : 1], v[NR] }'
 
 # Spread after the warm-up: the largest deviation from the median, in % of it.
 # CPU is compared per minute (six samples summed): single 10 s samples of a
