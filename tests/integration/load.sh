@@ -16,11 +16,14 @@ LOADGEN="$(dirname "$0")/loadgen.py"
 command -v python3 >/dev/null || { echo "FAIL: python3 is missing; make test installs it"; exit 1; }
 
 # Bounds for a production build. Under ASan every allocation is slower and freed memory
-# sits in a 256 MiB quarantine: the leak check there is LeakSanitizer's, at exit.
+# sits in a 256 MiB quarantine: the leak check there is LeakSanitizer's, at exit. The
+# loop builds one profile at a time, 10-20x slower sanitized, so a burst of 100 scrapers
+# finishing together delays /healthz by seconds there (3.3 s seen on a clean clone): the
+# sanitized bound only catches a hang; the latency figure is the production build's.
 HZ_P99_MS=250
 RSS_SLACK_KIB=32768
 if ldd "$SONDE_BIN" 2>/dev/null | grep -q libasan; then
-	HZ_P99_MS=2000
+	HZ_P99_MS=8000
 	RSS_SLACK_KIB=524288
 	echo "sanitized build: /healthz p99 bound $HZ_P99_MS ms, RSS slack $((RSS_SLACK_KIB / 1024)) MiB"
 fi
