@@ -18,6 +18,7 @@ struct fold_ctx {
 	struct line *lines;
 	size_t n, cap;
 	struct strbuf cur;
+	struct strbuf name; /* scratch: one frame's name */
 };
 
 /* Appends a frame name with the folded format's escapes. */
@@ -43,28 +44,40 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-static int append_frame(struct fold_ctx *ctx, uint32_t pid, uint64_t addr, bool kernel, bool leaf)
+int folded__frame_name(struct symbolizer *sym, uint32_t pid, uint64_t addr, bool kernel, bool leaf,
+		       struct strbuf *out)
 {
 	uint64_t lookup = leaf || addr == 0 ? addr : addr - 1;
 	struct sym_frame f = {0};
 	int err;
 
-	if (!ctx->sym)
+	if (!sym)
 		err = -ENOENT;
 	else if (kernel)
-		err = symbolizer__kernel(ctx->sym, lookup, &f);
+		err = symbolizer__kernel(sym, lookup, &f);
 	else
-		err = symbolizer__user(ctx->sym, pid, lookup, &f);
-	if (strbuf__appends(&ctx->cur, ";"))
-		return -ENOMEM;
+		err = symbolizer__user(sym, pid, lookup, &f);
 	if (!err && f.name)
-		err = append_name(&ctx->cur, f.name, false);
+		err = strbuf__appends(out, f.name);
 	else if (!err && f.map_path && base_name(f.map_path)[0] == '[')
-		err = append_name(&ctx->cur, base_name(f.map_path), false);
+		err = strbuf__appends(out, base_name(f.map_path));
 	else if (!err && f.map_path)
-		err = strbuf__appendf(&ctx->cur, "[%s]", base_name(f.map_path));
+		err = strbuf__appendf(out, "[%s]", base_name(f.map_path));
 	else
-		err = strbuf__appends(&ctx->cur, "[unknown]");
+		err = strbuf__appends(out, "[unknown]");
+	return err ? -ENOMEM : 0;
+}
+
+static int append_frame(struct fold_ctx *ctx, uint32_t pid, uint64_t addr, bool kernel, bool leaf)
+{
+	int err;
+
+	ctx->name.len = 0;
+	err = folded__frame_name(ctx->sym, pid, addr, kernel, leaf, &ctx->name);
+	if (!err)
+		err = strbuf__appends(&ctx->cur, ";");
+	if (!err)
+		err = append_name(&ctx->cur, ctx->name.buf, false);
 	if (!err && kernel)
 		err = strbuf__appends(&ctx->cur, "_[k]");
 	return err ? -ENOMEM : 0;
@@ -91,18 +104,24 @@ static int add_line(struct fold_ctx *ctx, uint64_t value)
 	return 0;
 }
 
+uint64_t folded__value(const struct agg_sample *e, enum folded_value which, uint64_t oncpu_period)
+{
+	if (which == FOLDED_COUNT)
+		return e->count;
+	if (which == FOLDED_VALUE2)
+		return e->value2;
+	if (!e->tag && !e->overflow && oncpu_period)
+		return e->count * oncpu_period;
+	return e->value;
+}
+
 static int fold_entry(const struct agg_sample *e, void *arg)
 {
 	struct fold_ctx *ctx = arg;
 	uint64_t value;
 	int err;
 
-	if (ctx->opts->value == FOLDED_COUNT)
-		value = e->count;
-	else if (!e->tag && !e->overflow && ctx->opts->oncpu_period)
-		value = e->count * ctx->opts->oncpu_period;
-	else
-		value = e->value;
+	value = folded__value(e, ctx->opts->value, ctx->opts->oncpu_period);
 	if (!value)
 		return 0;
 
@@ -136,7 +155,7 @@ static int cmp_line(const void *a, const void *b)
 int folded__write(const struct agg *agg, struct symbolizer *sym, const struct folded_opts *opts,
 		  struct strbuf *out)
 {
-	struct fold_ctx ctx = {.sym = sym, .opts = opts, .cur = STRBUF_INIT};
+	struct fold_ctx ctx = {.sym = sym, .opts = opts, .cur = STRBUF_INIT, .name = STRBUF_INIT};
 	int err;
 
 	if (sym)
@@ -155,5 +174,6 @@ int folded__write(const struct agg *agg, struct symbolizer *sym, const struct fo
 		free(ctx.lines[i].text);
 	free(ctx.lines);
 	strbuf__release(&ctx.cur);
+	strbuf__release(&ctx.name);
 	return err;
 }

@@ -19,7 +19,8 @@
 
 enum folded_value {
 	FOLDED_COUNT = 0, /* samples, waits or I/Os */
-	FOLDED_VALUE,	  /* the entry's value: nanoseconds, bytes... */
+	FOLDED_VALUE,	  /* the entry's value: nanoseconds of CPU, of waiting, of I/O */
+	FOLDED_VALUE2,	  /* its second value: bytes of block I/O */
 };
 
 struct folded_opts {
@@ -28,6 +29,21 @@ struct folded_opts {
 	/* On-CPU entries (tag 0) count this many value units per sample; 0: use their value. */
 	uint64_t oncpu_period;
 };
+
+/*
+ * An entry's value: its count, value or value2; on-CPU entries count
+ * oncpu_period per sample for FOLDED_VALUE when oncpu_period is not 0.
+ */
+uint64_t folded__value(const struct agg_sample *e, enum folded_value which, uint64_t oncpu_period);
+
+/*
+ * Appends one frame's display name, unescaped: its symbol, else the basename
+ * of its mapping in brackets (`[libfoo.so]`; `[vdso]` as is), else
+ * `[unknown]`. Return addresses (every frame but the leaf) are looked up one
+ * byte back, inside the call. 0 or -ENOMEM.
+ */
+int folded__frame_name(struct symbolizer *sym, uint32_t pid, uint64_t addr, bool kernel, bool leaf,
+		       struct strbuf *out);
 
 /* Appends the folded text of agg to out. 0 or -errno. */
 int folded__write(const struct agg *agg, struct symbolizer *sym, const struct folded_opts *opts,
