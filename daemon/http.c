@@ -19,6 +19,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "flame.h"
 #include "folded.h"
 #include "profile.h"
 #include "query.h"
@@ -139,49 +140,136 @@ static int copy_filter(const char *name, const char *v, char *dst, size_t dst_le
 #define CGROUP_CHARS ALNUM "._-:/+@"
 #define HEX_CHARS    "0123456789abcdef"
 
-static int parse_history(const struct profile_params *pp, int64_t now_unix_ns,
-			 struct profile_query *out, char *err, size_t err_len)
+/* A past range: start and optional end, or last; names carry prefix ("" or "base_"). */
+static int parse_range(const char *start, const char *end, const char *last, const char *prefix,
+		       int64_t now_unix_ns, int64_t *from, int64_t *to, char *err, size_t err_len)
 {
 	uint64_t last_ns;
 
+	if (last && (start || end)) {
+		snprintf(err, err_len, "%slast cannot be combined with %sstart or %send", prefix,
+			 prefix, prefix);
+		return -EINVAL;
+	}
+	*to = now_unix_ns;
+	if (last) {
+		if (query__parse_duration(last, &last_ns)) {
+			snprintf(err, err_len,
+				 "invalid %slast parameter: expected a duration such as 5m, 90s or "
+				 "1h30m, at most 720h",
+				 prefix);
+			return -EINVAL;
+		}
+		*from = now_unix_ns - (int64_t)last_ns;
+		return 0;
+	}
+	if (!start) {
+		snprintf(err, err_len, "%send needs %sstart (or use %slast)", prefix, prefix,
+			 prefix);
+		return -EINVAL;
+	}
+	if (query__parse_time(start, from) || (end && query__parse_time(end, to))) {
+		snprintf(err, err_len,
+			 "invalid %sstart or %send parameter: expected unix seconds or RFC 3339, "
+			 "e.g. 2026-11-22T08:00:00Z",
+			 prefix, prefix);
+		return -EINVAL;
+	}
+	if (*to <= *from) {
+		snprintf(err, err_len, "%send must be after %sstart", prefix, prefix);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_history(const struct profile_params *pp, int64_t now_unix_ns,
+			 struct profile_query *out, char *err, size_t err_len)
+{
 	if (pp->seconds) {
 		snprintf(err, err_len,
 			 "seconds cannot be combined with start, end or last: seconds waits for "
 			 "the next N seconds, the others read the past");
 		return -EINVAL;
 	}
-	if (pp->last && (pp->start || pp->end)) {
-		snprintf(err, err_len, "last cannot be combined with start or end");
+	out->history = true;
+	return parse_range(pp->start, pp->end, pp->last, "", now_unix_ns, &out->start_unix_ns,
+			   &out->end_unix_ns, err, err_len);
+}
+
+/* kind=, value= and the base range of /debug/pprof/flamegraph. */
+static int parse_flamegraph(const struct profile_params *pp, int64_t now_unix_ns,
+			    struct profile_query *out, char *err, size_t err_len)
+{
+	static const char *const kinds[] = {
+		[PROFILE_CPU] = "cpu",
+		[PROFILE_OFFCPU] = "offcpu",
+		[PROFILE_WALL] = "wall",
+		[PROFILE_BLOCKIO] = "blockio",
+	};
+	const char *value = pp->value;
+	int kind = -1;
+
+	out->flame = true;
+	for (int k = 0; k < (int)(sizeof(kinds) / sizeof(kinds[0])); k++)
+		if (!pp->kind || strcmp(pp->kind, kinds[k]) == 0) {
+			kind = k;
+			break;
+		}
+	if (kind < 0) {
+		snprintf(err, err_len,
+			 "invalid kind parameter: expected cpu, offcpu, wall or blockio");
 		return -EINVAL;
 	}
-	out->history = true;
-	out->end_unix_ns = now_unix_ns;
-	if (pp->last) {
-		if (query__parse_duration(pp->last, &last_ns)) {
-			snprintf(err, err_len,
-				 "invalid last parameter: expected a duration such as 5m, 90s or "
-				 "1h30m, at most 720h");
+	out->flame_kind = kind;
+	if (pp->format) {
+		snprintf(err, err_len,
+			 "format does not apply to the flame graph: use /debug/pprof/%s for pprof "
+			 "or folded",
+			 kind == PROFILE_CPU ? "profile" : kinds[kind]);
+		return -EINVAL;
+	}
+	if (kind == PROFILE_CPU) {
+		out->flame_value = FOLDED_COUNT;
+		if (value && strcmp(value, "samples")) {
+			snprintf(err, err_len, "invalid value parameter: expected samples for cpu");
 			return -EINVAL;
 		}
-		out->start_unix_ns = now_unix_ns - (int64_t)last_ns;
+	} else if (kind == PROFILE_BLOCKIO) {
+		out->flame_value = FOLDED_VALUE2;
+		if (value && strcmp(value, "bytes") == 0)
+			out->flame_value = FOLDED_VALUE2;
+		else if (value && strcmp(value, "count") == 0)
+			out->flame_value = FOLDED_COUNT;
+		else if (value && strcmp(value, "latency") == 0)
+			out->flame_value = FOLDED_VALUE;
+		else if (value) {
+			snprintf(err, err_len,
+				 "invalid value parameter: expected bytes, count or latency for "
+				 "blockio");
+			return -EINVAL;
+		}
+	} else {
+		out->flame_value = FOLDED_VALUE;
+		if (value && strcmp(value, "count") == 0)
+			out->flame_value = FOLDED_COUNT;
+		else if (value && strcmp(value, "time")) {
+			snprintf(err, err_len,
+				 "invalid value parameter: expected time or count for %s",
+				 kinds[kind]);
+			return -EINVAL;
+		}
+	}
+	if (!pp->base_start && !pp->base_end && !pp->base_last)
 		return 0;
-	}
-	if (!pp->start) {
-		snprintf(err, err_len, "end needs start (or use last)");
-		return -EINVAL;
-	}
-	if (query__parse_time(pp->start, &out->start_unix_ns) ||
-	    (pp->end && query__parse_time(pp->end, &out->end_unix_ns))) {
+	if (!out->history) {
 		snprintf(err, err_len,
-			 "invalid start or end parameter: expected unix seconds or RFC 3339, "
-			 "e.g. 2026-11-22T08:00:00Z");
+			 "the differential view compares two past ranges: give start/end or last "
+			 "with base_start/base_end or base_last");
 		return -EINVAL;
 	}
-	if (out->end_unix_ns <= out->start_unix_ns) {
-		snprintf(err, err_len, "end must be after start");
-		return -EINVAL;
-	}
-	return 0;
+	out->diff = true;
+	return parse_range(pp->base_start, pp->base_end, pp->base_last, "base_", now_unix_ns,
+			   &out->base_start_unix_ns, &out->base_end_unix_ns, err, err_len);
 }
 
 int http__parse_profile_params(const struct profile_params *pp, uint32_t max_seconds,
@@ -196,6 +284,15 @@ int http__parse_profile_params(const struct profile_params *pp, uint32_t max_sec
 		return rc;
 	if ((pp->start || pp->end || pp->last) && parse_history(pp, now_unix_ns, out, err, err_len))
 		return -EINVAL;
+	if (pp->flamegraph) {
+		if (parse_flamegraph(pp, now_unix_ns, out, err, err_len))
+			return -EINVAL;
+	} else if (pp->kind || pp->value || pp->base_start || pp->base_end || pp->base_last) {
+		snprintf(err, err_len,
+			 "kind, value, base_start, base_end and base_last are parameters of "
+			 "/debug/pprof/flamegraph");
+		return -EINVAL;
+	}
 	if (pp->format && strcmp(pp->format, "pprof")) {
 		if (strcmp(pp->format, "folded")) {
 			snprintf(err, err_len,
@@ -353,6 +450,22 @@ static const char index_html[] =
 	"the submitting thread), their bytes and latency, with <code>device</code>, "
 	"<code>op</code> and <code>sync</code> labels. Same parameters.</td></tr>\n"
 	"</table>\n"
+	"<h2>Flame graphs</h2>\n"
+	"<p>Interactive views in one self-contained page: click to zoom, search, hover for "
+	"values. The same time parameters: <code>seconds=N</code> (wait), or "
+	"<code>last=</code> and <code>start=</code>/<code>end=</code> (history), and the "
+	"filters.</p>\n"
+	"<ul>\n"
+	"<li><a href=\"flamegraph?kind=cpu&amp;last=5m\">cpu</a>, "
+	"<a href=\"flamegraph?kind=offcpu&amp;last=5m\">offcpu</a>, "
+	"<a href=\"flamegraph?kind=wall&amp;last=5m\">wall</a>, "
+	"<a href=\"flamegraph?kind=blockio&amp;last=5m\">blockio</a> (bytes; "
+	"<code>value=count</code> or <code>latency</code>): the last 5 minutes</li>\n"
+	"<li><a href=\"flamegraph?kind=cpu&amp;seconds=10\">cpu, the next 10 seconds</a></li>\n"
+	"<li><a href=\"flamegraph?kind=cpu&amp;last=1m&amp;base_last=5m\">differential</a>: "
+	"the last minute against the last 5, by share of the total (red grew, blue shrank); "
+	"<code>base_start=</code>/<code>base_end=</code> name any past range</li>\n"
+	"</ul>\n"
 	"<p>Also: <a href=\"/metrics\">/metrics</a> (Prometheus), "
 	"<a href=\"/healthz\">/healthz</a>.</p>\n"
 	"</body></html>\n";
@@ -477,11 +590,54 @@ static struct agg *agg_kept(const struct agg *agg, struct keep_ctx *k, const str
 }
 
 /* Answers with the profile of agg in the format the query asked for. */
+/* The range a profile covers, as served: start (unix ns) and length. */
+struct span {
+	int64_t time_nanos;
+	int64_t duration_nanos;
+};
+
+static int write_flame(struct http_server *srv, const struct profile_query *q,
+		       enum profile_kind kind, const struct agg *agg, const struct agg *base,
+		       const struct span *cur, const struct span *base_span, struct strbuf *out)
+{
+	static const char *const kinds[] = {"cpu", "offcpu", "wall", "blockio"};
+	struct flame_opts fo = {
+		.kind = kinds[kind],
+		.value = (enum folded_value)q->flame_value,
+		.oncpu_period = kind == PROFILE_WALL ? srv->deps.wall_period_ns : 0,
+		.time_nanos = cur->time_nanos,
+		.duration_nanos = cur->duration_nanos,
+	};
+	struct flame_stats st;
+	int err;
+
+	if (fo.value == FOLDED_COUNT)
+		fo.unit = kind == PROFILE_CPU	    ? "samples"
+			  : kind == PROFILE_BLOCKIO ? "requests"
+						    : "waits";
+	else if (fo.value == FOLDED_VALUE2)
+		fo.unit = "bytes";
+	else
+		fo.unit = "nanoseconds";
+	if (base_span) {
+		fo.base_time_nanos = base_span->time_nanos;
+		fo.base_duration_nanos = base_span->duration_nanos;
+	}
+	err = flame__write(agg, base, srv->deps.sym, &fo, out, &st);
+	if (!err) {
+		srv->stats.flame_pages++;
+		srv->stats.flame_truncated += st.truncated ? 1 : 0;
+	}
+	return err;
+}
+
 static enum MHD_Result respond_profile(struct http_server *srv, struct MHD_Connection *conn,
 				       const struct profile_query *q, enum profile_kind kind,
 				       const struct agg *agg, int64_t time_nanos,
-				       int64_t duration_nanos)
+				       int64_t duration_nanos, const struct agg *base,
+				       const struct span *base_span)
 {
+	struct span cur = {time_nanos, duration_nanos};
 	struct profile_meta meta = {0};
 	struct strbuf body = STRBUF_INIT;
 	struct MHD_Response *resp;
@@ -498,7 +654,9 @@ static enum MHD_Result respond_profile(struct http_server *srv, struct MHD_Conne
 	meta.cg = srv->deps.cg;
 	meta.device_name = device_name;
 	meta.device_ctx = srv->deps.blockdev;
-	if (q->folded) {
+	if (q->flame) {
+		err = write_flame(srv, q, kind, agg, base, &cur, base_span, &body);
+	} else if (q->folded) {
 		struct folded_opts fo = {
 			.value = kind == PROFILE_CPU ? FOLDED_COUNT : FOLDED_VALUE,
 			.oncpu_period = kind == PROFILE_WALL ? srv->deps.wall_period_ns : 0,
@@ -522,7 +680,16 @@ static enum MHD_Result respond_profile(struct http_server *srv, struct MHD_Conne
 		free(data);
 		return MHD_NO;
 	}
-	if (q->folded) {
+	if (q->flame) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"text/html; charset=utf-8");
+		/* The page is whole: it may run its own script and style, and fetch nothing. */
+		MHD_add_response_header(resp, "Content-Security-Policy",
+					"default-src 'none'; script-src 'unsafe-inline'; "
+					"style-src 'unsafe-inline'; base-uri 'none'; "
+					"form-action 'none'; frame-ancestors 'none'");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	} else if (q->folded) {
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 					"text/plain; charset=utf-8");
 	} else {
@@ -545,20 +712,69 @@ static uint64_t monotonic_of(int64_t unix_ns, uint64_t now_mono, int64_t now_uni
 	return m > 0 ? (uint64_t)m : 0;
 }
 
+/*
+ * Merges the finished windows that overlap [start_unix, end_unix) and hold
+ * what keep keeps. 0 with *out and *covered set; -ENOENT with a message for
+ * the client in err when no window overlaps; -ENOMEM.
+ */
+static int read_history(struct http_server *srv, struct keep_ctx *keep, uint32_t kinds,
+			int64_t start_unix, int64_t end_unix, struct agg **out,
+			struct span *covered, char *err, size_t err_len)
+{
+	struct agg_opts agg_opts = {.max_entries = srv->deps.agg_max_entries};
+	uint64_t now_mono = collector__now_ns();
+	int64_t now_unix = clock__realtime_ns();
+	struct history_range range;
+	struct history_stats hs;
+	uint64_t from, to;
+	struct agg *agg = NULL;
+	int rc;
+
+	from = monotonic_of(start_unix, now_mono, now_unix);
+	to = monotonic_of(end_unix, now_mono, now_unix);
+	memset(&range, 0, sizeof(range));
+	/* A range wholly before the monotonic clock began holds nothing. */
+	if (to > from) {
+		rc = history__query(srv->deps.history, from, to, kinds, keep_entry, keep, &agg_opts,
+				    &agg, &range);
+		if (rc) {
+			snprintf(err, err_len, "could not read the history");
+			return -ENOMEM;
+		}
+	}
+	if (range.windows) {
+		*out = agg;
+		covered->time_nanos = range.start_unix_ns;
+		covered->duration_nanos = (int64_t)(range.end_ns - range.start_ns);
+		return 0;
+	}
+	agg__free(agg);
+	history__stats(srv->deps.history, &hs);
+	if (!hs.windows)
+		snprintf(err, err_len,
+			 "no finished window yet: the first one ends %llu s after start",
+			 (unsigned long long)(history__window_ns(srv->deps.history) /
+					      1000000000ull));
+	else
+		snprintf(err, err_len,
+			 "no finished window overlaps that range; the history covers "
+			 "unix times %lld to %lld",
+			 (long long)((now_unix - (int64_t)(now_mono - hs.oldest_start_ns)) /
+				     1000000000ll),
+			 (long long)((now_unix - (int64_t)(now_mono - hs.newest_end_ns)) /
+				     1000000000ll));
+	return -ENOENT;
+}
+
 /* start/end/last: merges the finished windows that overlap the range; never waits. */
 static enum MHD_Result profile_history(struct http_server *srv, struct MHD_Connection *conn,
 				       struct http_request *req, enum profile_kind kind,
 				       uint32_t kinds)
 {
-	struct agg_opts agg_opts = {.max_entries = srv->deps.agg_max_entries};
-	uint64_t now_mono = collector__now_ns();
-	int64_t now_unix = clock__realtime_ns();
-	struct history_range covered;
-	struct history_stats hs;
+	struct agg *agg = NULL, *base = NULL;
+	struct span covered, base_covered;
 	struct keep_ctx keep;
-	uint64_t from, to;
 	enum MHD_Result ret;
-	struct agg *agg;
 	char err[256];
 	int rc;
 
@@ -566,44 +782,33 @@ static enum MHD_Result profile_history(struct http_server *srv, struct MHD_Conne
 		return respond_error(srv, conn, MHD_HTTP_NOT_FOUND,
 				     "no history is kept: use seconds=N");
 	keep_init(&keep, srv, &req->query, kind);
-	from = monotonic_of(req->query.start_unix_ns, now_mono, now_unix);
-	to = monotonic_of(req->query.end_unix_ns, now_mono, now_unix);
-	memset(&covered, 0, sizeof(covered));
-	agg = NULL;
-	/* A range wholly before the monotonic clock began holds nothing. */
-	if (to > from) {
-		rc = history__query(srv->deps.history, from, to, kinds, keep_entry, &keep,
-				    &agg_opts, &agg, &covered);
+	rc = read_history(srv, &keep, kinds, req->query.start_unix_ns, req->query.end_unix_ns, &agg,
+			  &covered, err, sizeof(err));
+	if (!rc && req->query.diff) {
+		char why[200];
+
+		rc = read_history(srv, &keep, kinds, req->query.base_start_unix_ns,
+				  req->query.base_end_unix_ns, &base, &base_covered, why,
+				  sizeof(why));
 		if (rc)
-			return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-					     "could not read the history");
+			snprintf(err, sizeof(err), "base range: %s", why);
 	}
-	if (!covered.windows) {
-		history__stats(srv->deps.history, &hs);
+	if (rc) {
 		agg__free(agg);
-		if (!hs.windows)
-			snprintf(err, sizeof(err),
-				 "no finished window yet: the first one ends %llu s after start",
-				 (unsigned long long)(history__window_ns(srv->deps.history) /
-						      1000000000ull));
-		else
-			snprintf(err, sizeof(err),
-				 "no finished window overlaps that range; the history covers "
-				 "unix times %lld to %lld",
-				 (long long)((now_unix - (int64_t)(now_mono - hs.oldest_start_ns)) /
-					     1000000000ll),
-				 (long long)((now_unix - (int64_t)(now_mono - hs.newest_end_ns)) /
-					     1000000000ll));
-		return respond_error(srv, conn, MHD_HTTP_NOT_FOUND, err);
+		return respond_error(
+			srv, conn,
+			rc == -ENOENT ? MHD_HTTP_NOT_FOUND : MHD_HTTP_INTERNAL_SERVER_ERROR, err);
 	}
-	ret = respond_profile(srv, conn, &req->query, kind, agg, covered.start_unix_ns,
-			      (int64_t)(covered.end_ns - covered.start_ns));
+	ret = respond_profile(srv, conn, &req->query, kind, agg, covered.time_nanos,
+			      covered.duration_nanos, base, base ? &base_covered : NULL);
+	agg__free(base);
 	agg__free(agg);
 	return ret;
 }
 
+/* kind: the profile's, or -1 for the flame graph, whose kind= parameter says. */
 static enum MHD_Result profile_start(struct http_server *srv, struct MHD_Connection *conn,
-				     struct http_request *req, enum profile_kind kind)
+				     struct http_request *req, int kind)
 {
 	static const uint32_t kinds[] = {
 		[PROFILE_CPU] = COLLECTOR_ONCPU,
@@ -628,12 +833,21 @@ static enum MHD_Result profile_start(struct http_server *srv, struct MHD_Connect
 		.cgroup = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "cgroup"),
 		.container = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "container"),
 		.unit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "unit"),
+		.flamegraph = kind < 0,
+		.kind = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "kind"),
+		.base_start =
+			MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "base_start"),
+		.base_end = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "base_end"),
+		.base_last = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "base_last"),
+		.value = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "value"),
 	};
 
 	rc = http__parse_profile_params(&pp, srv->deps.max_seconds, clock__realtime_ns(),
 					&req->query, err, sizeof(err));
 	if (rc)
 		return respond_error(srv, conn, MHD_HTTP_BAD_REQUEST, err);
+	if (kind < 0)
+		kind = req->query.flame_kind;
 	if ((kind == PROFILE_OFFCPU || kind == PROFILE_WALL) && !srv->deps.offcpu)
 		return respond_error(srv, conn, MHD_HTTP_NOT_FOUND,
 				     "off-CPU profiling is off: sonde runs with --no-offcpu");
@@ -734,7 +948,8 @@ static enum MHD_Result profile_finish(struct http_server *srv, struct MHD_Connec
 			return respond_error(srv, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 					     "could not build the profile: out of memory");
 	}
-	ret = respond_profile(srv, conn, &req->query, req->kind, agg, req->time_nanos, duration);
+	ret = respond_profile(srv, conn, &req->query, req->kind, agg, req->time_nanos, duration,
+			      NULL, NULL);
 	agg__free(agg);
 	return ret;
 }
@@ -776,12 +991,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (strncmp(url, "/debug/pprof/", 13) == 0) {
 		static const struct {
 			const char *name;
-			enum profile_kind kind;
+			int kind;
 		} profiles[] = {
-			{"profile", PROFILE_CPU},
-			{"offcpu", PROFILE_OFFCPU},
-			{"wall", PROFILE_WALL},
-			{"blockio", PROFILE_BLOCKIO},
+			{"profile", PROFILE_CPU}, {"offcpu", PROFILE_OFFCPU},
+			{"wall", PROFILE_WALL},	  {"blockio", PROFILE_BLOCKIO},
+			{"flamegraph", -1},
 		};
 
 		for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
@@ -1082,6 +1296,15 @@ int http__render_metrics(const struct http_server *srv, struct strbuf *out)
 		      ?: prom__metric(out, "sonde_profiles_pending", "gauge",
 				      "Profile requests waiting for their interval to end.",
 				      st->profiles_pending);
+	err = err
+		      ?: prom__metric(out, "sonde_flamegraph_pages_total", "counter",
+				      "Flame-graph pages sent.", st->flame_pages);
+	err = err
+		      ?: prom__metric(
+				 out, "sonde_flamegraph_truncated_total", "counter",
+				 "Flame-graph pages whose frames reached the node cap (the rest "
+				 "stays in their parents).",
+				 st->flame_truncated);
 	return err;
 }
 

@@ -67,6 +67,8 @@ struct http_stats {
 	uint64_t profiles_aborted; /* clients that left before their profile was ready */
 	uint64_t profile_bytes;
 	uint64_t profiles_pending; /* gauge */
+	uint64_t flame_pages;	   /* flame-graph pages served */
+	uint64_t flame_truncated;  /* of which some frames reached the node cap */
 };
 
 /* host:port; port 0 picks a free port (tests). 0 or -errno with a reason in err. */
@@ -91,6 +93,14 @@ struct profile_query {
 	int64_t start_unix_ns;
 	int64_t end_unix_ns;
 	bool folded; /* format=folded */
+	/* /debug/pprof/flamegraph: the HTML view, and what its frames measure. */
+	bool flame;
+	int flame_kind;	 /* enum profile_kind, from kind= */
+	int flame_value; /* enum folded_value, from value= */
+	/* The differential view: base_start/base_end/base_last, a second past range. */
+	bool diff;
+	int64_t base_start_unix_ns;
+	int64_t base_end_unix_ns;
 	char comm[17];
 	char cgroup[256];
 	char container[65];
@@ -101,13 +111,20 @@ struct profile_query {
 struct profile_params {
 	const char *seconds, *pid, *start, *end, *last, *format;
 	const char *comm, *cgroup, *container, *unit;
+	/* /debug/pprof/flamegraph only: the base range of the differential view, the value. */
+	bool flamegraph;
+	const char *kind, *base_start, *base_end, *base_last, *value;
 };
 
 /*
  * Validates every parameter of a profile request: seconds and pid as below;
  * start/end (unix seconds or RFC 3339) or last (a duration) for history,
  * relative to now_unix_ns, never together with seconds; format pprof or
- * folded; the filters comm, cgroup, container and unit. 0, or -EINVAL with a
+ * folded; the filters comm, cgroup, container and unit. For the flame graph
+ * (flamegraph set): kind (cpu, offcpu, wall, blockio); no format;
+ * base_start/base_end or base_last, only with a history range; value (what
+ * frames measure: samples for cpu; time or count for offcpu and wall; bytes,
+ * count or latency for blockio). 0, or -EINVAL with a
  * message for the client in err.
  */
 int http__parse_profile_params(const struct profile_params *pp, uint32_t max_seconds,

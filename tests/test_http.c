@@ -17,7 +17,9 @@
 #include "auth.h"
 #include "collector.h"
 #include "evloop.h"
+#include "folded.h"
 #include "http.h"
+#include "profile.h"
 #include "log.h"
 #include "pprof.h"
 #include "profile.pb-c.h"
@@ -310,6 +312,38 @@ static void test_profile(struct env *env)
 }
 
 /* Off-CPU and wall profiles are GET only; a refused method opens no session. */
+/* The flame-graph page of a blocking interval: HTML with the samples in its data. */
+static void test_flamegraph(struct env *env)
+{
+	struct client c;
+	const char *body;
+	size_t len = 0;
+
+	CHECK(client_open(env, &c, "GET", "/debug/pprof/flamegraph?kind=cpu&seconds=1") == 0);
+	run_until_sessions(env, 1);
+	inject(env, 4242, 30);
+	client_wait(env, &c);
+	CHECK_EQ_U64(status_of(&c), 200);
+	CHECK(has_header(&c, "Content-Type: text/html; charset=utf-8"));
+	CHECK(has_header(&c, "Content-Security-Policy: default-src 'none'"));
+	body = body_of(&c, &len);
+	CHECK(body && strstr(body, "id=\"sonde-data\"") != NULL);
+	/* No symbolizer here: all → worker (4242) → worker-1 (tid) → frames, 30 samples. */
+	CHECK(body && strstr(body, "\"totals\":[30,0]") != NULL);
+	CHECK(body && strstr(body, "\"worker (4242)\"") != NULL);
+	client_close(env, &c);
+
+	CHECK(client_open(env, &c, "GET", "/debug/pprof/flamegraph?kind=cpu&last=1m") == 0);
+	client_wait(env, &c);
+	/* No history in this test's server. */
+	CHECK_EQ_U64(status_of(&c), 404);
+	client_close(env, &c);
+	CHECK(client_open(env, &c, "POST", "/debug/pprof/flamegraph") == 0);
+	client_wait(env, &c);
+	CHECK_EQ_U64(status_of(&c), 405);
+	client_close(env, &c);
+}
+
 static void test_offcpu_methods(struct env *env)
 {
 	const char *paths[] = {"/debug/pprof/offcpu?seconds=1", "/debug/pprof/wall?seconds=1"};
@@ -676,6 +710,36 @@ static void test_params_parser(void)
 					 sizeof(err)) == 0);
 	CHECK(!q.folded);
 
+	/* /debug/pprof/flamegraph: kind and value, and the differential view's base range. */
+	CHECK(http__parse_profile_params(PARAMS(.flamegraph = true), 3600, now, &q, err,
+					 sizeof(err)) == 0);
+	CHECK(q.flame && !q.diff && !q.history);
+	CHECK_EQ_U64(q.flame_kind, PROFILE_CPU);
+	CHECK_EQ_U64(q.flame_value, FOLDED_COUNT);
+	CHECK(http__parse_profile_params(PARAMS(.flamegraph = true, .kind = "blockio"), 3600, now,
+					 &q, err, sizeof(err)) == 0);
+	CHECK_EQ_U64(q.flame_kind, PROFILE_BLOCKIO);
+	CHECK_EQ_U64(q.flame_value, FOLDED_VALUE2);
+	CHECK(http__parse_profile_params(
+		      PARAMS(.flamegraph = true, .kind = "blockio", .value = "latency"), 3600, now,
+		      &q, err, sizeof(err)) == 0);
+	CHECK_EQ_U64(q.flame_value, FOLDED_VALUE);
+	CHECK(http__parse_profile_params(
+		      PARAMS(.flamegraph = true, .kind = "offcpu", .value = "count", .last = "1m",
+			     .base_start = "1795334000", .base_end = "1795334060"),
+		      3600, now, &q, err, sizeof(err)) == 0);
+	CHECK_EQ_U64(q.flame_kind, PROFILE_OFFCPU);
+	CHECK_EQ_U64(q.flame_value, FOLDED_COUNT);
+	CHECK(q.diff && q.history);
+	CHECK_EQ_U64(q.base_start_unix_ns, 1795334000ll * 1000000000ll);
+	CHECK_EQ_U64(q.base_end_unix_ns, 1795334060ll * 1000000000ll);
+	CHECK(http__parse_profile_params(
+		      PARAMS(.flamegraph = true, .kind = "wall", .last = "1m", .base_last = "10m"),
+		      3600, now, &q, err, sizeof(err)) == 0);
+	CHECK_EQ_U64(q.flame_value, FOLDED_VALUE);
+	CHECK_EQ_U64(q.base_start_unix_ns, now - 600000000000ll);
+	CHECK_EQ_U64(q.base_end_unix_ns, now);
+
 	const struct profile_params *bad[] = {
 		PARAMS(.seconds = "5", .last = "1m"),
 		PARAMS(.last = "1m", .start = "1"),
@@ -696,6 +760,19 @@ static void test_params_parser(void)
 		PARAMS(.container = "0123456789AB"),
 		PARAMS(.unit = "a b"),
 		PARAMS(.pid = "0"),
+		/* The flame graph's own parameters, elsewhere or wrong. */
+		PARAMS(.last = "1m", .base_last = "5m"),
+		PARAMS(.kind = "cpu"),
+		PARAMS(.value = "bytes"),
+		PARAMS(.flamegraph = true, .kind = "heap"),
+		PARAMS(.flamegraph = true, .format = "folded"),
+		PARAMS(.flamegraph = true, .value = "bytes"),
+		PARAMS(.flamegraph = true, .kind = "wall", .value = "bytes"),
+		PARAMS(.flamegraph = true, .kind = "blockio", .value = "time"),
+		PARAMS(.flamegraph = true, .seconds = "5", .base_last = "5m"),
+		PARAMS(.flamegraph = true, .last = "1m", .base_end = "1795334000"),
+		PARAMS(.flamegraph = true, .last = "1m", .base_last = "1m", .base_start = "1"),
+		PARAMS(.flamegraph = true, .last = "1m", .base_start = "9", .base_end = "8"),
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
@@ -972,6 +1049,7 @@ int main(void)
 	test_simple_endpoints(&env);
 	test_bad_queries(&env);
 	test_profile(&env);
+	test_flamegraph(&env);
 	test_offcpu_methods(&env);
 	test_offcpu_and_wall(&env);
 	test_offcpu_disabled(&env);

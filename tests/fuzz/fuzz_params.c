@@ -3,7 +3,8 @@
  * Fuzz target: every query parameter of a profile request at once. The input
  * is "name=value" fields separated by '&', as a client sends them (no URL
  * decoding: libmicrohttpd has done it); unknown names are ignored, a
- * repeated name keeps its last value.
+ * repeated name keeps its last value. A field named "flamegraph" parses
+ * them as /debug/pprof/flamegraph would.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,8 +16,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const names[] = {"seconds", "pid",  "start",	 "end",	      "last",
-					    "format",  "comm", "cgroup", "container", "unit"};
+	static const char *const names[] = {"seconds",	 "pid",	      "start", "end",
+					    "last",	 "format",    "comm",  "cgroup",
+					    "container", "unit",      "kind",  "base_start",
+					    "base_end",	 "base_last", "value", "flamegraph"};
 	const char *values[sizeof(names) / sizeof(names[0])] = {0};
 	struct profile_query q;
 	struct profile_params pp;
@@ -37,8 +40,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (strcmp(field, names[i]) == 0)
 				values[i] = eq + 1;
 	}
-	pp = (struct profile_params){values[0], values[1], values[2], values[3], values[4],
-				     values[5], values[6], values[7], values[8], values[9]};
+	pp = (struct profile_params){
+		.seconds = values[0],
+		.pid = values[1],
+		.start = values[2],
+		.end = values[3],
+		.last = values[4],
+		.format = values[5],
+		.comm = values[6],
+		.cgroup = values[7],
+		.container = values[8],
+		.unit = values[9],
+		.kind = values[10],
+		.base_start = values[11],
+		.base_end = values[12],
+		.base_last = values[13],
+		.value = values[14],
+		.flamegraph = values[15] != NULL,
+	};
 	/* A fixed "now" keeps runs reproducible: 2026-01-01T00:00:00Z. */
 	if (http__parse_profile_params(&pp, 3600, 1767225600ll * 1000000000ll, &q, err,
 				       sizeof(err)) &&
