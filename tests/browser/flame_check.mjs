@@ -148,8 +148,6 @@ async function view(browser, [url, hot, share, search, searchShare, procRe, thre
 	check('the search tells the matched share',
 		Math.abs(matched.share - Number(searchShare)) <= 0.03 && /^Matched: \d/.test(matched.text),
 		matched.text + ', pprof says ' + Number(searchShare).toFixed(3));
-	if (shot)
-		await page.screenshot({path: shot.replace(/\.png$/, '-search.png')});
 	await page.click('#clear');
 	check('clearing the search removes the highlight',
 		(await page.$$('#fg .f.hl')).length === 0);
