@@ -310,6 +310,16 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 "Exited processes whose maps were kept to name their frames.", ss.exited_kept},
 		{"sonde_process_exited_lookups_total", "counter",
 		 "Frames named from the kept maps of exited processes.", ss.exited_hits},
+		{"sonde_perfmap_loads_total", "counter",
+		 "JIT perf maps (/tmp/perf-PID.map) read, again when they changed.",
+		 ss.perfmap_loads},
+		{"sonde_perfmap_lookups_total", "counter", "JIT frames named from a perf map.",
+		 ss.perfmap_hits},
+		{"sonde_perfmap_errors_total", "counter",
+		 "Perf maps unreadable, over 16 MiB, or over the 128 MiB budget of all of them.",
+		 ss.perfmap_errors},
+		{"sonde_perfmap_bad_lines_total", "counter", "Malformed perf-map lines skipped.",
+		 ss.perfmap_bad_lines},
 	};
 	const struct labelled_metric labelled[] = {
 		{"sonde_symbolize_failures_total",

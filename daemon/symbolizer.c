@@ -12,6 +12,10 @@
  *    them, so that every process running a binary shares one table; a file
  *    that could not be read is remembered for the batch and retried after.
  *
+ * Anonymous executable memory (JIT code) is named from the process's perf
+ * map, /tmp/perf-PID.map inside its root (PID as its own pid namespace
+ * numbers it), checked once per batch and read again when it changed.
+ *
  * Files are opened through /proc/PID/root with RESOLVE_IN_ROOT (the process's
  * view, even in another mount namespace), else /proc/PID/map_files (the very
  * file mapped, even when deleted), else the plain path; only regular files
@@ -43,6 +47,9 @@
 #define MAX_BUCKETS	       (1u << 16)
 #define PROC_MAX_MAPS	       16384 /* exec mappings kept per process */
 #define VDSO_MAX_SIZE	       (1u << 20)
+#define PERFMAP_MAX_FILE       (16u << 20)  /* bytes of one perf map */
+#define PERFMAP_MAX_SYMS       (1u << 20)   /* entries of one perf map */
+#define PERFMAP_BUDGET	       (128u << 20) /* bytes of all perf-map tables together */
 
 static const char deleted_suffix[] = " (deleted)";
 
@@ -106,6 +113,10 @@ struct proc {
 	 * still name its frames.
 	 */
 	uint64_t exited_ns;
+	/* The perf map, when the process has one (JIT code); checked once per batch. */
+	struct perfmap *perfmap;
+	uint64_t perfmap_batch;
+	uint32_t nspid; /* the pid in its own namespace, for the file name; 0: not read */
 };
 
 struct elf_key {
@@ -154,6 +165,7 @@ struct symbolizer {
 	size_t proc_mask, nr_proc, max_proc;
 	struct lru proc_lru;
 	uint64_t keep_exited_ns;
+	size_t perfmap_bytes; /* held by all perf-map tables, under PERFMAP_BUDGET */
 };
 
 static size_t hash_u64(uint64_t x)
@@ -384,10 +396,21 @@ static const struct proc_map *proc__find(const struct proc *p, uint64_t addr)
 
 /* ---- process cache ---- */
 
-static void proc__free(struct proc *p)
+static void proc__drop_perfmap(struct symbolizer *sym, struct proc *p)
+{
+	if (!p->perfmap)
+		return;
+	sym->perfmap_bytes -= perfmap__bytes(p->perfmap);
+	perfmap__release(p->perfmap);
+	free(p->perfmap);
+	p->perfmap = NULL;
+}
+
+static void proc__free(struct symbolizer *sym, struct proc *p)
 {
 	if (!p)
 		return;
+	proc__drop_perfmap(sym, p);
 	proc__clear(p);
 	free(p);
 }
@@ -413,7 +436,7 @@ static bool proc_cache__evict(struct symbolizer *sym)
 		return false;
 	victim = container_of(sym->proc_lru.prev, struct proc, lru);
 	proc_cache__unlink(sym, victim);
-	proc__free(victim);
+	proc__free(sym, victim);
 	sym->stats.proc_cache_evictions++;
 	return true;
 }
@@ -541,7 +564,7 @@ static int proc__load(struct symbolizer *sym, struct proc *p)
 	if (err == -ENOENT || err == -ESRCH) {
 		gone__add(sym, pid, gone__now_s());
 		proc_cache__unlink(sym, p);
-		proc__free(p);
+		proc__free(sym, p);
 	}
 	return err;
 }
@@ -611,7 +634,7 @@ static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **o
 		}
 		/* No window refers to it any more. */
 		proc_cache__unlink(sym, p);
-		proc__free(p);
+		proc__free(sym, p);
 		gone__add(sym, pid, gone__now_s());
 		return -ESRCH;
 	}
@@ -1071,6 +1094,105 @@ int symbolizer__kernel(struct symbolizer *sym, uint64_t addr, struct sym_frame *
 	return 0;
 }
 
+/* ---- JIT perf maps ---- */
+
+/* The pid of p in its own pid namespace (the last NSpid field), else its pid here. */
+static uint32_t proc__nspid(struct symbolizer *sym, struct proc *p)
+{
+	char path[PATH_MAX], *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+	int n;
+
+	if (p->nspid)
+		return p->nspid;
+	p->nspid = p->pid;
+	n = snprintf(path, sizeof(path), "%s/%u/status", sym->proc_root, p->pid);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return p->nspid;
+	f = fopen(path, "re");
+	if (!f)
+		return p->nspid;
+	while (getline(&line, &cap, f) > 0) {
+		char *last, *end;
+		unsigned long v;
+
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		last = strrchr(line, '\t');
+		if (last) {
+			v = strtoul(last + 1, &end, 10);
+			if (end != last + 1 && v > 0 && v <= UINT32_MAX)
+				p->nspid = (uint32_t)v;
+		}
+		break;
+	}
+	free(line);
+	fclose(f);
+	return p->nspid;
+}
+
+/*
+ * p's perf map for this batch, read or read again when the file changed;
+ * NULL when it has none. A map stays when its process has exited (the file
+ * may be gone with it) and goes when a live process's file does (a reused
+ * pid).
+ */
+static const struct perfmap *proc__perfmap(struct symbolizer *sym, struct proc *p)
+{
+	struct perfmap *pm;
+	char root[PATH_MAX], file[64];
+	struct stat st;
+	int dirfd, fd, err, n;
+
+	if (p->perfmap_batch == sym->batch || p->exited_ns)
+		return p->perfmap;
+	p->perfmap_batch = sym->batch;
+	n = snprintf(root, sizeof(root), "%s/%u/root", sym->proc_root, p->pid);
+	if (n < 0 || (size_t)n >= sizeof(root))
+		return p->perfmap;
+	snprintf(file, sizeof(file), "/tmp/perf-%u.map", proc__nspid(sym, p));
+	dirfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return p->perfmap;
+	fd = open_in_root(sym->proc_root, dirfd, file, &st);
+	close(dirfd);
+	if (fd < 0) {
+		if (fd == -ENOENT)
+			proc__drop_perfmap(sym, p);
+		else
+			sym->stats.perfmap_errors++;
+		return p->perfmap;
+	}
+	pm = p->perfmap;
+	if (pm && pm->dev == (uint64_t)st.st_dev && pm->ino == (uint64_t)st.st_ino &&
+	    pm->size == (uint64_t)st.st_size &&
+	    pm->mtime_ns ==
+		    (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec) {
+		close(fd);
+		return pm;
+	}
+	pm = calloc(1, sizeof(*pm));
+	err = pm ? 0 : -ENOMEM;
+	if (!err && sym->perfmap_bytes + (size_t)st.st_size * 2 > PERFMAP_BUDGET)
+		err = -ENOSPC;
+	if (!err)
+		err = perfmap__load(pm, fd, PERFMAP_MAX_FILE, PERFMAP_MAX_SYMS);
+	close(fd);
+	if (err) {
+		perfmap__release(pm);
+		free(pm);
+		sym->stats.perfmap_errors++;
+		return p->perfmap; /* the older table, if any, is still the best there is */
+	}
+	proc__drop_perfmap(sym, p);
+	p->perfmap = pm;
+	sym->perfmap_bytes += perfmap__bytes(pm);
+	sym->stats.perfmap_loads++;
+	sym->stats.perfmap_bad_lines += pm->bad_lines;
+	return pm;
+}
+
 int symbolizer__user(struct symbolizer *sym, uint32_t pid, uint64_t addr, struct sym_frame *out)
 {
 	const struct elf_image *img = NULL;
@@ -1114,6 +1236,14 @@ int symbolizer__user(struct symbolizer *sym, uint32_t pid, uint64_t addr, struct
 	if (img) {
 		out->build_id = img->build_id;
 		if (elf_image__find(img, off, &out->name, &out->sym_offset))
+			out->name = NULL;
+	}
+	if (!out->name && m->kind == MAP_OTHER) {
+		const struct perfmap *pm = proc__perfmap(sym, p);
+
+		if (pm && perfmap__find(pm, addr, &out->name, &out->sym_offset) == 0)
+			sym->stats.perfmap_hits++;
+		else
 			out->name = NULL;
 	}
 	if (!out->name) {

@@ -5,10 +5,9 @@
  * Kernel: /proc/kallsyms (module and BPF-program symbols included).
  * User: /proc/PID/maps plus the ELF .symtab/.dynsym of each mapped file, read
  * with libelf through /proc/PID/root so that processes in other mount
- * namespaces resolve too; the vDSO from the daemon's own copy (it is the same
- * image in every process). ELF data is cached by (device, inode), so processes
- * running the same binary share the work; every cache has a cap and LRU
- * eviction.
+ * namespaces resolve too; JIT code from the process's /tmp/perf-PID.map; the vDSO from the daemon's
+ * own copy (it is the same image in every process). ELF data is cached by (device, inode), so
+ * processes running the same binary share the work; every cache has a cap and LRU eviction.
  *
  * Never includes libbpf or libmicrohttpd headers.
  */
@@ -61,6 +60,10 @@ struct symbolizer_stats {
 	uint64_t exited_kept;	    /* processes found exited whose maps were kept */
 	uint64_t exited_hits;	    /* look-ups answered from an exited process's kept maps */
 	uint64_t prefetch_failures; /* maps or files unreadable when read ahead (process gone) */
+	uint64_t perfmap_loads;	    /* perf maps read (again when they changed) */
+	uint64_t perfmap_hits;	    /* JIT frames named from a perf map */
+	uint64_t perfmap_errors;    /* perf maps unreadable, too big, or over the memory budget */
+	uint64_t perfmap_bad_lines; /* malformed perf-map lines skipped */
 	uint64_t elf_cached;	    /* gauge: ELF files held */
 	uint64_t proc_cached;	    /* gauge: processes held */
 };
@@ -102,6 +105,15 @@ struct maps_entry {
 };
 /* 0, or -EINVAL for a malformed line. */
 int maps__parse_line(const char *line, struct maps_entry *out);
+
+/* One perf-map line, "START SIZE name" (hex, 0x optional). Exposed for tests and fuzzing. */
+struct perfmap_entry {
+	uint64_t start, size;
+	const char *name; /* inside the line, not NUL-terminated */
+	size_t name_len;  /* at most 1024: longer names are cut */
+};
+/* 0, or -EINVAL for a malformed line (size 0, a range past 2^64, no name, a NUL...). */
+int perfmap__parse_line(const char *line, size_t len, struct perfmap_entry *out);
 
 /* One /proc/kallsyms line. Exposed for tests and fuzzing. */
 struct kallsyms_entry {

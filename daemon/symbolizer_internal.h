@@ -89,4 +89,33 @@ void elf_image__release(struct elf_image *img);
 int elf_image__find(const struct elf_image *img, uint64_t off, const char **name,
 		    uint64_t *sym_offset);
 
+/* ---- user: JIT perf maps (/tmp/perf-PID.map) ---- */
+
+struct perfmap_sym {
+	uint64_t start, end;
+	uint32_t name; /* offset in perfmap.names */
+	uint32_t seq;  /* line number among the good lines: later lines win */
+};
+
+struct perfmap {
+	struct perfmap_sym *syms; /* sorted by start, then seq */
+	size_t nr_syms;
+	struct strbuf names;
+	uint64_t bad_lines;
+	/* The file as loaded: a change in any of these means reload. */
+	uint64_t size, mtime_ns, dev, ino;
+};
+
+/*
+ * Reads a perf map from fd into pm (zeroed or released): at most max_bytes
+ * of file (else -EFBIG) and max_syms entries; malformed lines are counted in
+ * pm->bad_lines and skipped. 0 or -errno.
+ */
+int perfmap__load(struct perfmap *pm, int fd, size_t max_bytes, size_t max_syms);
+void perfmap__release(struct perfmap *pm);
+/* Memory held by pm's table. */
+size_t perfmap__bytes(const struct perfmap *pm);
+/* The entry holding addr (the last written, where entries overlap); -ENOENT if none. */
+int perfmap__find(const struct perfmap *pm, uint64_t addr, const char **name, uint64_t *sym_offset);
+
 #endif

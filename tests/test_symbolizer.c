@@ -4,7 +4,8 @@
  * against a fake kallsyms and the real one; user look-ups in live fixture
  * processes (PIE, non-PIE, .dynsym only, a shared library, a deleted
  * executable, the vDSO); the caches (sharing, LRU caps, batches); and files
- * that are missing, truncated, or corrupt, under a fake proc root.
+ * that are missing, truncated, or corrupt, under a fake proc root; JIT code
+ * named from a perf map.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1151,6 +1153,117 @@ out_free:
 	symbolizer__free(sym);
 }
 
+static void test_perfmap_parse(void)
+{
+	struct perfmap_entry e;
+	static const char *const bad[] = {
+		"",
+		"7f00 10",
+		"7f00 0 zero_size",
+		"7f00 10 ",
+		"xyz 10 f",
+		"7f00 1g f",
+		"7f00\t",
+		"ffffffffffffffff 2 past_the_end",
+		"11112222333344445 10 too_many_digits",
+		"0x 10 f",
+		"7f00,10 f",
+	};
+	static const char l1[] = "7f1a2b3c4000 40 LazyCompile:~main /app.js:1\n";
+	static const char l2[] = "0x1000 0x20 py::f:/x.py\r\n";
+	static const char l3[] = "  10\t2\tname with\ttabs  ";
+	char long_line[1200];
+
+	CHECK(perfmap__parse_line(l1, strlen(l1), &e) == 0);
+	CHECK_EQ_U64(e.start, 0x7f1a2b3c4000ull);
+	CHECK_EQ_U64(e.size, 0x40);
+	CHECK(e.name_len == 27 && !strncmp(e.name, "LazyCompile:~main /app.js:1", e.name_len));
+	CHECK(perfmap__parse_line(l2, strlen(l2), &e) == 0);
+	CHECK(e.start == 0x1000 && e.size == 0x20 && e.name_len == 11);
+	CHECK(perfmap__parse_line(l3, strlen(l3), &e) == 0);
+	CHECK(e.start == 0x10 && e.size == 2 && e.name_len == 14);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(perfmap__parse_line(bad[i], strlen(bad[i]), &e) == -EINVAL);
+	/* A NUL inside the line. */
+	CHECK(perfmap__parse_line("10 2 a\0b", 8, &e) == -EINVAL);
+	/* Names are cut at 1024 bytes. */
+	memset(long_line, 'n', sizeof(long_line));
+	memcpy(long_line, "10 2 ", 5);
+	CHECK(perfmap__parse_line(long_line, sizeof(long_line), &e) == 0);
+	CHECK_EQ_U64(e.name_len, 1024);
+}
+
+/* An anonymous executable page of this process, named by /tmp/perf-PID.map. */
+static void test_perfmap_live(void)
+{
+	struct symbolizer_opts so = {.proc_root = "/proc"};
+	struct symbolizer *sym = symbolizer__new(&so);
+	struct symbolizer_stats st;
+	struct sym_frame f;
+	char path[64];
+	uint64_t base;
+	FILE *map;
+	void *page;
+
+	page = mmap(NULL, 8192, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(page != MAP_FAILED && sym != NULL);
+	if (page == MAP_FAILED || !sym)
+		goto out;
+	base = (uint64_t)(uintptr_t)page;
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", getpid());
+
+	/* No perf map: the frame is in [anon], without a name. */
+	unlink(path);
+	symbolizer__begin(sym);
+	CHECK(symbolizer__user(sym, (uint32_t)getpid(), base + 0x10, &f) == 0);
+	CHECK(f.name == NULL);
+
+	map = fopen(path, "w");
+	CHECK(map != NULL);
+	if (!map)
+		goto out;
+	/* A bad line is skipped; of two entries that overlap, the later one wins. */
+	fprintf(map, "%" PRIx64 " 100 jit_first\nnot a line\n%" PRIx64 " 20 jit_reused\n", base,
+		base + 0x40);
+	fflush(map);
+	symbolizer__begin(sym);
+	CHECK(symbolizer__user(sym, (uint32_t)getpid(), base + 0x10, &f) == 0);
+	CHECK_STR(f.name, "jit_first");
+	CHECK_EQ_U64(f.sym_offset, 0x10);
+	CHECK(symbolizer__user(sym, (uint32_t)getpid(), base + 0x48, &f) == 0);
+	CHECK_STR(f.name, "jit_reused");
+	CHECK(symbolizer__user(sym, (uint32_t)getpid(), base + 0x1000, &f) == 0);
+	CHECK(f.name == NULL);
+
+	/* The file grows: read again at the next batch; a half-written last line waits. */
+	fprintf(map, "%" PRIx64 " 800 jit_second\n%" PRIx64 " 10 jit_half", base + 0x1000,
+		base + 0x1900);
+	fflush(map);
+	symbolizer__begin(sym);
+	CHECK(symbolizer__user(sym, (uint32_t)getpid(), base + 0x1004, &f) == 0);
+	CHECK_STR(f.name, "jit_second");
+	CHECK(symbolizer__user(sym, (uint32_t)getpid(), base + 0x1904, &f) == 0);
+	CHECK(f.name == NULL);
+	fclose(map);
+
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.perfmap_loads, 2);
+	CHECK_EQ_U64(st.perfmap_bad_lines, 2);
+	CHECK_EQ_U64(st.perfmap_hits, 3);
+	CHECK_EQ_U64(st.perfmap_errors, 0);
+
+	/* The file is gone while the process lives (a reused pid): so are the names. */
+	unlink(path);
+	symbolizer__begin(sym);
+	CHECK(symbolizer__user(sym, (uint32_t)getpid(), base + 0x10, &f) == 0);
+	CHECK(f.name == NULL);
+out:
+	unlink(path);
+	if (page != MAP_FAILED)
+		munmap(page, 8192);
+	symbolizer__free(sym);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/sonde-symtest-XXXXXX";
@@ -1164,6 +1277,8 @@ int main(void)
 	}
 	test_maps_parse();
 	test_kallsyms_parse();
+	test_perfmap_parse();
+	test_perfmap_live();
 	test_kernel_fake(dir);
 	test_kernel_real();
 	test_user_fixture(FIXTURE_PIE, "/fixture_pie", true, &beta_off);
