@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Symbolization beyond plain ELF files on the host:
+#  - JIT code named from the process's /tmp/perf-PID.map, read again when
+#    it grows, and still named after the process and its map are gone;
+#  - a binary that exists only in the process's private mount namespace
+#    (unshare -m), read through /proc/PID/root.
+source "$(dirname "$0")/lib.bash"
+require_bpf
+command -v unshare >/dev/null || { echo "FAIL: unshare is missing (util-linux)"; exit 1; }
+
+start_daemon --window 2s
+
+# share FILE FUNCTION: the share of FILE's samples whose stack holds FUNCTION (0..1).
+share() {
+	local all part
+	all=$(sum_of "$1" samples)
+	part=$(sum_of "$1" samples "@$2")
+	awk -v a="$all" -v p="$part" 'BEGIN { printf "%.3f", (a > 0 ? p / a : 0) }'
+}
+at_least() { awk -v v="$1" -v m="$2" 'BEGIN { exit !(v >= m) }'; }
+
+# --- JIT code and its perf map. ---
+"$SONDE_WORKLOADS/jit_hog" --seconds 8 >"$TMP/jit.out" &
+JIT=$!
+wait_for_line "$TMP/jit.out" '^pid' || fail "jit_hog did not start"
+T0=$(date +%s)
+curl -sf -o "$TMP/jit1.pb.gz" "$URL/debug/pprof/profile?seconds=2&pid=$JIT"
+wait_for_line "$TMP/jit.out" '^phase2' 8 || fail "jit_hog did not reach phase 2"
+sleep 0.3
+curl -sf -o "$TMP/jit2.pb.gz" "$URL/debug/pprof/profile?seconds=2&pid=$JIT"
+wait $JIT
+T1=$(($(date +%s) + 1))
+check "the perf map is gone with the process" test ! -e "/tmp/perf-$JIT.map"
+
+S1=$(share "$TMP/jit1.pb.gz" jit_hot_loop)
+C1=$(share "$TMP/jit1.pb.gz" run_jit)
+echo "phase 1: jit_hot_loop $S1 of the samples, run_jit above it $C1"
+check "phase 1: JIT frames are named from the perf map (>= 90%)" at_least "$S1" 0.90
+check "phase 1: the JIT frame's caller is there (>= 90%)" at_least "$C1" 0.90
+H2=$(share "$TMP/jit2.pb.gz" jit_hot_loop)
+W2=$(share "$TMP/jit2.pb.gz" jit_warm_loop)
+echo "phase 2: jit_hot_loop $H2, jit_warm_loop $W2"
+check "phase 2: the grown map is read again (jit_warm_loop >= 35%)" at_least "$W2" 0.35
+check "phase 2: both JIT functions together >= 90%" at_least "$(awk -v a="$H2" -v b="$W2" 'BEGIN { print a + b }')" 0.90
+check "perf maps were loaded twice or more" test "$(metric sonde_perfmap_loads_total)" -ge 2
+check "perf-map frames are counted" test "$(metric sonde_perfmap_lookups_total)" -gt 0
+
+# After exit, with the map file removed, the history still names the JIT frames.
+sleep 3
+curl -sf -o "$TMP/jit3.pb.gz" "$URL/debug/pprof/profile?start=$T0&end=$T1&pid=$JIT"
+H3=$(share "$TMP/jit3.pb.gz" jit_hot_loop)
+W3=$(share "$TMP/jit3.pb.gz" jit_warm_loop)
+echo "history after exit: jit_hot_loop $H3, jit_warm_loop $W3"
+check "after exit: JIT frames still named (>= 90% together)" at_least "$(awk -v a="$H3" -v b="$W3" 'BEGIN { print a + b }')" 0.90
+
+# --- A binary only in a private mount namespace. ---
+NS_DIR=$TMP/ns
+mkdir -p "$NS_DIR"
+unshare -m --propagation private sh -c '
+	mount -t tmpfs sonde-ns "$1" && cp "$2" "$1/ns_hog" && exec "$1/ns_hog" --seconds 4 --no-sys
+' sh "$NS_DIR" "$SONDE_WORKLOADS/cpu_hog" >"$TMP/ns.out" &
+NS_JOB=$!
+wait_for_line "$TMP/ns.out" '^pid' || fail "the namespaced cpu_hog did not start"
+NS_PID=$(awk '$1 == "pid" { print $2; exit }' "$TMP/ns.out")
+check "the binary is not visible from the host" test ! -e "$NS_DIR/ns_hog"
+check "the process runs from its namespace's path" \
+	sh -c "readlink /proc/$NS_PID/exe | grep -q '$NS_DIR/ns_hog'"
+curl -sf -o "$TMP/ns.pb.gz" "$URL/debug/pprof/profile?seconds=2&pid=$NS_PID"
+wait $NS_JOB
+A=$(share "$TMP/ns.pb.gz" hot_alpha)
+B=$(share "$TMP/ns.pb.gz" hot_beta)
+G=$(share "$TMP/ns.pb.gz" hot_gamma)
+echo "namespaced cpu_hog: hot_alpha $A, hot_beta $B, hot_gamma $G"
+check "the namespaced binary's functions are named (>= 90%)" \
+	at_least "$(awk -v a="$A" -v b="$B" -v c="$G" 'BEGIN { print a + b + c }')" 0.90
+check "its mapping carries the namespace's path" \
+	sh -c "go tool pprof -raw '$TMP/ns.pb.gz' 2>/dev/null | grep -q '$NS_DIR/ns_hog'"
+
+check "SIGTERM exits 0" stop_daemon
+finish
