@@ -44,7 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (sym->end <= sym->start || (i && sym->start < pm.syms[i - 1].start))
 				abort();
 			/* Its start is named by it or by a later, overlapping entry. */
-			if (perfmap__find(&pm, sym->start, &name, &off) || off > sym->end - sym->start)
+			if (perfmap__find(&pm, sym->start, &name, &off) ||
+			    off > sym->end - sym->start)
 				abort();
 			(void)perfmap__find(&pm, sym->end, &name, &off);
 			(void)perfmap__find(&pm, sym->start - 1, &name, &off);
