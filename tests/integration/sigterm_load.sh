@@ -10,6 +10,17 @@ set -euo pipefail
 . "$(dirname "$0")/lib.bash"
 require_bpf
 
+# The 2 s bound is the production build's. Sanitized, each profile the daemon
+# finishes on the way out costs 10-20x as much (3.3 s seen on a clean clone under
+# ASan): there the bounds only catch a hang.
+STOP_BOUND_MS=2000
+HZ_TIMEOUT_S=2
+if ldd "$SONDE_BIN" 2>/dev/null | grep -q libasan; then
+	STOP_BOUND_MS=10000
+	HZ_TIMEOUT_S=10
+	echo "sanitized build: exit bound $STOP_BOUND_MS ms, /healthz timeout $HZ_TIMEOUT_S s"
+fi
+
 start_daemon --frequency 999 --window 1s
 "$SONDE_WORKLOADS/cpu_hog" --seconds 60 >/dev/null &
 HOG=$!
@@ -44,7 +55,7 @@ sleep 3
 PENDING=$(metric sonde_profiles_pending || echo 0)
 echo "in flight before SIGTERM: $PENDING blocking profile sessions"
 check "the blocking profiles are in flight when SIGTERM comes" test "${PENDING:-0}" -ge 20
-check "/healthz answers under the load" sh -c "curl -sf -m 2 '$URL/healthz' | grep -qx ok"
+check "/healthz answers under the load" sh -c "curl -sf -m $HZ_TIMEOUT_S '$URL/healthz' | grep -qx ok"
 
 record_daemon_progs
 T0=$(date +%s%N)
@@ -56,7 +67,7 @@ DAEMON_PID=
 STOP_MS=$(((T1 - T0) / 1000000))
 echo "SIGTERM to exit: $STOP_MS ms (status $RC)"
 check "exits with status 0" test "$RC" = 0
-check "exits within 2 s of SIGTERM under load" test "$STOP_MS" -lt 2000
+check "exits within $((STOP_BOUND_MS / 1000)) s of SIGTERM under load" test "$STOP_MS" -lt "$STOP_BOUND_MS"
 check "every BPF program of the daemon is released" daemon_progs_released
 
 # Every client is done within 2 s more: answered, or cut (curl's 000), never left hanging.
