@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include <gelf.h>
+#include <zlib.h>
 #include <link.h>
 #include <linux/openat2.h>
 
@@ -41,7 +42,9 @@
 #include "symbolizer_internal.h"
 
 #define DEFAULT_MAX_ELF_FILES 128
-#define DEFAULT_MAX_PROCESSES 8192 /* live and exited; about 1.5 KiB each */
+#define DEFAULT_DEBUG_DIR     "/usr/lib/debug"
+#define DEBUG_MAX_CRC_BYTES   (1ull << 30) /* debug files checked by CRC up to 1 GiB */
+#define DEFAULT_MAX_PROCESSES 8192	   /* live and exited; about 1.5 KiB each */
 /* The default history retention: exited processes stay named for as long. */
 #define DEFAULT_KEEP_EXITED_NS (600ull * 1000000000ull)
 #define MAX_BUCKETS	       (1u << 16)
@@ -135,6 +138,7 @@ struct elf_file {
 
 struct symbolizer {
 	char *proc_root;
+	char *debug_dir; /* "/usr/lib/debug" unless a test says otherwise */
 	uint64_t batch;
 	struct symbolizer_stats stats;
 	struct maps_entry scratch; /* one maps line, too big for the stack */
@@ -838,6 +842,127 @@ static bool elf_cache__evict(struct symbolizer *sym)
 	return true;
 }
 
+/* ---- separate debug files ---- */
+
+/* CRC32 of the whole file, as .gnu_debuglink records it. */
+static int file_crc32(int fd, uint32_t *out)
+{
+	unsigned char buf[65536];
+	uLong crc = crc32(0L, Z_NULL, 0);
+	uint64_t total = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), (off_t)total)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		total += (uint64_t)n;
+		if (total > DEBUG_MAX_CRC_BYTES)
+			return -EFBIG;
+		crc = crc32(crc, buf, (uInt)n);
+	}
+	*out = (uint32_t)crc;
+	return 0;
+}
+
+/*
+ * Opens candidate debug file path: inside pid's root first (a container's
+ * own debug files), then, for paths under the debug directory, on the host.
+ */
+static int open_debug_candidate(struct symbolizer *sym, uint32_t pid, const char *path,
+				bool host_too)
+{
+	char root[PATH_MAX];
+	struct stat st;
+	int n, dirfd, fd = -ENOENT;
+
+	n = snprintf(root, sizeof(root), "%s/%u/root", sym->proc_root, pid);
+	if (n > 0 && (size_t)n < sizeof(root)) {
+		dirfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd >= 0) {
+			fd = open_in_root(sym->proc_root, dirfd, path, &st);
+			close(dirfd);
+		}
+	}
+	if (fd < 0 && host_too)
+		fd = open_path(sym->proc_root, path, &st);
+	return fd;
+}
+
+/* Adds the symbols of the debug file at fd to img; crc is checked when want_crc. */
+static int add_debug_fd(struct elf_image *img, int fd, bool want_crc, uint32_t crc)
+{
+	uint32_t got;
+	Elf *e;
+	int err;
+
+	if (want_crc && (file_crc32(fd, &got) || got != crc))
+		return -ESTALE;
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	if (!e)
+		return -ENOEXEC;
+	err = elf_image__add_debug(img, e);
+	elf_end(e);
+	return err;
+}
+
+/*
+ * A stripped file (no .symtab): its functions from a separate debug file,
+ * /usr/lib/debug/.build-id/xx/rest.debug by build ID, else the file that
+ * .gnu_debuglink names, next to it, in .debug/ beside it, or under
+ * /usr/lib/debug. 0 when one was added, else -ENOENT.
+ */
+static int add_debug_file(struct symbolizer *sym, uint32_t pid, const char *path, int fd,
+			  struct elf_image *img)
+{
+	char cand[PATH_MAX + 64], link[256], dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	uint32_t crc = 0;
+	bool have_link;
+	int dfd, err, n;
+	Elf *e;
+
+	if (img->build_id && strlen(img->build_id) > 2) {
+		n = snprintf(cand, sizeof(cand), "%s/.build-id/%.2s/%s.debug", sym->debug_dir,
+			     img->build_id, img->build_id + 2);
+		if (n > 0 && (size_t)n < sizeof(cand)) {
+			dfd = open_debug_candidate(sym, pid, cand, true);
+			if (dfd >= 0) {
+				/* The build ID names it; add_debug checks it holds the same one. */
+				err = add_debug_fd(img, dfd, false, 0);
+				close(dfd);
+				if (!err)
+					return 0;
+			}
+		}
+	}
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	have_link = e && elf_debuglink(e, link, sizeof(link), &crc) == 0;
+	if (e)
+		elf_end(e);
+	if (!have_link || !slash || (size_t)(slash - path) >= sizeof(dir))
+		return -ENOENT;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	for (int i = 0; i < 3; i++) {
+		static const char *const fmt[] = {"%s%s/%s", "%s%s/.debug/%s", "%s%s/%s"};
+		const char *prefix = i == 2 ? sym->debug_dir : "";
+
+		n = snprintf(cand, sizeof(cand), fmt[i], prefix, dir, link);
+		if (n < 0 || (size_t)n >= sizeof(cand) || strcmp(cand, path) == 0)
+			continue;
+		dfd = open_debug_candidate(sym, pid, cand, i == 2);
+		if (dfd < 0)
+			continue;
+		err = add_debug_fd(img, dfd, true, crc);
+		close(dfd);
+		if (!err)
+			return 0;
+	}
+	return -ENOENT;
+}
+
 /* The symbol table of the file behind m, or NULL when it cannot be read. */
 static struct elf_file *elf_cache__lookup(struct symbolizer *sym, uint32_t pid,
 					  const struct proc_map *m, const char *path)
@@ -874,6 +999,10 @@ static struct elf_file *elf_cache__lookup(struct symbolizer *sym, uint32_t pid,
 	elf_image__release(&f->img);
 	fd = open_mapped_file(sym, pid, m, path);
 	f->err = fd < 0 ? fd : elf_load_fd(&f->img, fd);
+	if (!f->err && !f->img.has_symtab && add_debug_file(sym, pid, path, fd, &f->img) == 0) {
+		f->img.from_debug = true;
+		sym->stats.debug_files++;
+	}
 	if (fd >= 0)
 		close(fd);
 	if (f->err) {
@@ -990,7 +1119,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	if (!sym)
 		return NULL;
 	sym->proc_root = strdup(root);
-	if (!sym->proc_root)
+	sym->debug_dir = strdup(opts && opts->debug_dir ? opts->debug_dir : DEFAULT_DEBUG_DIR);
+	if (!sym->proc_root || !sym->debug_dir)
 		goto err_free_sym;
 	sym->max_elf = opts && opts->max_elf_files ? opts->max_elf_files : DEFAULT_MAX_ELF_FILES;
 	sym->max_proc = opts && opts->max_processes ? opts->max_processes : DEFAULT_MAX_PROCESSES;
@@ -1042,6 +1172,7 @@ void symbolizer__free(struct symbolizer *sym)
 	ksyms__release(&sym->ksyms);
 	elf_image__release(&sym->vdso);
 	free(sym->proc_root);
+	free(sym->debug_dir);
 	free(sym);
 }
 

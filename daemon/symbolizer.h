@@ -5,9 +5,11 @@
  * Kernel: /proc/kallsyms (module and BPF-program symbols included).
  * User: /proc/PID/maps plus the ELF .symtab/.dynsym of each mapped file, read
  * with libelf through /proc/PID/root so that processes in other mount
- * namespaces resolve too; JIT code from the process's /tmp/perf-PID.map; the vDSO from the daemon's
- * own copy (it is the same image in every process). ELF data is cached by (device, inode), so
- * processes running the same binary share the work; every cache has a cap and LRU eviction.
+ * namespaces resolve too; for stripped files, the .symtab of their separate
+ * debug file (by build ID under /usr/lib/debug/.build-id, or .gnu_debuglink); JIT code from the
+ * process's /tmp/perf-PID.map; the vDSO from the daemon's own copy (it is the same image in every
+ * process). ELF data is cached by (device, inode), so processes running the same binary share the
+ * work; every cache has a cap and LRU eviction.
  *
  * Never includes libbpf or libmicrohttpd headers.
  */
@@ -26,6 +28,8 @@ struct symbolizer_opts {
 	size_t max_processes;  /* per-process mapping tables kept (LRU); 0: default */
 	/* How long an exited process's maps are kept (the history's retention); 0: 10 min. */
 	uint64_t keep_exited_ns;
+	/* Where separate debug files are installed; NULL: /usr/lib/debug. */
+	const char *debug_dir;
 };
 
 /*
@@ -60,6 +64,7 @@ struct symbolizer_stats {
 	uint64_t exited_kept;	    /* processes found exited whose maps were kept */
 	uint64_t exited_hits;	    /* look-ups answered from an exited process's kept maps */
 	uint64_t prefetch_failures; /* maps or files unreadable when read ahead (process gone) */
+	uint64_t debug_files;	    /* stripped files named from a separate debug file */
 	uint64_t perfmap_loads;	    /* perf maps read (again when they changed) */
 	uint64_t perfmap_hits;	    /* JIT frames named from a perf map */
 	uint64_t perfmap_errors;    /* perf maps unreadable, too big, or over the memory budget */

@@ -5,7 +5,9 @@
  * Keeps the functions of .symtab and .dynsym (STT_FUNC, STT_GNU_IFUNC, and
  * STT_NOTYPE labels with a value) that live in executable sections, one per
  * address, sorted; the PT_LOAD segments that turn a file offset into a
- * virtual address; and the GNU build ID. Everything libelf hands out is
+ * virtual address; and the GNU build ID. A stripped file's .symtab can come
+ * from a separate debug file (elf_image__add_debug) found by build ID or by
+ * .gnu_debuglink. Everything libelf hands out is
  * bounds-checked by libelf itself (gelf_getsym, elf_strptr, gelf_getnote);
  * what is left to check here is size arithmetic and the caps that keep a
  * hostile file from costing unbounded memory.
@@ -41,6 +43,7 @@ struct elf_load {
 	struct sym_load *ld;
 	size_t nr, cap;
 	size_t secs_cap;
+	bool debug_only; /* a separate debug file: its .symtab only */
 };
 
 static int sym_load_cmp(const void *a, const void *b)
@@ -276,13 +279,17 @@ static int load_sections(struct elf_load *l)
 
 		if (idx >= l->shnum || !gelf_getshdr(scn, &sh))
 			continue;
+		/* A debug file's sections keep their headers, their contents NOBITS. */
 		if ((sh.sh_flags & (SHF_ALLOC | SHF_EXECINSTR)) == (SHF_ALLOC | SHF_EXECINSTR) &&
-		    sh.sh_type != SHT_NOBITS && sh.sh_size) {
-			err = add_exec_section(l, idx, &sh);
+		    (sh.sh_type != SHT_NOBITS || l->debug_only) && sh.sh_size) {
+			if (l->debug_only)
+				l->exec_sec[idx] = 1;
+			else
+				err = add_exec_section(l, idx, &sh);
 			if (err)
 				return err;
 		}
-		if (sh.sh_type == SHT_NOTE && !l->img->build_id) {
+		if (sh.sh_type == SHT_NOTE && !l->img->build_id && !l->debug_only) {
 			err = build_id_from_notes(l->img, elf_getdata(scn, NULL));
 			if (err)
 				return err;
@@ -295,8 +302,10 @@ static int load_sections(struct elf_load *l)
 
 		if (!gelf_getshdr(scn, &sh))
 			continue;
-		if (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM)
+		if (sh.sh_type != SHT_SYMTAB && (l->debug_only || sh.sh_type != SHT_DYNSYM))
 			continue;
+		if (sh.sh_type == SHT_SYMTAB)
+			l->img->has_symtab = true;
 		err = load_symbols(l, scn, &sh);
 		if (err)
 			return err;
@@ -328,6 +337,102 @@ static int finish_symbols(struct elf_load *l)
 	}
 	img->nr_syms = n;
 	return 0;
+}
+
+int elf_image__add_debug(struct elf_image *img, Elf *debug)
+{
+	struct elf_load l = {.img = img, .e = debug, .debug_only = true};
+	struct elf_image probe = {0};
+	GElf_Ehdr eh;
+	int err;
+
+	if (!debug || elf_kind(debug) != ELF_K_ELF || !gelf_getehdr(debug, &eh))
+		return -ENOEXEC;
+	/* Where both have a build ID they must be one: a debug file of another build lies. */
+	err = build_id_from_phdrs(&probe, debug);
+	if (!err && !probe.build_id) {
+		Elf_Scn *scn = NULL;
+		GElf_Shdr sh;
+
+		while (!err && !probe.build_id && (scn = elf_nextscn(debug, scn)))
+			if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_NOTE)
+				err = build_id_from_notes(&probe, elf_getdata(scn, NULL));
+	}
+	if (err)
+		goto out;
+	if (img->build_id && probe.build_id && strcmp(img->build_id, probe.build_id)) {
+		err = -ESTALE;
+		goto out;
+	}
+	/* What the file itself had (its .dynsym) joins the debug file's .symtab. */
+	l.cap = img->nr_syms + 256;
+	l.ld = calloc(l.cap, sizeof(*l.ld));
+	if (!l.ld) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < img->nr_syms; i++) {
+		l.ld[i].sym = img->syms[i];
+		l.ld[i].name_len = (uint32_t)strlen(img->names.buf + img->syms[i].name);
+		l.ld[i].rank = 3;
+		l.ld[i].underscores = count_underscores(img->names.buf + img->syms[i].name);
+	}
+	l.nr = img->nr_syms;
+	err = load_sections(&l);
+	if (!err && !img->has_symtab)
+		err = -ENOENT; /* not a debug file: no .symtab */
+	if (!err) {
+		free(img->syms);
+		img->syms = NULL;
+		img->nr_syms = 0;
+		err = finish_symbols(&l);
+	}
+	free(l.ld);
+	free(l.exec_sec);
+out:
+	free(probe.build_id);
+	return err;
+}
+
+int elf_debuglink(Elf *e, char *name, size_t len, uint32_t *crc)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+
+	if (!e || elf_getshdrstrndx(e, &shstrndx))
+		return -ENOENT;
+	while ((scn = elf_nextscn(e, scn))) {
+		const char *sec_name, *file;
+		Elf_Data *d;
+		GElf_Shdr sh;
+		size_t n, at;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+			continue;
+		sec_name = elf_strptr(e, shstrndx, sh.sh_name);
+		if (!sec_name || strcmp(sec_name, ".gnu_debuglink"))
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf)
+			return -ENOENT;
+		file = d->d_buf;
+		n = strnlen(file, d->d_size);
+		/* A plain file name: no directory part, nothing hidden, room for the CRC. */
+		if (!n || n >= len || n == d->d_size || memchr(file, '/', n) ||
+		    !strcmp(file, ".") || !strcmp(file, ".."))
+			return -EINVAL;
+		at = (n + 4) & ~(size_t)3;
+		if (at + 4 > d->d_size)
+			return -EINVAL;
+		memcpy(name, file, n + 1);
+		memcpy(crc, (const char *)d->d_buf + at, 4);
+		/* The CRC is stored in the file's byte order; libelf gives raw bytes here. */
+		if ((elf_getident(e, NULL)[EI_DATA] == ELFDATA2MSB) !=
+		    (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__))
+			*crc = __builtin_bswap32(*crc);
+		return 0;
+	}
+	return -ENOENT;
 }
 
 void elf_image__release(struct elf_image *img)

@@ -75,13 +75,23 @@ struct elf_image {
 	struct elf_sec *secs; /* executable sections, sorted by addr */
 	size_t nr_secs;
 	struct strbuf names;
-	char *build_id; /* lowercase hex, NULL when the file has none */
-	uint16_t type;	/* ET_EXEC, ET_DYN, ... */
+	char *build_id;	 /* lowercase hex, NULL when the file has none */
+	uint16_t type;	 /* ET_EXEC, ET_DYN, ... */
+	bool has_symtab; /* a .symtab was read (else a separate debug file may have one) */
+	bool from_debug; /* symbols from a separate debug file were added */
 };
 
 /* Reads symbols, PT_LOAD segments and the build ID of e into img (zeroed or released). */
 int elf_image__load(struct elf_image *img, Elf *e);
 void elf_image__release(struct elf_image *img);
+/*
+ * Adds the .symtab functions of debug, a separate debug file of img's file
+ * (same addresses), to img. -ESTALE when their build IDs differ, -ENOENT
+ * when debug has no .symtab; img is unchanged on failure.
+ */
+int elf_image__add_debug(struct elf_image *img, Elf *debug);
+/* e's .gnu_debuglink: the debug file's name (no '/') and the CRC32 of its contents. */
+int elf_debuglink(Elf *e, char *name, size_t len, uint32_t *crc);
 /*
  * Names the code at file offset off. 0 with *name and *sym_offset set, or
  * -ENOENT when no segment holds off or no symbol covers it.
