@@ -10,7 +10,8 @@ build_pkgs=(gcc make cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev z
 	libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
 	libsystemd-dev libcap-dev)
 # The browser test drives Debian's chromium through playwright-core from npm (tests/browser).
-test_pkgs=(golang-go curl procps clang-format openssl systemd strace python3 debootstrap chromium)
+test_pkgs=(golang-go curl procps clang-format openssl systemd strace python3 debootstrap chromium binutils
+	util-linux)
 bench_pkgs=(linux-perf bpftrace libbpf-tools fio jq)
 # libFuzzer's runtime for `make fuzz`.
 fuzz_pkgs=(clang libclang-rt-14-dev)

@@ -3,7 +3,9 @@
  * Fuzz target: the ELF reader. Binaries come from processes that may be
  * hostile (a container controls its own files, and sonde reads them as
  * root): symbols, program headers, sections and the build-ID note are all
- * read from the input through libelf, then looked up at a few offsets.
+ * read from the input through libelf, then looked up at a few offsets. The
+ * same input also serves as a separate debug file of itself, and its
+ * .gnu_debuglink is read.
  */
 #include <gelf.h>
 #include <libelf.h>
@@ -43,9 +45,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const char *name;
 			uint64_t sym_off;
 
-			for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
-				if (elf_image__find(&img, offs[i], &name, &sym_off) == 0 && !name)
-					abort();
+			char link[256];
+			uint32_t crc;
+
+			for (int pass = 0; pass < 2; pass++) {
+				for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
+					if (elf_image__find(&img, offs[i], &name, &sym_off) == 0 &&
+					    !name)
+						abort();
+				if (pass == 0 && elf_image__add_debug(&img, e))
+					break;
+			}
+			if (elf_debuglink(e, link, sizeof(link), &crc) == 0 &&
+			    (!link[0] || strchr(link, '/') || strlen(link) >= sizeof(link)))
+				abort();
 			elf_image__release(&img);
 		}
 		elf_end(e);

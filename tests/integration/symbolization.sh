@@ -3,7 +3,9 @@
 #  - JIT code named from the process's /tmp/perf-PID.map, read again when
 #    it grows, and still named after the process and its map are gone;
 #  - a binary that exists only in the process's private mount namespace
-#    (unshare -m), read through /proc/PID/root.
+#    (unshare -m), read through /proc/PID/root;
+#  - stripped binaries named from a separate debug file: one installed under
+#    /usr/lib/debug/.build-id (removed afterwards), one found by .gnu_debuglink.
 source "$(dirname "$0")/lib.bash"
 require_bpf
 command -v unshare >/dev/null || { echo "FAIL: unshare is missing (util-linux)"; exit 1; }
@@ -75,6 +77,70 @@ check "the namespaced binary's functions are named (>= 90%)" \
 	at_least "$(awk -v a="$A" -v b="$B" -v c="$G" 'BEGIN { print a + b + c }')" 0.90
 check "its mapping carries the namespace's path" \
 	sh -c "go tool pprof -raw '$TMP/ns.pb.gz' 2>/dev/null | grep -q '$NS_DIR/ns_hog'"
+
+# --- Stripped binaries and their separate debug files. ---
+for t in objcopy strip readelf; do
+	command -v $t >/dev/null || { echo "FAIL: $t is missing (binutils)"; exit 1; }
+done
+# stripped_copy NAME: a cpu_hog without .symtab at $TMP/NAME, its debug part at $TMP/NAME.debug.
+stripped_copy() {
+	cp "$SONDE_WORKLOADS/cpu_hog" "$TMP/$1"
+	objcopy --only-keep-debug "$TMP/$1" "$TMP/$1.debug"
+	strip -s "$TMP/$1"
+}
+# hot_share BINARY: the share of its samples under hot_alpha/beta/gamma over 2 s.
+hot_share() {
+	local pid f=$TMP/$(basename "$1").pb.gz
+	"$1" --seconds 3 --no-sys >"$TMP/hs.out" &
+	pid=$!
+	wait_for_line "$TMP/hs.out" '^pid' || true
+	curl -sf -o "$f" "$URL/debug/pprof/profile?seconds=2&pid=$pid"
+	wait $pid
+	awk -v a="$(share "$f" hot_alpha)" -v b="$(share "$f" hot_beta)" -v c="$(share "$f" hot_gamma)" \
+		'BEGIN { printf "%.3f", a + b + c }'
+}
+stripped_copy bare_hog
+BARE=$(hot_share "$TMP/bare_hog")
+echo "stripped, no debug file: hot functions $BARE"
+check "a stripped binary without its debug file is not named (the check can fail)" \
+	awk -v v="$BARE" 'BEGIN { exit !(v < 0.10) }'
+
+stripped_copy bid_hog
+BID=$(readelf -n "$TMP/bid_hog" | awk '/Build ID:/ { print $3 }')
+DEBUG_FILE=/usr/lib/debug/.build-id/${BID:0:2}/${BID:2}.debug
+if [ -z "$BID" ] || [ -e "$DEBUG_FILE" ]; then
+	fail "no build ID, or $DEBUG_FILE exists already"
+else
+	mkdir -p "$(dirname "$DEBUG_FILE")"
+	cp "$TMP/bid_hog.debug" "$DEBUG_FILE"
+	trap 'rm -f "$DEBUG_FILE"; rmdir "$(dirname "$DEBUG_FILE")" 2>/dev/null || true; cleanup' EXIT
+	BYID=$(hot_share "$TMP/bid_hog")
+	rm -f "$DEBUG_FILE"
+	rmdir "$(dirname "$DEBUG_FILE")" 2>/dev/null || true
+	echo "stripped, debug file under /usr/lib/debug/.build-id: hot functions $BYID"
+	check "named from /usr/lib/debug/.build-id (>= 90%)" at_least "$BYID" 0.90
+	check "the debug file is removed again" test ! -e "$DEBUG_FILE"
+fi
+
+mkdir -p "$TMP/dl/.debug"
+stripped_copy dl_hog
+mv "$TMP/dl_hog" "$TMP/dl/dl_hog"
+mv "$TMP/dl_hog.debug" "$TMP/dl/.debug/dl_hog.debug"
+objcopy --add-gnu-debuglink="$TMP/dl/.debug/dl_hog.debug" "$TMP/dl/dl_hog"
+BYLINK=$(hot_share "$TMP/dl/dl_hog")
+echo "stripped, .gnu_debuglink to .debug/dl_hog.debug: hot functions $BYLINK"
+check "named through .gnu_debuglink (>= 90%)" at_least "$BYLINK" 0.90
+# A debug file whose CRC does not match is refused.
+stripped_copy bad_hog
+mkdir -p "$TMP/bad/.debug"
+mv "$TMP/bad_hog" "$TMP/bad/bad_hog"
+cp "$TMP/bad_hog.debug" "$TMP/bad/.debug/bad_hog.debug"
+objcopy --add-gnu-debuglink="$TMP/bad/.debug/bad_hog.debug" "$TMP/bad/bad_hog"
+printf 'x' >>"$TMP/bad/.debug/bad_hog.debug"
+BAD=$(hot_share "$TMP/bad/bad_hog")
+echo "stripped, debuglink CRC mismatch: hot functions $BAD"
+check "a debug file with the wrong CRC is not used" awk -v v="$BAD" 'BEGIN { exit !(v < 0.10) }'
+check "debug files are counted" test "$(metric sonde_debug_files_total)" -ge 2
 
 check "SIGTERM exits 0" stop_daemon
 finish
