@@ -301,6 +301,22 @@ int http__parse_profile_params(const struct profile_params *pp, uint32_t max_sec
 		}
 		out->folded = true;
 	}
+	if (pp->symbolize) {
+		if (strcmp(pp->symbolize, "0") && strcmp(pp->symbolize, "1") &&
+		    strcmp(pp->symbolize, "false") && strcmp(pp->symbolize, "true")) {
+			snprintf(err, err_len, "invalid symbolize parameter: expected 1 or 0");
+			return -EINVAL;
+		}
+		out->addresses_only =
+			!strcmp(pp->symbolize, "0") || !strcmp(pp->symbolize, "false");
+		if (out->addresses_only && (out->folded || out->flame)) {
+			snprintf(
+				err, err_len,
+				"symbolize=0 applies to pprof only: folded stacks and flame graphs "
+				"need names");
+			return -EINVAL;
+		}
+	}
 	if (pp->comm &&
 	    copy_filter("comm", pp->comm, out->comm, sizeof(out->comm), COMM_CHARS, err, err_len))
 		return -EINVAL;
@@ -654,6 +670,7 @@ static enum MHD_Result respond_profile(struct http_server *srv, struct MHD_Conne
 	meta.cg = srv->deps.cg;
 	meta.device_name = device_name;
 	meta.device_ctx = srv->deps.blockdev;
+	meta.addresses_only = q->addresses_only;
 	if (q->flame) {
 		err = write_flame(srv, q, kind, agg, base, &cur, base_span, &body);
 	} else if (q->folded) {
@@ -833,6 +850,7 @@ static enum MHD_Result profile_start(struct http_server *srv, struct MHD_Connect
 		.cgroup = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "cgroup"),
 		.container = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "container"),
 		.unit = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "unit"),
+		.symbolize = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "symbolize"),
 		.flamegraph = kind < 0,
 		.kind = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "kind"),
 		.base_start =

@@ -92,7 +92,8 @@ struct profile_query {
 	bool history;
 	int64_t start_unix_ns;
 	int64_t end_unix_ns;
-	bool folded; /* format=folded */
+	bool folded;	     /* format=folded */
+	bool addresses_only; /* symbolize=0: user frames left for the server to name */
 	/* /debug/pprof/flamegraph: the HTML view, and what its frames measure. */
 	bool flame;
 	int flame_kind;	 /* enum profile_kind, from kind= */
@@ -110,7 +111,7 @@ struct profile_query {
 /* The query parameters of a profile request, as the client sent them (NULL: absent). */
 struct profile_params {
 	const char *seconds, *pid, *start, *end, *last, *format;
-	const char *comm, *cgroup, *container, *unit;
+	const char *comm, *cgroup, *container, *unit, *symbolize;
 	/* /debug/pprof/flamegraph only: the base range of the differential view, the value. */
 	bool flamegraph;
 	const char *kind, *base_start, *base_end, *base_last, *value;
@@ -120,7 +121,8 @@ struct profile_params {
  * Validates every parameter of a profile request: seconds and pid as below;
  * start/end (unix seconds or RFC 3339) or last (a duration) for history,
  * relative to now_unix_ns, never together with seconds; format pprof or
- * folded; the filters comm, cgroup, container and unit. For the flame graph
+ * folded; the filters comm, cgroup, container and unit; symbolize (1 or 0,
+ * pprof only). For the flame graph
  * (flamegraph set): kind (cpu, offcpu, wall, blockio); no format;
  * base_start/base_end or base_last, only with a history range; value (what
  * frames measure: samples for cpu; time or count for offcpu and wall; bytes,

@@ -51,6 +51,7 @@ struct build_ctx {
 	void *device_ctx;
 	uint32_t labels;
 	struct cgroups *cg;
+	bool addresses_only;
 	uint64_t locs[2 * SONDE_MAX_STACK_DEPTH + 1];
 };
 
@@ -141,11 +142,21 @@ static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t add
 		if (pid == KERNEL_PID)
 			map_id = ctx->kernel_map_id;
 	} else {
+		bool server_names = ctx->addresses_only && pid != KERNEL_PID && f.build_id &&
+				    f.map_path[0] == '/';
+
 		/* The builder deduplicates mappings, so every frame simply asks for its own. */
 		map_id = pprof_builder__mapping(ctx->b, f.map_start, f.map_limit, f.map_offset,
-						f.map_path, f.build_id, true);
+						f.map_path, f.build_id, !server_names);
 		if (!map_id)
 			return 0;
+		if (server_names) {
+			slot->loc_id = pprof_builder__location(ctx->b, map_id, addr, 0);
+			if (!slot->loc_id)
+				return 0;
+			ctx->stats->address_only_frames++;
+			goto out_cache;
+		}
 		/* Kernel frames nothing names still belong in the kernel mapping. */
 		if (pid == KERNEL_PID && strcmp(f.map_path, "[kernel.kallsyms]") == 0)
 			ctx->kernel_map_id = map_id;
@@ -170,6 +181,7 @@ static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t add
 	slot->loc_id = pprof_builder__location(ctx->b, map_id, addr, fn_id);
 	if (!slot->loc_id)
 		return 0;
+out_cache:
 	slot->used = 1;
 	slot->pid = pid;
 	slot->addr = addr;
@@ -395,6 +407,7 @@ int profile__build(const struct agg *agg, struct symbolizer *sym, const struct p
 	ctx.device_ctx = meta->device_ctx;
 	ctx.labels = meta->labels ? meta->labels : LABEL_PID | LABEL_COMM | LABEL_THREAD_NAME;
 	ctx.cg = meta->cg;
+	ctx.addresses_only = meta->addresses_only;
 	if (ctx.cg)
 		cgroups__begin(ctx.cg);
 	ctx.stats = stats ? stats : &local_stats;

@@ -45,12 +45,20 @@ struct profile_meta {
 	/* enum label_bit mask; 0: pid, comm and thread_name. */
 	uint32_t labels;
 	struct cgroups *cg; /* names cgroup ids for labels; may be NULL */
+	/*
+	 * Leave naming to the server (?symbolize=0): frames in files with a build
+	 * ID become bare addresses in their mapping (has_functions false), for
+	 * backends that symbolize by build ID. Kernel, vDSO and JIT frames, which
+	 * no server can name, keep their names.
+	 */
+	bool addresses_only;
 };
 
 struct profile_stats {
-	uint64_t samples;	 /* pprof samples written */
-	uint64_t frames;	 /* frames looked up */
-	uint64_t unnamed_frames; /* frames that stayed [unknown] or [module] */
+	uint64_t samples;	      /* pprof samples written */
+	uint64_t frames;	      /* frames looked up */
+	uint64_t unnamed_frames;      /* frames that stayed [unknown] or [module] */
+	uint64_t address_only_frames; /* left for the server to name (addresses_only) */
 };
 
 /*

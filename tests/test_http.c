@@ -710,6 +710,13 @@ static void test_params_parser(void)
 					 sizeof(err)) == 0);
 	CHECK(!q.folded);
 
+	CHECK(http__parse_profile_params(PARAMS(.symbolize = "0"), 3600, now, &q, err,
+					 sizeof(err)) == 0);
+	CHECK(q.addresses_only);
+	CHECK(http__parse_profile_params(PARAMS(.symbolize = "1", .format = "folded"), 3600, now,
+					 &q, err, sizeof(err)) == 0);
+	CHECK(!q.addresses_only);
+
 	/* /debug/pprof/flamegraph: kind and value, and the differential view's base range. */
 	CHECK(http__parse_profile_params(PARAMS(.flamegraph = true), 3600, now, &q, err,
 					 sizeof(err)) == 0);
@@ -760,6 +767,9 @@ static void test_params_parser(void)
 		PARAMS(.container = "0123456789AB"),
 		PARAMS(.unit = "a b"),
 		PARAMS(.pid = "0"),
+		PARAMS(.symbolize = "no"),
+		PARAMS(.symbolize = "0", .format = "folded"),
+		PARAMS(.symbolize = "0", .flamegraph = true),
 		/* The flame graph's own parameters, elsewhere or wrong. */
 		PARAMS(.last = "1m", .base_last = "5m"),
 		PARAMS(.kind = "cpu"),

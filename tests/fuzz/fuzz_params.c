@@ -16,10 +16,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const names[] = {"seconds",	 "pid",	      "start", "end",
-					    "last",	 "format",    "comm",  "cgroup",
-					    "container", "unit",      "kind",  "base_start",
-					    "base_end",	 "base_last", "value", "flamegraph"};
+	static const char *const names[] = {
+		"seconds",  "pid",	 "start",     "end",	    "last",	"format",
+		"comm",	    "cgroup",	 "container", "unit",	    "kind",	"base_start",
+		"base_end", "base_last", "value",     "flamegraph", "symbolize"};
 	const char *values[sizeof(names) / sizeof(names[0])] = {0};
 	struct profile_query q;
 	struct profile_params pp;
@@ -57,6 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.base_last = values[13],
 		.value = values[14],
 		.flamegraph = values[15] != NULL,
+		.symbolize = values[16],
 	};
 	/* A fixed "now" keeps runs reproducible: 2026-01-01T00:00:00Z. */
 	if (http__parse_profile_params(&pp, 3600, 1767225600ll * 1000000000ll, &q, err,

@@ -4,6 +4,8 @@
 #    it grows, and still named after the process and its map are gone;
 #  - a binary that exists only in the process's private mount namespace
 #    (unshare -m), read through /proc/PID/root;
+#  - symbolize=0: user frames as addresses in build-ID mappings, which an
+#    independent client (go tool pprof with the binaries) names by itself;
 #  - stripped binaries named from a separate debug file: one installed under
 #    /usr/lib/debug/.build-id (removed afterwards), one found by .gnu_debuglink.
 source "$(dirname "$0")/lib.bash"
@@ -77,6 +79,23 @@ check "the namespaced binary's functions are named (>= 90%)" \
 	at_least "$(awk -v a="$A" -v b="$B" -v c="$G" 'BEGIN { print a + b + c }')" 0.90
 check "its mapping carries the namespace's path" \
 	sh -c "go tool pprof -raw '$TMP/ns.pb.gz' 2>/dev/null | grep -q '$NS_DIR/ns_hog'"
+
+# --- symbolize=0: addresses and build IDs for a server to name. ---
+"$SONDE_WORKLOADS/cpu_hog" --seconds 3 >"$TMP/raw.out" &
+RAWJOB=$!
+wait_for_line "$TMP/raw.out" '^pid' || fail "cpu_hog did not start"
+RAW_PID=$(awk '$1 == "pid" { print $2; exit }' "$TMP/raw.out")
+curl -sf -o "$TMP/raw.pb.gz" "$URL/debug/pprof/profile?seconds=2&pid=$RAW_PID&symbolize=0"
+wait $RAWJOB
+check "symbolize=0: go tool pprof parses it" go tool pprof -symbolize=none -raw "$TMP/raw.pb.gz" >"$TMP/raw.txt" 2>/dev/null
+check "symbolize=0: the consumer rules hold" "$SONDE_WORKLOADS/pprof_lint" "$TMP/raw.pb.gz" >/dev/null
+check "symbolize=0: no user function is named" sh -c "! grep -q 'hot_alpha' '$TMP/raw.txt'"
+check "symbolize=0: kernel frames keep their names" grep -q 'read_zero\|ksys_read\|vfs_read' "$TMP/raw.txt"
+BIN_ID=$(readelf -n "$SONDE_WORKLOADS/cpu_hog" | awk '/Build ID:/ { print $3 }')
+check "symbolize=0: the binary's mapping carries its build ID" grep -q "$BIN_ID" "$TMP/raw.txt"
+# The independent client names the addresses from the binary, found by build ID.
+PPROF_BINARY_PATH=$SONDE_WORKLOADS go tool pprof -top "$TMP/raw.pb.gz" >"$TMP/raw.top" 2>/dev/null || true
+check "symbolize=0: go tool pprof names them from the binary" grep -q 'hot_alpha' "$TMP/raw.top"
 
 # --- Stripped binaries and their separate debug files. ---
 for t in objcopy strip readelf; do
