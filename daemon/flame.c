@@ -40,7 +40,6 @@ struct flame {
 	uint32_t name_mask;
 	struct strbuf scratch;
 	int slot; /* which value the entries being added go to */
-	uint64_t totals[2];
 	uint64_t truncated;
 };
 
@@ -255,7 +254,6 @@ static int add_entry(const struct agg_sample *e, void *arg)
 	if (!value)
 		return 0;
 	f->nodes[0].v[f->slot] += value;
-	f->totals[f->slot] += value;
 	if (e->overflow)
 		return step_named(f, &at, FLAME_OTHER, value, "[sonde: aggregation overflow]");
 
@@ -370,7 +368,7 @@ static int write_data(struct flame *f, const struct flame_opts *o, bool diff, st
 				 ",%" PRIu64 "],\"truncated\":%" PRIu64 ",\"names\":[",
 				 diff ? "true" : "false", o->time_nanos, o->duration_nanos,
 				 diff ? o->base_time_nanos : 0, diff ? o->base_duration_nanos : 0,
-				 f->totals[0], f->totals[1], f->truncated);
+				 f->nodes[0].v[0], f->nodes[0].v[1], f->truncated);
 	for (uint32_t i = 0; !err && i < f->n_names; i++) {
 		if (i)
 			err = strbuf__appends(out, ",");

@@ -196,69 +196,70 @@ static int parse_history(const struct profile_params *pp, int64_t now_unix_ns,
 			   &out->end_unix_ns, err, err_len);
 }
 
+/* The flame graph's kind= names, by enum profile_kind. */
+static const char *const flame_kinds[] = {
+	[PROFILE_CPU] = "cpu",
+	[PROFILE_OFFCPU] = "offcpu",
+	[PROFILE_WALL] = "wall",
+	[PROFILE_BLOCKIO] = "blockio",
+};
+
+/* What value= may name for each kind; the first of a kind is its default. */
+static const struct {
+	enum profile_kind kind;
+	const char *name;
+	enum folded_value value;
+} flame_values[] = {
+	{PROFILE_CPU, "samples", FOLDED_COUNT},	  {PROFILE_OFFCPU, "time", FOLDED_VALUE},
+	{PROFILE_OFFCPU, "count", FOLDED_COUNT},  {PROFILE_WALL, "time", FOLDED_VALUE},
+	{PROFILE_WALL, "count", FOLDED_COUNT},	  {PROFILE_BLOCKIO, "bytes", FOLDED_VALUE2},
+	{PROFILE_BLOCKIO, "count", FOLDED_COUNT}, {PROFILE_BLOCKIO, "latency", FOLDED_VALUE},
+};
+
 /* kind=, value= and the base range of /debug/pprof/flamegraph. */
 static int parse_flamegraph(const struct profile_params *pp, int64_t now_unix_ns,
 			    struct profile_query *out, char *err, size_t err_len)
 {
-	static const char *const kinds[] = {
-		[PROFILE_CPU] = "cpu",
-		[PROFILE_OFFCPU] = "offcpu",
-		[PROFILE_WALL] = "wall",
-		[PROFILE_BLOCKIO] = "blockio",
-	};
-	const char *value = pp->value;
-	int kind = -1;
+	const size_t n_kinds = sizeof(flame_kinds) / sizeof(flame_kinds[0]);
+	int kind = pp->kind ? -1 : PROFILE_CPU;
+	bool found = false;
+	struct strbuf names = STRBUF_INIT;
 
-	out->flame = true;
-	for (int k = 0; k < (int)(sizeof(kinds) / sizeof(kinds[0])); k++)
-		if (!pp->kind || strcmp(pp->kind, kinds[k]) == 0) {
-			kind = k;
-			break;
-		}
+	for (size_t k = 0; kind < 0 && k < n_kinds; k++)
+		if (strcmp(pp->kind, flame_kinds[k]) == 0)
+			kind = (int)k;
 	if (kind < 0) {
 		snprintf(err, err_len,
 			 "invalid kind parameter: expected cpu, offcpu, wall or blockio");
 		return -EINVAL;
 	}
+	out->flame = true;
 	out->flame_kind = kind;
 	if (pp->format) {
 		snprintf(err, err_len,
 			 "format does not apply to the flame graph: use /debug/pprof/%s for pprof "
 			 "or folded",
-			 kind == PROFILE_CPU ? "profile" : kinds[kind]);
+			 kind == PROFILE_CPU ? "profile" : flame_kinds[kind]);
 		return -EINVAL;
 	}
-	if (kind == PROFILE_CPU) {
-		out->flame_value = FOLDED_COUNT;
-		if (value && strcmp(value, "samples")) {
-			snprintf(err, err_len, "invalid value parameter: expected samples for cpu");
-			return -EINVAL;
-		}
-	} else if (kind == PROFILE_BLOCKIO) {
-		out->flame_value = FOLDED_VALUE2;
-		if (value && strcmp(value, "bytes") == 0)
-			out->flame_value = FOLDED_VALUE2;
-		else if (value && strcmp(value, "count") == 0)
-			out->flame_value = FOLDED_COUNT;
-		else if (value && strcmp(value, "latency") == 0)
-			out->flame_value = FOLDED_VALUE;
-		else if (value) {
-			snprintf(err, err_len,
-				 "invalid value parameter: expected bytes, count or latency for "
-				 "blockio");
-			return -EINVAL;
-		}
-	} else {
-		out->flame_value = FOLDED_VALUE;
-		if (value && strcmp(value, "count") == 0)
-			out->flame_value = FOLDED_COUNT;
-		else if (value && strcmp(value, "time")) {
-			snprintf(err, err_len,
-				 "invalid value parameter: expected time or count for %s",
-				 kinds[kind]);
-			return -EINVAL;
+	for (size_t i = 0; !found && i < sizeof(flame_values) / sizeof(flame_values[0]); i++) {
+		if ((int)flame_values[i].kind != kind)
+			continue;
+		if (!pp->value || strcmp(pp->value, flame_values[i].name) == 0) {
+			out->flame_value = flame_values[i].value;
+			found = true;
+		} else {
+			strbuf__appendf(&names, "%s%s", names.len ? " or " : "",
+					flame_values[i].name);
 		}
 	}
+	if (!found) {
+		snprintf(err, err_len, "invalid value parameter: expected %s for %s",
+			 names.buf ? names.buf : "nothing", flame_kinds[kind]);
+		strbuf__release(&names);
+		return -EINVAL;
+	}
+	strbuf__release(&names);
 	if (!pp->base_start && !pp->base_end && !pp->base_last)
 		return 0;
 	if (!out->history) {
@@ -616,9 +617,8 @@ static int write_flame(struct http_server *srv, const struct profile_query *q,
 		       enum profile_kind kind, const struct agg *agg, const struct agg *base,
 		       const struct span *cur, const struct span *base_span, struct strbuf *out)
 {
-	static const char *const kinds[] = {"cpu", "offcpu", "wall", "blockio"};
 	struct flame_opts fo = {
-		.kind = kinds[kind],
+		.kind = flame_kinds[kind],
 		.value = (enum folded_value)q->flame_value,
 		.oncpu_period = kind == PROFILE_WALL ? srv->deps.wall_period_ns : 0,
 		.time_nanos = cur->time_nanos,
