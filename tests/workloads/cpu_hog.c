@@ -3,7 +3,8 @@
  * A workload with known ground truth for the on-CPU tests and bench/.
  *
  * Thread "hot" spends its time in hot_alpha, hot_beta and hot_gamma in the
- * ratio 5:3:2 (equal work per unit, so the split of CPU time is that ratio).
+ * ratio 5:3:2 (equal work per unit, so the split of CPU time is that ratio),
+ * in a shuffled order so that periodic sampling cannot alias with it.
  * Thread "sys" (unless --no-sys) reads /dev/zero in sys_read_zero, so that
  * most of its time is spent in the kernel beneath that function.
  *
@@ -101,14 +102,39 @@ __attribute__((noinline)) void sys_read_zero(int fd, char *buf, size_t len)
 	publish((uint64_t)ret);
 }
 
+/*
+ * Each round runs 5 units in hot_alpha, 3 in hot_beta and 2 in hot_gamma, one
+ * unit per call, in an order shuffled afresh every round. A fixed order would
+ * make the round a periodic signal that the periodic sampler can alias with
+ * (a round is a few milliseconds, close to a small fraction of 10.1 ms), and
+ * the measured split would then depend on the phase rather than on the work.
+ */
 static void *hot_thread(void *arg)
 {
+	static void (*const plan[10])(int) = {hot_alpha, hot_alpha, hot_alpha, hot_alpha,
+					      hot_alpha, hot_beta,  hot_beta,  hot_beta,
+					      hot_gamma, hot_gamma};
+	void (*order[10])(int);
+	uint64_t rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+
 	(void)arg;
 	prctl(PR_SET_NAME, "hot");
+	memcpy(order, plan, sizeof(order));
 	while (now() < deadline) {
-		hot_alpha(5);
-		hot_beta(3);
-		hot_gamma(2);
+		for (int i = 9; i > 0; i--) {
+			void (*tmp)(int);
+			int j;
+
+			rng ^= rng << 13;
+			rng ^= rng >> 7;
+			rng ^= rng << 17;
+			j = (int)(rng % (uint64_t)(i + 1));
+			tmp = order[i];
+			order[i] = order[j];
+			order[j] = tmp;
+		}
+		for (int i = 0; i < 10; i++)
+			order[i](1);
 		hot_rounds++;
 	}
 	return NULL;
