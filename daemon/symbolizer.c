@@ -963,6 +963,21 @@ static int add_debug_file(struct symbolizer *sym, uint32_t pid, const char *path
 	return -ENOENT;
 }
 
+/* The functions of the file's own .gnu_debugdata, when it has some. */
+static int add_minidebug_fd(struct symbolizer *sym, struct elf_image *img, int fd)
+{
+	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+	int err;
+
+	if (!e)
+		return -ENOEXEC;
+	err = elf_image__add_minidebug(img, e);
+	elf_end(e);
+	if (err && err != -ENOENT)
+		sym->stats.minidebug_errors++;
+	return err;
+}
+
 /* The symbol table of the file behind m, or NULL when it cannot be read. */
 static struct elf_file *elf_cache__lookup(struct symbolizer *sym, uint32_t pid,
 					  const struct proc_map *m, const char *path)
@@ -999,9 +1014,15 @@ static struct elf_file *elf_cache__lookup(struct symbolizer *sym, uint32_t pid,
 	elf_image__release(&f->img);
 	fd = open_mapped_file(sym, pid, m, path);
 	f->err = fd < 0 ? fd : elf_load_fd(&f->img, fd);
-	if (!f->err && !f->img.has_symtab && add_debug_file(sym, pid, path, fd, &f->img) == 0) {
-		f->img.from_debug = true;
-		sym->stats.debug_files++;
+	if (!f->err && !f->img.has_symtab) {
+		/* A separate debug file is the fuller table; MiniDebugInfo only names functions. */
+		if (add_debug_file(sym, pid, path, fd, &f->img) == 0) {
+			f->img.from_debug = true;
+			sym->stats.debug_files++;
+		} else if (add_minidebug_fd(sym, &f->img, fd) == 0) {
+			f->img.from_debug = true;
+			sym->stats.minidebug_files++;
+		}
 	}
 	if (fd >= 0)
 		close(fd);

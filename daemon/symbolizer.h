@@ -6,7 +6,8 @@
  * User: /proc/PID/maps plus the ELF .symtab/.dynsym of each mapped file, read
  * with libelf through /proc/PID/root so that processes in other mount
  * namespaces resolve too; for stripped files, the .symtab of their separate
- * debug file (by build ID under /usr/lib/debug/.build-id, or .gnu_debuglink); JIT code from the
+ * debug file (by build ID under /usr/lib/debug/.build-id, or .gnu_debuglink) or their own
+ * MiniDebugInfo (.gnu_debugdata); JIT code from the
  * process's /tmp/perf-PID.map; the vDSO from the daemon's own copy (it is the same image in every
  * process). ELF data is cached by (device, inode), so processes running the same binary share the
  * work; every cache has a cap and LRU eviction.
@@ -65,6 +66,8 @@ struct symbolizer_stats {
 	uint64_t exited_hits;	    /* look-ups answered from an exited process's kept maps */
 	uint64_t prefetch_failures; /* maps or files unreadable when read ahead (process gone) */
 	uint64_t debug_files;	    /* stripped files named from a separate debug file */
+	uint64_t minidebug_files;   /* stripped files named from their own MiniDebugInfo */
+	uint64_t minidebug_errors;  /* .gnu_debugdata corrupt, too big, or not ELF */
 	uint64_t perfmap_loads;	    /* perf maps read (again when they changed) */
 	uint64_t perfmap_hits;	    /* JIT frames named from a perf map */
 	uint64_t perfmap_errors;    /* perf maps unreadable, too big, or over the memory budget */

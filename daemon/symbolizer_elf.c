@@ -7,7 +7,9 @@
  * address, sorted; the PT_LOAD segments that turn a file offset into a
  * virtual address; and the GNU build ID. A stripped file's .symtab can come
  * from a separate debug file (elf_image__add_debug) found by build ID or by
- * .gnu_debuglink. Everything libelf hands out is
+ * .gnu_debuglink, or from the file's own MiniDebugInfo (an xz-compressed
+ * ELF in .gnu_debugdata, decompressed with liblzma under a size cap).
+ * Everything libelf hands out is
  * bounds-checked by libelf itself (gelf_getsym, elf_strptr, gelf_getnote);
  * what is left to check here is size arithmetic and the caps that keep a
  * hostile file from costing unbounded memory.
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include <gelf.h>
+#include <lzma.h>
 
 #include "symbolizer_internal.h"
 
@@ -27,6 +30,10 @@
 #define ELF_MAX_SEGS	 64
 #define ELF_MAX_SECS	 (1u << 20)
 #define BUILD_ID_MAX	 64
+/* MiniDebugInfo: compressed and decompressed size, and the decoder's memory. */
+#define MINIDEBUG_MAX_IN   (32u << 20)
+#define MINIDEBUG_MAX_OUT  (64u << 20)
+#define MINIDEBUG_MEMLIMIT (64u << 20)
 
 struct sym_load {
 	struct elf_sym sym;
@@ -394,45 +401,144 @@ out:
 	return err;
 }
 
-int elf_debuglink(Elf *e, char *name, size_t len, uint32_t *crc)
+/* The contents of e's first PROGBITS section called name, or NULL. */
+static Elf_Data *progbits_named(Elf *e, const char *name)
 {
 	size_t shstrndx;
 	Elf_Scn *scn = NULL;
 
 	if (!e || elf_getshdrstrndx(e, &shstrndx))
-		return -ENOENT;
+		return NULL;
 	while ((scn = elf_nextscn(e, scn))) {
-		const char *sec_name, *file;
+		const char *sec_name;
 		Elf_Data *d;
 		GElf_Shdr sh;
-		size_t n, at;
 
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
 			continue;
 		sec_name = elf_strptr(e, shstrndx, sh.sh_name);
-		if (!sec_name || strcmp(sec_name, ".gnu_debuglink"))
+		if (!sec_name || strcmp(sec_name, name))
 			continue;
 		d = elf_getdata(scn, NULL);
-		if (!d || !d->d_buf)
-			return -ENOENT;
-		file = d->d_buf;
-		n = strnlen(file, d->d_size);
-		/* A plain file name: no directory part, nothing hidden, room for the CRC. */
-		if (!n || n >= len || n == d->d_size || memchr(file, '/', n) ||
-		    !strcmp(file, ".") || !strcmp(file, ".."))
-			return -EINVAL;
-		at = (n + 4) & ~(size_t)3;
-		if (at + 4 > d->d_size)
-			return -EINVAL;
-		memcpy(name, file, n + 1);
-		memcpy(crc, (const char *)d->d_buf + at, 4);
-		/* The CRC is stored in the file's byte order; libelf gives raw bytes here. */
-		if ((elf_getident(e, NULL)[EI_DATA] == ELFDATA2MSB) !=
-		    (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__))
-			*crc = __builtin_bswap32(*crc);
-		return 0;
+		return d && d->d_buf ? d : NULL;
 	}
-	return -ENOENT;
+	return NULL;
+}
+
+int elf_debuglink(Elf *e, char *name, size_t len, uint32_t *crc)
+{
+	Elf_Data *d = progbits_named(e, ".gnu_debuglink");
+	const char *file;
+	size_t n, at;
+
+	if (!d)
+		return -ENOENT;
+	file = d->d_buf;
+	n = strnlen(file, d->d_size);
+	/* A plain file name: no directory part, nothing hidden, room for the CRC. */
+	if (!n || n >= len || n == d->d_size || memchr(file, '/', n) || !strcmp(file, ".") ||
+	    !strcmp(file, ".."))
+		return -EINVAL;
+	at = (n + 4) & ~(size_t)3;
+	if (at + 4 > d->d_size)
+		return -EINVAL;
+	memcpy(name, file, n + 1);
+	memcpy(crc, (const char *)d->d_buf + at, 4);
+	/* The CRC is stored in the file's byte order; libelf gives raw bytes here. */
+	if ((elf_getident(e, NULL)[EI_DATA] == ELFDATA2MSB) !=
+	    (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__))
+		*crc = __builtin_bswap32(*crc);
+	return 0;
+}
+
+int xz_decompress(const void *in, size_t in_len, size_t max, void **out, size_t *out_len)
+{
+	lzma_stream strm = LZMA_STREAM_INIT;
+	size_t cap = in_len < max / 4 ? in_len * 4 : max;
+	unsigned char *buf = NULL, *nb;
+	lzma_ret r;
+	int err;
+
+	if (!in_len || !max)
+		return -EINVAL;
+	if (cap < 4096)
+		cap = max < 4096 ? max : 4096;
+	if (lzma_stream_decoder(&strm, MINIDEBUG_MEMLIMIT, 0) != LZMA_OK)
+		return -ENOMEM;
+	buf = malloc(cap);
+	if (!buf) {
+		err = -ENOMEM;
+		goto err_end;
+	}
+	strm.next_in = in;
+	strm.avail_in = in_len;
+	strm.next_out = buf;
+	strm.avail_out = cap;
+	for (;;) {
+		r = lzma_code(&strm, LZMA_FINISH);
+		if (r == LZMA_STREAM_END)
+			break;
+		if (r != LZMA_OK) {
+			/* Truncated, corrupt, or a decoder that wants more memory than allowed. */
+			err = r == LZMA_MEM_ERROR	 ? -ENOMEM
+			      : r == LZMA_MEMLIMIT_ERROR ? -EFBIG
+							 : -EINVAL;
+			goto err_free;
+		}
+		if (strm.avail_out)
+			continue;
+		if (cap >= max) {
+			err = -EFBIG;
+			goto err_free;
+		}
+		cap = cap > max / 2 ? max : cap * 2;
+		nb = realloc(buf, cap);
+		if (!nb) {
+			err = -ENOMEM;
+			goto err_free;
+		}
+		buf = nb;
+		strm.next_out = buf + strm.total_out;
+		strm.avail_out = cap - strm.total_out;
+	}
+	*out = buf;
+	*out_len = strm.total_out;
+	lzma_end(&strm);
+	return 0;
+
+err_free:
+	free(buf);
+err_end:
+	lzma_end(&strm);
+	return err;
+}
+
+int elf_image__add_minidebug(struct elf_image *img, Elf *e)
+{
+	Elf_Data *d = progbits_named(e, ".gnu_debugdata");
+	size_t len;
+	void *buf;
+	Elf *mini;
+	int err;
+
+	if (!d || !d->d_size)
+		return -ENOENT;
+	if (d->d_size > MINIDEBUG_MAX_IN)
+		return -EFBIG;
+	err = xz_decompress(d->d_buf, d->d_size, MINIDEBUG_MAX_OUT, &buf, &len);
+	if (err)
+		return err;
+	mini = elf_memory(buf, len);
+	if (!mini) {
+		err = -ENOEXEC;
+		goto err_free_buf;
+	}
+	/* Its .symtab holds what .dynsym lacks, at the file's own addresses. */
+	err = elf_image__add_debug(img, mini);
+	elf_end(mini);
+err_free_buf:
+	free(buf);
+	return err;
 }
 
 void elf_image__release(struct elf_image *img)

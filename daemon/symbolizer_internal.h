@@ -93,6 +93,18 @@ int elf_image__add_debug(struct elf_image *img, Elf *debug);
 /* e's .gnu_debuglink: the debug file's name (no '/') and the CRC32 of its contents. */
 int elf_debuglink(Elf *e, char *name, size_t len, uint32_t *crc);
 /*
+ * Adds the functions of e's MiniDebugInfo (.gnu_debugdata: an xz-compressed
+ * ELF whose .symtab holds what .dynsym lacks) to img, as elf_image__add_debug
+ * does. -ENOENT when e has none, -EFBIG past the size caps, -EINVAL or
+ * -ENOEXEC when it is corrupt; img is unchanged on failure.
+ */
+int elf_image__add_minidebug(struct elf_image *img, Elf *e);
+/*
+ * Decompresses one .xz stream of in_len bytes into a malloc'd *out of at most
+ * max bytes. 0, -EFBIG past max, -EINVAL for a truncated or corrupt stream.
+ */
+int xz_decompress(const void *in, size_t in_len, size_t max, void **out, size_t *out_len);
+/*
  * Names the code at file offset off. 0 with *name and *sym_offset set, or
  * -ENOENT when no segment holds off or no symbol covers it.
  */

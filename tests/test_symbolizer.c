@@ -5,7 +5,7 @@
  * processes (PIE, non-PIE, .dynsym only, a shared library, a deleted
  * executable, the vDSO); the caches (sharing, LRU caps, batches); and files
  * that are missing, truncated, or corrupt, under a fake proc root; JIT code
- * named from a perf map.
+ * named from a perf map; MiniDebugInfo, whole, corrupt and over its caps.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +22,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gelf.h>
+#include <lzma.h>
+
 #include "symbolizer.h"
+#include "symbolizer_internal.h"
 #include "testutil.h"
 
 #ifndef SONDE_FIXTURE_DIR
@@ -32,6 +36,7 @@
 #define FIXTURE_PIE    SONDE_FIXTURE_DIR "/fixture_pie"
 #define FIXTURE_NOPIE  SONDE_FIXTURE_DIR "/fixture_nopie"
 #define FIXTURE_DYNSYM SONDE_FIXTURE_DIR "/fixture_dynsym"
+#define FIXTURE_MINI   SONDE_FIXTURE_DIR "/fixture_minidebug"
 #define FIXTURE_LIB    SONDE_FIXTURE_DIR "/libfixture_lib.so"
 
 static bool ends_with(const char *s, const char *suffix)
@@ -1264,6 +1269,118 @@ out:
 	symbolizer__free(sym);
 }
 
+/* ---- MiniDebugInfo ---- */
+
+/* The xz decoder: a round trip, and streams that are truncated, corrupt or too big. */
+static void test_xz(void)
+{
+	static const char text[] =
+		"MiniDebugInfo: an ELF file inside .gnu_debugdata, xz-compressed";
+	uint8_t enc[512];
+	size_t enc_len = 0, len;
+	void *out = NULL;
+
+	CHECK_EQ_U64(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL, (const uint8_t *)text,
+					     sizeof(text), enc, &enc_len, sizeof(enc)),
+		     LZMA_OK);
+	CHECK_EQ_U64(xz_decompress(enc, enc_len, 1 << 20, &out, &len), 0);
+	CHECK_EQ_U64(len, sizeof(text));
+	CHECK(out && memcmp(out, text, sizeof(text)) == 0);
+	free(out);
+	/* Exactly big enough, and one byte short of it. */
+	out = NULL;
+	CHECK_EQ_U64(xz_decompress(enc, enc_len, sizeof(text) + 1, &out, &len), 0);
+	free(out);
+	out = NULL;
+	CHECK_EQ_U64(xz_decompress(enc, enc_len, sizeof(text) - 1, &out, &len), -EFBIG);
+	CHECK(out == NULL);
+	CHECK_EQ_U64(xz_decompress(enc, enc_len - 9, 1 << 20, &out, &len), -EINVAL);
+	CHECK_EQ_U64(xz_decompress(text, sizeof(text), 1 << 20, &out, &len), -EINVAL);
+	CHECK_EQ_U64(xz_decompress(enc, 0, 1 << 20, &out, &len), -EINVAL);
+	/* A flipped byte in the payload: the stream's CRC64 gives it away. */
+	enc[enc_len / 2] ^= 0x55;
+	CHECK_EQ_U64(xz_decompress(enc, enc_len, 1 << 20, &out, &len), -EINVAL);
+}
+
+/* The file offset and size of ELF data's section called name; 0 when absent. */
+static uint64_t section_offset(void *data, size_t len, const char *name, uint64_t *size)
+{
+	Elf *e = elf_memory(data, len);
+	Elf_Scn *scn = NULL;
+	uint64_t off = 0;
+	size_t shstrndx;
+	GElf_Shdr sh;
+
+	if (!e)
+		return 0;
+	if (elf_getshdrstrndx(e, &shstrndx) == 0)
+		while (!off && (scn = elf_nextscn(e, scn)))
+			if (gelf_getshdr(scn, &sh) &&
+			    strcmp(elf_strptr(e, shstrndx, sh.sh_name) ?: "", name) == 0) {
+				off = sh.sh_offset;
+				*size = sh.sh_size;
+			}
+	elf_end(e);
+	return off;
+}
+
+/* A stripped PIE whose .symtab lives in its .gnu_debugdata, live and then corrupted. */
+static void test_minidebug(void)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	struct symbolizer_stats st;
+	struct elf_image img = {0};
+	struct fixture_addrs a;
+	uint64_t off, size = 0;
+	struct child c;
+	size_t len;
+	char *data;
+	Elf *e;
+
+	CHECK(sym != NULL);
+	if (!sym)
+		return;
+	if (child__spawn(FIXTURE_MINI, &c, &a)) {
+		CHECK(0);
+		symbolizer__free(sym);
+		return;
+	}
+	check_user(sym, c.pid, a.alpha, "fixture_exe_alpha", 0, "/fixture_minidebug");
+	/* A local function: in no .dynsym, so only MiniDebugInfo can name it. */
+	check_user(sym, c.pid, a.local, "fixture_exe_local", 0, "/fixture_minidebug");
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.minidebug_files, 1);
+	CHECK_EQ_U64(st.minidebug_errors, 0);
+	CHECK_EQ_U64(st.debug_files, 0);
+	CHECK_EQ_U64(child__reap(&c), 0);
+	symbolizer__free(sym);
+
+	/* The same file with one byte of its compressed symbol table flipped. */
+	data = read_file(FIXTURE_MINI, &len);
+	CHECK(data != NULL);
+	if (!data)
+		return;
+	off = section_offset(data, len, ".gnu_debugdata", &size);
+	CHECK(off > 0 && size > 64 && off + size <= len);
+	e = elf_memory(data, len);
+	CHECK(e && elf_image__load(&img, e) == 0);
+	CHECK(!img.has_symtab);
+	CHECK_EQ_U64(elf_image__add_minidebug(&img, e), 0);
+	CHECK(img.has_symtab);
+	elf_image__release(&img);
+	elf_end(e);
+	if (off && off + size <= len) {
+		data[off + size / 2] ^= 0x55;
+		e = elf_memory(data, len);
+		CHECK(e && elf_image__load(&img, e) == 0);
+		CHECK_EQ_U64(elf_image__add_minidebug(&img, e), -EINVAL);
+		CHECK(!img.has_symtab);
+		elf_image__release(&img);
+		elf_end(e);
+	}
+	free(data);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/sonde-symtest-XXXXXX";
@@ -1284,6 +1401,8 @@ int main(void)
 	test_user_fixture(FIXTURE_PIE, "/fixture_pie", true, &beta_off);
 	test_user_fixture(FIXTURE_NOPIE, "/fixture_nopie", true, NULL);
 	test_user_fixture(FIXTURE_DYNSYM, "/fixture_dynsym", false, NULL);
+	test_xz();
+	test_minidebug();
 	test_cache_sharing();
 	test_lru();
 	test_deleted_exe(dir);

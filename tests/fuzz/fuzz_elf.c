@@ -4,8 +4,9 @@
  * hostile (a container controls its own files, and sonde reads them as
  * root): symbols, program headers, sections and the build-ID note are all
  * read from the input through libelf, then looked up at a few offsets. The
- * same input also serves as a separate debug file of itself, and its
- * .gnu_debuglink is read.
+ * same input also serves as a separate debug file of itself, its
+ * .gnu_debuglink is read, and its MiniDebugInfo (.gnu_debugdata, xz) is
+ * decompressed and read in turn.
  */
 #include <gelf.h>
 #include <libelf.h>
@@ -60,6 +61,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (!link[0] || strchr(link, '/') || strlen(link) >= sizeof(link)))
 				abort();
 			elf_image__release(&img);
+			/* Its MiniDebugInfo, decompressed and read as an ELF of its own. */
+			if (elf_image__load(&img, e) == 0) {
+				if (elf_image__add_minidebug(&img, e) == 0 && !img.has_symtab)
+					abort();
+				for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
+					if (elf_image__find(&img, offs[i], &name, &sym_off) == 0 &&
+					    !name)
+						abort();
+				elf_image__release(&img);
+			}
 		}
 		elf_end(e);
 	}

@@ -7,7 +7,8 @@
 #  - symbolize=0: user frames as addresses in build-ID mappings, which an
 #    independent client (go tool pprof with the binaries) names by itself;
 #  - stripped binaries named from a separate debug file: one installed under
-#    /usr/lib/debug/.build-id (removed afterwards), one found by .gnu_debuglink.
+#    /usr/lib/debug/.build-id (removed afterwards), one found by .gnu_debuglink,
+#    and one that carries its functions as MiniDebugInfo (.gnu_debugdata).
 source "$(dirname "$0")/lib.bash"
 require_bpf
 command -v unshare >/dev/null || { echo "FAIL: unshare is missing (util-linux)"; exit 1; }
@@ -160,6 +161,19 @@ BAD=$(hot_share "$TMP/bad/bad_hog")
 echo "stripped, debuglink CRC mismatch: hot functions $BAD"
 check "a debug file with the wrong CRC is not used" awk -v v="$BAD" 'BEGIN { exit !(v < 0.10) }'
 check "debug files are counted" test "$(metric sonde_debug_files_total)" -ge 2
+
+# MiniDebugInfo: no debug file anywhere, the functions xz-compressed in .gnu_debugdata.
+command -v xz >/dev/null || { echo "FAIL: xz is missing (xz-utils)"; exit 1; }
+"$SONDE_SOURCE_DIR/tests/fixtures/make_minidebug.sh" "$SONDE_WORKLOADS/cpu_hog" "$TMP/mini_hog"
+check "the MiniDebugInfo copy has no .symtab" \
+	bash -c "! readelf -S '$TMP/mini_hog' | grep -q '\.symtab'"
+check "the MiniDebugInfo copy has .gnu_debugdata" \
+	bash -c "readelf -S '$TMP/mini_hog' | grep -q '\.gnu_debugdata'"
+MINI=$(hot_share "$TMP/mini_hog")
+echo "stripped, MiniDebugInfo in .gnu_debugdata: hot functions $MINI"
+check "named from MiniDebugInfo (>= 90%)" at_least "$MINI" 0.90
+check "MiniDebugInfo files are counted" test "$(metric sonde_minidebug_files_total)" -ge 1
+check "no MiniDebugInfo errors" test "$(metric sonde_minidebug_errors_total)" -eq 0
 
 check "SIGTERM exits 0" stop_daemon
 finish
