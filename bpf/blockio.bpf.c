@@ -241,6 +241,7 @@ static __always_inline struct pending *build(void *ctx, struct request *rq, bool
 	h->tid = (__u32)pid_tgid;
 	h->ts_ns = now;
 	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->start_ns = proc_start_ns(task);
 	h->value = 0;
 	h->aux = 0;
 	h->info = info | weight << SONDE_BIO_WEIGHT_SHIFT;

@@ -214,6 +214,7 @@ static __always_inline void fill_header(struct sonde_sample_hdr *h, struct task_
 	h->tid = BPF_CORE_READ(t, pid);
 	h->ts_ns = now;
 	h->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	h->start_ns = proc_start_ns(t);
 	h->value = weight;
 	h->aux = dur;
 	h->info = state;

@@ -91,6 +91,7 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 	s->hdr.info2 = 0;
 	bpf_get_current_comm(s->hdr.thread_name, sizeof(s->hdr.thread_name));
 	task = (struct task_struct *)bpf_get_current_task();
+	s->hdr.start_ns = proc_start_ns(task);
 	if (BPF_CORE_READ_STR_INTO(&s->hdr.comm, task, group_leader, comm) < 0)
 		__builtin_memcpy(s->hdr.comm, s->hdr.thread_name, sizeof(s->hdr.comm));
 

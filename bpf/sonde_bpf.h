@@ -9,6 +9,20 @@
 #define SONDE_PF_KTHREAD 0x00200000
 
 /*
+ * When t's process started (its group leader's boot-time start, which
+ * /proc/PID/stat shows in clock ticks): with the pid, one process across pid
+ * reuse. Kernels before 5.5 have only the monotonic start_time.
+ */
+static __always_inline __u64 proc_start_ns(struct task_struct *t)
+{
+	struct task_struct *leader = BPF_CORE_READ(t, group_leader);
+
+	if (bpf_core_field_exists(leader->start_boottime))
+		return BPF_CORE_READ(leader, start_boottime);
+	return BPF_CORE_READ(leader, start_time);
+}
+
+/*
  * Userspace drains the buffer on a timer; we only wake it early when the
  * buffer fills past wakeup_bytes, so that a quiet host costs no wake-ups.
  */

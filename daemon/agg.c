@@ -16,6 +16,7 @@ struct agg_entry {
 	uint64_t hash;
 	uint32_t pid;
 	uint32_t tid;
+	uint64_t start_ns;
 	uint64_t tag;
 	uint64_t cgroup_id;
 	const struct agg_stack *stack;
@@ -249,13 +250,13 @@ int agg__add(struct agg *agg, const struct agg_sample *s)
 	st = intern_stack(agg, s);
 	if (!st)
 		return add_overflow(agg, s);
-	h = mix64(mix64(mix64(st->hash, s->pid), s->tid), s->tag);
+	h = mix64(mix64(mix64(mix64(st->hash, s->pid), s->tid), s->tag), s->start_ns);
 	if (agg->entry_index_size) {
 		slot = h & (agg->entry_index_size - 1);
 		while (agg->entry_index[slot]) {
 			e = &agg->entries[agg->entry_index[slot] - 1];
 			if (e->hash == h && e->stack == st && e->pid == s->pid &&
-			    e->tid == s->tid && e->tag == s->tag) {
+			    e->tid == s->tid && e->tag == s->tag && e->start_ns == s->start_ns) {
 				e->count += s->count;
 				e->value += s->value;
 				e->value2 += s->value2;
@@ -279,6 +280,7 @@ int agg__add(struct agg *agg, const struct agg_sample *s)
 	e->hash = h;
 	e->pid = s->pid;
 	e->tid = s->tid;
+	e->start_ns = s->start_ns;
 	e->tag = s->tag;
 	e->cgroup_id = s->cgroup_id;
 	e->stack = st;
@@ -305,6 +307,7 @@ int agg__for_each(const struct agg *agg, agg_visit_fn fn, void *ctx)
 		memset(&v, 0, sizeof(v));
 		v.pid = e->pid;
 		v.tid = e->tid;
+		v.start_ns = e->start_ns;
 		v.tag = e->tag;
 		v.cgroup_id = e->cgroup_id;
 		v.comm = e->comm;

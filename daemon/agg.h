@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Aggregation of stack samples: stacks are interned once, and counts and
- * values are summed per (process, thread, stack, tag). The table has a cap on
+ * values are summed per (process, thread, stack, tag), a process being a pid
+ * and its start time. The table has a cap on
  * entries and on bytes; samples that do not fit are summed into one overflow
  * entry and counted, so totals stay right even when detail is lost.
  *
@@ -30,6 +31,12 @@ struct agg_opts {
 struct agg_sample {
 	uint32_t pid;
 	uint32_t tid;
+	/*
+	 * When the process started (boot-time ns; 0: unknown): part of the key,
+	 * so that a reused pid's samples stay apart and are named from their
+	 * own process's maps.
+	 */
+	uint64_t start_ns;
 	uint64_t cgroup_id;
 	const char *comm;	 /* process name, at most AGG_NAME_LEN - 1 bytes used */
 	const char *thread_name; /* thread name, likewise */

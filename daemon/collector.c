@@ -192,7 +192,7 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 	if (ev->hdr.kind == SONDE_EV_ONCPU && (ev->hdr.info & SONDE_ONCPU_NEW_MM)) {
 		c->stats.new_address_spaces++;
 		if (c->new_mm_fn)
-			c->new_mm_fn(c->new_mm_ctx, ev->hdr.pid);
+			c->new_mm_fn(c->new_mm_ctx, ev->hdr.pid, ev->hdr.start_ns);
 	}
 	if (!c->sessions)
 		return 0;
@@ -206,6 +206,7 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 
 	s.pid = ev->hdr.pid;
 	s.tid = ev->hdr.tid;
+	s.start_ns = ev->hdr.start_ns;
 	s.cgroup_id = ev->hdr.cgroup_id;
 	s.comm = comm;
 	s.thread_name = thread_name;

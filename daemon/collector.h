@@ -36,7 +36,7 @@ struct collector_stats {
 };
 
 /* Called for the first sample of a process in a new address space (see bpf/oncpu.bpf.c). */
-typedef void (*collector_new_mm_fn)(void *ctx, uint32_t pid);
+typedef void (*collector_new_mm_fn)(void *ctx, uint32_t pid, uint64_t start_ns);
 
 /* ringbuf_fd < 0 makes a collector fed only by collector__handle_event() (tests). */
 int collector__new(int ringbuf_fd, struct collector **out);

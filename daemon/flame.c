@@ -234,10 +234,10 @@ static int step_frame(struct flame *f, uint32_t *at, const struct agg_sample *e,
 	if (*at == NO_NODE)
 		return 0;
 	f->scratch.len = 0;
-	if (f->opts->frame_name
-		    ? f->opts->frame_name(f->opts->frame_name_ctx, e->pid, addr, kernel,
-					  &f->scratch)
-		    : folded__frame_name(f->sym, e->pid, addr, kernel, leaf, &f->scratch))
+	if (f->opts->frame_name ? f->opts->frame_name(f->opts->frame_name_ctx, e->pid, addr, kernel,
+						      &f->scratch)
+				: folded__frame_name(f->sym, e->pid, e->start_ns, addr, kernel,
+						     leaf, &f->scratch))
 		return -ENOMEM;
 	return step(f, at, kernel ? FLAME_KERNEL : FLAME_USER, value);
 }

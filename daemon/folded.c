@@ -44,8 +44,8 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-int folded__frame_name(struct symbolizer *sym, uint32_t pid, uint64_t addr, bool kernel, bool leaf,
-		       struct strbuf *out)
+int folded__frame_name(struct symbolizer *sym, uint32_t pid, uint64_t start_ns, uint64_t addr,
+		       bool kernel, bool leaf, struct strbuf *out)
 {
 	uint64_t lookup = leaf || addr == 0 ? addr : addr - 1;
 	struct sym_frame f = {0};
@@ -56,7 +56,7 @@ int folded__frame_name(struct symbolizer *sym, uint32_t pid, uint64_t addr, bool
 	else if (kernel)
 		err = symbolizer__kernel(sym, lookup, &f);
 	else
-		err = symbolizer__user(sym, pid, lookup, &f);
+		err = symbolizer__user_of(sym, pid, start_ns, lookup, &f);
 	if (!err && f.name)
 		err = strbuf__appends(out, f.name);
 	else if (!err && f.map_path && base_name(f.map_path)[0] == '[')
@@ -68,12 +68,13 @@ int folded__frame_name(struct symbolizer *sym, uint32_t pid, uint64_t addr, bool
 	return err ? -ENOMEM : 0;
 }
 
-static int append_frame(struct fold_ctx *ctx, uint32_t pid, uint64_t addr, bool kernel, bool leaf)
+static int append_frame(struct fold_ctx *ctx, const struct agg_sample *e, uint64_t addr,
+			bool kernel, bool leaf)
 {
 	int err;
 
 	ctx->name.len = 0;
-	err = folded__frame_name(ctx->sym, pid, addr, kernel, leaf, &ctx->name);
+	err = folded__frame_name(ctx->sym, e->pid, e->start_ns, addr, kernel, leaf, &ctx->name);
 	if (!err)
 		err = strbuf__appends(&ctx->cur, ";");
 	if (!err)
@@ -135,10 +136,9 @@ static int fold_entry(const struct agg_sample *e, void *arg)
 	} else {
 		/* Root first: user frames from the outermost, then kernel frames, leaf last. */
 		for (uint32_t i = e->n_ustack; !err && i-- > 0;)
-			err = append_frame(ctx, e->pid, e->ustack[i], false,
-					   i == 0 && e->n_kstack == 0);
+			err = append_frame(ctx, e, e->ustack[i], false, i == 0 && e->n_kstack == 0);
 		for (uint32_t i = e->n_kstack; !err && i-- > 0;)
-			err = append_frame(ctx, e->pid, e->kstack[i], true, i == 0);
+			err = append_frame(ctx, e, e->kstack[i], true, i == 0);
 	}
 	if (err) {
 		strbuf__release(&ctx->cur);

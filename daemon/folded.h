@@ -40,10 +40,11 @@ uint64_t folded__value(const struct agg_sample *e, enum folded_value which, uint
  * Appends one frame's display name, unescaped: its symbol, else the basename
  * of its mapping in brackets (`[libfoo.so]`; `[vdso]` as is), else
  * `[unknown]`. Return addresses (every frame but the leaf) are looked up one
- * byte back, inside the call. 0 or -ENOMEM.
+ * byte back, inside the call; user frames in the maps of the process (pid,
+ * started at start_ns), as symbolizer__user_of. 0 or -ENOMEM.
  */
-int folded__frame_name(struct symbolizer *sym, uint32_t pid, uint64_t addr, bool kernel, bool leaf,
-		       struct strbuf *out);
+int folded__frame_name(struct symbolizer *sym, uint32_t pid, uint64_t start_ns, uint64_t addr,
+		       bool kernel, bool leaf, struct strbuf *out);
 
 /* Appends the folded text of agg to out. 0 or -errno. */
 int folded__write(const struct agg *agg, struct symbolizer *sym, const struct folded_opts *opts,

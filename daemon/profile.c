@@ -14,6 +14,7 @@
 struct frame_cache {
 	struct frame_slot {
 		uint64_t addr;
+		uint64_t start; /* the process's start time: a reused pid is another process */
 		uint32_t pid;
 		uint32_t used;
 		uint64_t loc_id;
@@ -55,10 +56,11 @@ struct build_ctx {
 	uint64_t locs[2 * SONDE_MAX_STACK_DEPTH + 1];
 };
 
-static uint64_t hash_frame(uint32_t pid, uint64_t addr)
+static uint64_t hash_frame(uint32_t pid, uint64_t start, uint64_t addr)
 {
 	/* Every bit of both reaches the low bits the table uses: many processes share addresses. */
-	uint64_t h = addr ^ ((uint64_t)pid * 0x9e3779b97f4a7c15ull);
+	uint64_t h =
+		addr ^ ((uint64_t)pid * 0x9e3779b97f4a7c15ull) ^ (start * 0xbf58476d1ce4e5b9ull);
 
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
@@ -82,7 +84,8 @@ static int cache_grow(struct frame_cache *fc)
 
 		if (!fc->slots[i].used)
 			continue;
-		j = hash_frame(fc->slots[i].pid, fc->slots[i].addr) & (new_size - 1);
+		j = hash_frame(fc->slots[i].pid, fc->slots[i].start, fc->slots[i].addr) &
+		    (new_size - 1);
 		while (t[j].used)
 			j = (j + 1) & (new_size - 1);
 		t[j] = fc->slots[i];
@@ -93,15 +96,17 @@ static int cache_grow(struct frame_cache *fc)
 	return 0;
 }
 
-static struct frame_slot *cache_slot(struct frame_cache *fc, uint32_t pid, uint64_t addr)
+static struct frame_slot *cache_slot(struct frame_cache *fc, uint32_t pid, uint64_t start,
+				     uint64_t addr)
 {
 	size_t j;
 
 	if (cache_grow(fc))
 		return NULL;
-	j = hash_frame(pid, addr) & (fc->size - 1);
+	j = hash_frame(pid, start, addr) & (fc->size - 1);
 	while (fc->slots[j].used) {
-		if (fc->slots[j].pid == pid && fc->slots[j].addr == addr)
+		if (fc->slots[j].pid == pid && fc->slots[j].addr == addr &&
+		    fc->slots[j].start == start)
 			return &fc->slots[j];
 		j = (j + 1) & (fc->size - 1);
 	}
@@ -116,9 +121,10 @@ static const char *base_name(const char *path)
 }
 
 /* Looks up one frame and returns its location id, or 0 on allocation failure. */
-static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t addr, bool leaf)
+static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t start, uint64_t addr,
+			       bool leaf)
 {
-	struct frame_slot *slot = cache_slot(&ctx->cache, pid, addr);
+	struct frame_slot *slot = cache_slot(&ctx->cache, pid, start, addr);
 	uint64_t lookup = leaf || addr == 0 ? addr : addr - 1;
 	struct sym_frame f = {0};
 	uint64_t map_id = 0, fn_id;
@@ -135,7 +141,7 @@ static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t add
 	if (pid == KERNEL_PID)
 		err = ctx->sym ? symbolizer__kernel(ctx->sym, lookup, &f) : -ENOENT;
 	else
-		err = ctx->sym ? symbolizer__user(ctx->sym, pid, lookup, &f) : -ENOENT;
+		err = ctx->sym ? symbolizer__user_of(ctx->sym, pid, start, lookup, &f) : -ENOENT;
 
 	if (err || !f.map_path) {
 		name = "[unknown]";
@@ -185,6 +191,7 @@ out_cache:
 	slot->used = 1;
 	slot->pid = pid;
 	slot->addr = addr;
+	slot->start = start;
 	ctx->cache.n++;
 	return slot->loc_id;
 }
@@ -295,7 +302,8 @@ static int add_entry(const struct agg_sample *e, void *arg)
 		bool kernel = i < e->n_kstack;
 		uint64_t addr = kernel ? e->kstack[i] : e->ustack[i - e->n_kstack];
 
-		ctx->locs[n] = frame_location(ctx, kernel ? KERNEL_PID : e->pid, addr, i == 0);
+		ctx->locs[n] = frame_location(ctx, kernel ? KERNEL_PID : e->pid,
+					      kernel ? 0 : e->start_ns, addr, i == 0);
 		if (!ctx->locs[n++])
 			return -ENOMEM;
 	}

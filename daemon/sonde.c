@@ -104,11 +104,11 @@ static void on_ringbuf(void *ctx, uint32_t events)
 }
 
 /* A process's first sample in a new address space: read its maps while it runs. */
-static void on_new_address_space(void *ctx, uint32_t pid)
+static void on_new_address_space(void *ctx, uint32_t pid, uint64_t start_ns)
 {
 	struct sonde *s = ctx;
 
-	(void)symbolizer__prefetch(s->sym, pid);
+	(void)symbolizer__prefetch(s->sym, pid, start_ns);
 }
 
 static void on_drain_timer(void *ctx, uint32_t events)
@@ -308,6 +308,9 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 ss.prefetch_failures},
 		{"sonde_process_exited_kept_total", "counter",
 		 "Exited processes whose maps were kept to name their frames.", ss.exited_kept},
+		{"sonde_process_pid_reuses_total", "counter",
+		 "Processes that took the pid of an exited one whose maps were kept apart.",
+		 ss.pid_reuses},
 		{"sonde_process_exited_lookups_total", "counter",
 		 "Frames named from the kept maps of exited processes.", ss.exited_hits},
 		{"sonde_debug_files_total", "counter",

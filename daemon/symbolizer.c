@@ -5,9 +5,12 @@
  * (symbolizer_elf.c), the vDSO through the daemon's own copy.
  *
  * Two caches, each a hash table plus an LRU list with a fixed cap:
- *  - processes, keyed by pid: the executable mappings from /proc/PID/maps,
- *    re-read at most once per batch (symbolizer__begin) so that exec and pid
- *    reuse are noticed; a failed read is remembered for the batch too;
+ *  - processes, keyed by pid and start time (/proc/PID/stat's starttime, which
+ *    the BPF programs read with every sample): the executable mappings from
+ *    /proc/PID/maps, re-read at most once per batch (symbolizer__begin) so
+ *    that exec is noticed; a failed read is remembered for the batch too.
+ *    When a pid is reused, the old process's entry stays, as an exited one,
+ *    beside the new process's: each sample is named from its own process;
  *  - ELF symbol tables, keyed by (device, inode) as /proc/PID/maps shows
  *    them, so that every process running a binary shares one table; a file
  *    that could not be read is remembered for the batch and retried after.
@@ -120,6 +123,8 @@ struct proc {
 	struct perfmap *perfmap;
 	uint64_t perfmap_batch;
 	uint32_t nspid; /* the pid in its own namespace, for the file name; 0: not read */
+	/* /proc/PID/stat's starttime (clock ticks since boot); 0: unknown, matches any. */
+	uint64_t start_ticks;
 };
 
 struct elf_key {
@@ -165,10 +170,12 @@ struct symbolizer {
 	struct gone_slot {
 		uint32_t pid;
 		uint32_t when_s; /* monotonic seconds + 1; 0: free */
+		uint32_t start;	 /* low bits of the start ticks looked for; 0: any */
 	} * gone;
 	size_t proc_mask, nr_proc, max_proc;
 	struct lru proc_lru;
 	uint64_t keep_exited_ns;
+	uint64_t tick_ns;     /* one clock tick (USER_HZ) in ns: start times to /proc's units */
 	size_t perfmap_bytes; /* held by all perf-map tables, under PERFMAP_BUDGET */
 };
 
@@ -330,6 +337,57 @@ static void proc__clear(struct proc *p)
 	p->err = 0;
 }
 
+/*
+ * The start time of pid, /proc/PID/stat's 22nd field (clock ticks since
+ * boot), or 0 when it cannot be read (a fake proc root has no stat).
+ */
+static uint64_t proc__read_start(struct symbolizer *sym, uint32_t pid)
+{
+	char path[PATH_MAX], buf[1024], *at, *end;
+	unsigned long long v;
+	ssize_t n;
+	int fd, field;
+
+	n = snprintf(path, sizeof(path), "%s/%u/stat", sym->proc_root, pid);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The name in parentheses may hold anything: fields start after its last ')'. */
+	at = strrchr(buf, ')');
+	if (!at)
+		return 0;
+	/* ") S ppid ...": each space found starts the next field, from the state (3) to starttime
+	 * (22). */
+	for (field = 3; field <= 22 && at; field++)
+		at = strchr(at + 1, ' ');
+	if (!at)
+		return 0;
+	errno = 0;
+	v = strtoull(at + 1, &end, 10);
+	if (errno || end == at + 1 || *end != ' ')
+		return 0;
+	return v;
+}
+
+/* The start time the BPF programs saw (boot-time ns) in /proc's clock ticks; 0: unknown. */
+static uint64_t start_ticks_of(const struct symbolizer *sym, uint64_t start_ns)
+{
+	return start_ns ? start_ns / sym->tick_ns : 0;
+}
+
+/* Whether an entry started at have serves a look-up for a process started at want. */
+static bool start__matches(uint64_t have, uint64_t want)
+{
+	return !have || !want || have == want;
+}
+
 /* Reads the executable mappings of p->pid into p (cleared first). */
 static int proc__read_maps(struct symbolizer *sym, struct proc *p)
 {
@@ -460,24 +518,28 @@ static struct gone_slot *gone__set(struct symbolizer *sym, uint32_t pid)
 	return &sym->gone[(hash_u64(pid) & (GONE_SETS - 1)) * GONE_WAYS];
 }
 
-/* Whether pid was found gone less than PROC_GONE_S ago. */
-static bool gone__has(struct symbolizer *sym, uint32_t pid, uint32_t now_s)
+/*
+ * Whether the process (pid, started at start ticks; 0: any) was found gone
+ * less than PROC_GONE_S ago.
+ */
+static bool gone__has(struct symbolizer *sym, uint32_t pid, uint64_t start, uint32_t now_s)
 {
 	const struct gone_slot *set = gone__set(sym, pid);
 
 	for (uint32_t i = 0; i < GONE_WAYS; i++)
-		if (set[i].when_s && set[i].pid == pid && now_s - set[i].when_s < PROC_GONE_S)
+		if (set[i].when_s && set[i].pid == pid && set[i].start == (uint32_t)start &&
+		    now_s - set[i].when_s < PROC_GONE_S)
 			return true;
 	return false;
 }
 
-/* Remembers pid as gone, in place of its old entry, a free one or the oldest. */
-static void gone__add(struct symbolizer *sym, uint32_t pid, uint32_t now_s)
+/* Remembers (pid, start) as gone, in place of its old entry, a free one or the oldest. */
+static void gone__add(struct symbolizer *sym, uint32_t pid, uint64_t start, uint32_t now_s)
 {
 	struct gone_slot *set = gone__set(sym, pid), *victim = &set[0];
 
 	for (uint32_t i = 0; i < GONE_WAYS; i++) {
-		if (set[i].pid == pid || !set[i].when_s) {
+		if ((set[i].pid == pid && set[i].start == (uint32_t)start) || !set[i].when_s) {
 			victim = &set[i];
 			break;
 		}
@@ -485,6 +547,7 @@ static void gone__add(struct symbolizer *sym, uint32_t pid, uint32_t now_s)
 			victim = &set[i];
 	}
 	victim->pid = pid;
+	victim->start = (uint32_t)start;
 	victim->when_s = now_s;
 }
 
@@ -505,14 +568,27 @@ static void gone__forget(struct symbolizer *sym, uint32_t pid)
 static int proc__refresh(struct symbolizer *sym, struct proc *p)
 {
 	struct proc fresh = {.pid = p->pid};
+	uint64_t start = proc__read_start(sym, p->pid);
 	int err = proc__read_maps(sym, &fresh);
 
+	/* Another process may have taken the pid between the two reads: read as gone. */
+	if (!err && proc__read_start(sym, p->pid) != start) {
+		proc__clear(&fresh);
+		err = -ESRCH;
+	}
+	/* The pid runs another process now: p's has exited, and its maps stay p's. */
+	if (!err && !start__matches(p->start_ticks, start)) {
+		proc__clear(&fresh);
+		err = -ESRCH;
+	}
 	if (!err) {
 		proc__clear(p);
 		p->maps = fresh.maps;
 		p->nr_maps = fresh.nr_maps;
 		p->paths = fresh.paths;
 		p->exited_ns = 0;
+		if (start)
+			p->start_ticks = start;
 		return 0;
 	}
 	if ((err == -ESRCH || err == -ENOENT) && p->nr_maps && !p->err) {
@@ -524,22 +600,44 @@ static int proc__refresh(struct symbolizer *sym, struct proc *p)
 	return err;
 }
 
-/* p's entry, or a new one in the cache (evicting the least recently used). */
-static struct proc *proc_cache__find_or_add(struct symbolizer *sym, uint32_t pid, bool *added)
+/*
+ * The entry of the process (pid, started at start ticks): the one with that
+ * start time, else (start 0, or entries of unknown start) the live one, else
+ * any. NULL when there is none.
+ */
+static struct proc *proc_cache__find(struct symbolizer *sym, uint32_t pid, uint64_t start)
+{
+	struct proc *p, *best = NULL;
+
+	for (p = sym->proc_buckets[hash_u64(pid) & sym->proc_mask]; p; p = p->hnext) {
+		if (p->pid != pid || !start__matches(p->start_ticks, start))
+			continue;
+		if (start && p->start_ticks == start)
+			return p;
+		if (!best || (best->exited_ns && !p->exited_ns))
+			best = p;
+	}
+	return best;
+}
+
+/* The entry of (pid, start), or a new one in the cache (evicting the least recently used). */
+static struct proc *proc_cache__find_or_add(struct symbolizer *sym, uint32_t pid, uint64_t start,
+					    bool *added)
 {
 	size_t h = hash_u64(pid) & sym->proc_mask;
 	struct proc *p;
 
 	*added = false;
-	for (p = sym->proc_buckets[h]; p; p = p->hnext)
-		if (p->pid == pid)
-			return p;
+	p = proc_cache__find(sym, pid, start);
+	if (p)
+		return p;
 	while (sym->nr_proc >= sym->max_proc && proc_cache__evict(sym))
 		;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
 	p->pid = pid;
+	p->start_ticks = start;
 	lru__init(&p->lru);
 	p->hnext = sym->proc_buckets[h];
 	sym->proc_buckets[h] = p;
@@ -566,7 +664,7 @@ static int proc__load(struct symbolizer *sym, struct proc *p)
 		return 0;
 	sym->stats.maps_read_errors++;
 	if (err == -ENOENT || err == -ESRCH) {
-		gone__add(sym, pid, gone__now_s());
+		gone__add(sym, pid, p->start_ticks, gone__now_s());
 		proc_cache__unlink(sym, p);
 		proc__free(sym, p);
 	}
@@ -576,9 +674,35 @@ static int proc__load(struct symbolizer *sym, struct proc *p)
 static struct elf_file *elf_cache__lookup(struct symbolizer *sym, uint32_t pid,
 					  const struct proc_map *m, const char *path);
 
-int symbolizer__prefetch(struct symbolizer *sym, uint32_t pid)
+/*
+ * A process (pid, started at start ticks) runs: any other live entry of the
+ * pid is of a process that has exited. Its maps stay, as an exited process's,
+ * for the windows it ran in; without maps it goes.
+ */
+static void proc_cache__retire_others(struct symbolizer *sym, uint32_t pid, uint64_t start)
 {
-	uint64_t maps_errors0, elf_errors0;
+	struct proc *p, *next;
+
+	if (!start)
+		return;
+	for (p = sym->proc_buckets[hash_u64(pid) & sym->proc_mask]; p; p = next) {
+		next = p->hnext;
+		if (p->pid != pid || p->exited_ns || !p->start_ticks || p->start_ticks == start)
+			continue;
+		if (p->nr_maps && !p->err) {
+			p->exited_ns = clock__monotonic_ns();
+			sym->stats.exited_kept++;
+			sym->stats.pid_reuses++;
+		} else {
+			proc_cache__unlink(sym, p);
+			proc__free(sym, p);
+		}
+	}
+}
+
+int symbolizer__prefetch(struct symbolizer *sym, uint32_t pid, uint64_t start_ns)
+{
+	uint64_t maps_errors0, elf_errors0, start;
 	const struct proc_map *m;
 	struct proc *p;
 	bool added;
@@ -589,7 +713,9 @@ int symbolizer__prefetch(struct symbolizer *sym, uint32_t pid)
 	maps_errors0 = sym->stats.maps_read_errors;
 	elf_errors0 = sym->stats.elf_errors;
 	sym->stats.prefetches++;
-	p = proc_cache__find_or_add(sym, pid, &added);
+	start = start_ticks_of(sym, start_ns);
+	proc_cache__retire_others(sym, pid, start);
+	p = proc_cache__find_or_add(sym, pid, start, &added);
 	if (!p)
 		return -ENOMEM;
 	/*
@@ -618,17 +744,17 @@ int symbolizer__prefetch(struct symbolizer *sym, uint32_t pid)
 	return err;
 }
 
-/* The mapping table of pid for this batch; -ESRCH (or another errno) if unreadable. */
-static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **out)
+/*
+ * The mapping table of the process (pid, started at start ticks; 0: whichever
+ * runs) for this batch; -ESRCH (or another errno) if unreadable.
+ */
+static int proc_cache__get(struct symbolizer *sym, uint32_t pid, uint64_t start, struct proc **out)
 {
-	size_t h = hash_u64(pid) & sym->proc_mask;
 	struct proc *p;
 	bool added;
 	int err;
 
-	for (p = sym->proc_buckets[h]; p; p = p->hnext)
-		if (p->pid == pid)
-			break;
+	p = proc_cache__find(sym, pid, start);
 	if (p && p->exited_ns) {
 		if (clock__monotonic_ns() - p->exited_ns < sym->keep_exited_ns) {
 			lru__touch(&sym->proc_lru, &p->lru);
@@ -637,9 +763,9 @@ static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **o
 			return 0;
 		}
 		/* No window refers to it any more. */
+		gone__add(sym, pid, p->start_ticks, gone__now_s());
 		proc_cache__unlink(sym, p);
 		proc__free(sym, p);
-		gone__add(sym, pid, gone__now_s());
 		return -ESRCH;
 	}
 	if (p && p->batch == sym->batch) {
@@ -652,10 +778,10 @@ static int proc_cache__get(struct symbolizer *sym, uint32_t pid, struct proc **o
 	 * thousands of them under process churn, and one failed open each per
 	 * query adds up. Look again only after a while, in case the pid was reused.
 	 */
-	if (!p && gone__has(sym, pid, gone__now_s()))
+	if (!p && gone__has(sym, pid, start, gone__now_s()))
 		return -ESRCH;
 	if (!p) {
-		p = proc_cache__find_or_add(sym, pid, &added);
+		p = proc_cache__find_or_add(sym, pid, start, &added);
 		if (!p)
 			return -ENOMEM;
 	}
@@ -1130,6 +1256,7 @@ static const struct elf_image *vdso_get(struct symbolizer *sym, const struct pro
 
 struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 {
+	long hz;
 	const char *root = opts && opts->proc_root ? opts->proc_root : "/proc";
 	struct symbolizer *sym;
 	size_t nb;
@@ -1147,6 +1274,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->max_proc = opts && opts->max_processes ? opts->max_processes : DEFAULT_MAX_PROCESSES;
 	sym->keep_exited_ns =
 		opts && opts->keep_exited_ns ? opts->keep_exited_ns : DEFAULT_KEEP_EXITED_NS;
+	hz = sysconf(_SC_CLK_TCK);
+	sym->tick_ns = hz > 0 && hz <= 1000000000 ? 1000000000ull / (uint64_t)hz : 10000000ull;
 
 	nb = buckets_for(sym->max_elf);
 	sym->elf_buckets = calloc(nb, sizeof(*sym->elf_buckets));
@@ -1347,6 +1476,12 @@ static const struct perfmap *proc__perfmap(struct symbolizer *sym, struct proc *
 
 int symbolizer__user(struct symbolizer *sym, uint32_t pid, uint64_t addr, struct sym_frame *out)
 {
+	return symbolizer__user_of(sym, pid, 0, addr, out);
+}
+
+int symbolizer__user_of(struct symbolizer *sym, uint32_t pid, uint64_t start_ns, uint64_t addr,
+			struct sym_frame *out)
+{
 	const struct elf_image *img = NULL;
 	const struct proc_map *m;
 	struct proc *p;
@@ -1355,7 +1490,7 @@ int symbolizer__user(struct symbolizer *sym, uint32_t pid, uint64_t addr, struct
 
 	memset(out, 0, sizeof(*out));
 	sym->stats.user_lookups++;
-	err = proc_cache__get(sym, pid, &p);
+	err = proc_cache__get(sym, pid, start_ticks_of(sym, start_ns), &p);
 	if (err)
 		return err;
 	m = proc__find(p, addr);

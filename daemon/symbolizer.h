@@ -64,6 +64,7 @@ struct symbolizer_stats {
 	uint64_t prefetches;	    /* maps read at a process's first sample (new address space) */
 	uint64_t exited_kept;	    /* processes found exited whose maps were kept */
 	uint64_t exited_hits;	    /* look-ups answered from an exited process's kept maps */
+	uint64_t pid_reuses;	    /* a new process with the pid of one whose maps were kept */
 	uint64_t prefetch_failures; /* maps or files unreadable when read ahead (process gone) */
 	uint64_t debug_files;	    /* stripped files named from a separate debug file */
 	uint64_t minidebug_files;   /* stripped files named from their own MiniDebugInfo */
@@ -93,14 +94,24 @@ void symbolizer__begin(struct symbolizer *sym);
  */
 int symbolizer__kernel(struct symbolizer *sym, uint64_t addr, struct sym_frame *out);
 int symbolizer__user(struct symbolizer *sym, uint32_t pid, uint64_t addr, struct sym_frame *out);
+/*
+ * The same for the process pid that started at start_ns (boot-time ns, as the
+ * BPF programs read it; 0: whichever process has the pid). After the pid is
+ * reused, the old process's frames are still named from its own maps, and
+ * never from the new process's: -ESRCH when its maps are not known.
+ */
+int symbolizer__user_of(struct symbolizer *sym, uint32_t pid, uint64_t start_ns, uint64_t addr,
+			struct sym_frame *out);
 
 /*
  * Reads pid's maps now, as a new address space (a new process, an exec, a
  * reused pid), and opens its mapped files, while the process still runs.
  * When it has exited by the time a profile is built, these maps name its
- * frames for keep_exited_ns. 0 or -errno (-ESRCH: already gone).
+ * frames for keep_exited_ns. start_ns (0: unknown) is when it started: the
+ * entry of another process that had the pid is kept apart, as an exited
+ * one. 0 or -errno (-ESRCH: already gone).
  */
-int symbolizer__prefetch(struct symbolizer *sym, uint32_t pid);
+int symbolizer__prefetch(struct symbolizer *sym, uint32_t pid, uint64_t start_ns);
 
 void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *out);
 

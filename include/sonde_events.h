@@ -123,6 +123,12 @@ struct sonde_sample_hdr {
 	__u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u64 cgroup_id;
 	/*
+	 * When the process (its group leader) started, in boot-time ns, as
+	 * /proc/PID/stat counts it: with pid, it names one process even after
+	 * the pid is reused.
+	 */
+	__u64 start_ns;
+	/*
 	 * On-CPU: the event period (nanoseconds for cpu-clock, events for cycles).
 	 * Off-CPU: the time the sample stands for, in nanoseconds: the block's own
 	 * length, or the minimum for a short block kept by sampling.
@@ -165,8 +171,8 @@ struct sonde_offcpu_slot {
 	struct sonde_sample s;
 };
 
-_Static_assert(sizeof(struct sonde_sample_hdr) == 96, "sonde_sample_hdr layout changed");
-_Static_assert(sizeof(struct sonde_sample) == 96 + 2 * SONDE_STACK_BYTES,
+_Static_assert(sizeof(struct sonde_sample_hdr) == 104, "sonde_sample_hdr layout changed");
+_Static_assert(sizeof(struct sonde_sample) == 104 + 2 * SONDE_STACK_BYTES,
 	       "sonde_sample layout changed");
 
 _Static_assert(sizeof(struct sonde_offcpu_slot) == 24 + sizeof(struct sonde_sample),

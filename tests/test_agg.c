@@ -9,6 +9,7 @@
 
 struct tally {
 	uint64_t entries, count, value, overflow_count;
+	uint64_t started; /* samples of entries with start_ns 12345 */
 	uint32_t last_pid;
 	char last_comm[16];
 	uint32_t n_k, n_u;
@@ -26,6 +27,8 @@ static int tally_fn(const struct agg_sample *e, void *ctx)
 		t->overflow_count += e->count;
 		return 0;
 	}
+	if (e->start_ns == 12345)
+		t->started += e->count;
 	t->last_pid = e->pid;
 	snprintf(t->last_comm, sizeof(t->last_comm), "%s", e->comm);
 	t->n_k = e->n_kstack;
@@ -75,22 +78,27 @@ static void test_dedup(void)
 		struct agg_sample b = sample(1, 1, k, 2, u2, 3);
 		struct agg_sample c = sample(2, 2, k, 2, u1, 3); /* same stack, other process */
 		struct agg_sample d = sample(1, 3, k, 2, u1, 3); /* same stack, other thread */
+		/* Same pid, tid and stack, another process: the pid was reused. */
+		struct agg_sample e = sample(1, 1, k, 2, u1, 3);
 
+		e.start_ns = 12345;
 		CHECK(agg__add(agg, &a) == 0);
 		agg__add(agg, &b);
 		agg__add(agg, &c);
 		agg__add(agg, &d);
+		agg__add(agg, &e);
 	}
 	agg__stats(agg, &st);
-	CHECK_EQ_U64(st.samples, 400);
-	CHECK_EQ_U64(st.entries, 4);
+	CHECK_EQ_U64(st.samples, 500);
+	CHECK_EQ_U64(st.entries, 5);
 	CHECK_EQ_U64(st.stacks, 2);
 	CHECK_EQ_U64(st.overflow_samples, 0);
 	CHECK(st.bytes > 0);
 	agg__for_each(agg, tally_fn, &t);
-	CHECK_EQ_U64(t.entries, 4);
-	CHECK_EQ_U64(t.count, 400);
-	CHECK_EQ_U64(t.value, 4000);
+	CHECK_EQ_U64(t.entries, 5);
+	CHECK_EQ_U64(t.count, 500);
+	CHECK_EQ_U64(t.value, 5000);
+	CHECK_EQ_U64(t.started, 100);
 	CHECK_EQ_U64(t.n_k, 2);
 	CHECK_EQ_U64(t.n_u, 3);
 	CHECK_EQ_U64(t.k0, k[0]);

@@ -930,8 +930,8 @@ static void test_exited(const char *dir, uint64_t beta_off, uint64_t keep_ns, bo
 	CHECK(sym != NULL);
 	if (!sym)
 		goto out_free;
-	CHECK_EQ_U64(symbolizer__prefetch(sym, 5151), 0);
-	CHECK_EQ_U64(symbolizer__prefetch(sym, 5152), -ESRCH); /* never existed */
+	CHECK_EQ_U64(symbolizer__prefetch(sym, 5151, 0), 0);
+	CHECK_EQ_U64(symbolizer__prefetch(sym, 5152, 0), -ESRCH); /* never existed */
 
 	/* It exits: no maps, no root, no file on the host path either. */
 	snprintf(path, sizeof(path), "%s/5151/maps", dir);
@@ -969,6 +969,95 @@ out_free:
  * root; a copy of the fixture library is reachable under root/ (with a space
  * in its name) and under map_files/ (deleted).
  */
+/* A fake /proc/PID/stat whose process name has a ") " in it and started at start ticks. */
+static int write_stat(const char *dir, uint32_t pid, uint64_t start)
+{
+	char path[4096], text[512];
+
+	snprintf(path, sizeof(path), "%s/%u/stat", dir, pid);
+	snprintf(text, sizeof(text),
+		 "%u (odd) name) S 1 %u %u 0 -1 4194560 100 0 0 0 5 1 0 0 20 0 1 0 %" PRIu64
+		 " 1000000 200 18446744073709551615\n",
+		 pid, pid, pid, start);
+	return write_file(path, text, strlen(text));
+}
+
+/*
+ * A pid reused by another process: each process's frames are named from its
+ * own maps, whether the new process was announced (prefetch) or found when
+ * the old one's maps were read again.
+ */
+static void test_pid_reuse(const char *dir, uint64_t beta_off)
+{
+	struct symbolizer_opts opts = {.proc_root = dir};
+	uint64_t tick = 1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK), ino;
+	const uint64_t a_base = 0x7f1000000000ull, b_base = 0x7f2000000000ull;
+	struct symbolizer_stats st;
+	char path[4096], maps[512];
+	struct symbolizer *sym;
+	struct sym_frame f;
+	size_t len;
+	char *lib;
+
+	lib = read_file(FIXTURE_LIB, &len);
+	CHECK(lib != NULL);
+	if (!lib)
+		return;
+	snprintf(path, sizeof(path), "%s/777/root/lib/reuse.so", dir);
+	CHECK_EQ_U64(write_file(path, lib, len), 0);
+	free(lib);
+	ino = inode_of(path);
+
+	for (int announced = 1; announced >= 0; announced--) {
+		sym = symbolizer__new(&opts);
+		CHECK(sym != NULL);
+		if (!sym)
+			return;
+		/* Process A, started at tick 1000, has the library at a_base. */
+		snprintf(maps, sizeof(maps),
+			 "%" PRIx64 "-%" PRIx64 " r-xp 00000000 fe:00 %" PRIu64 " /lib/reuse.so\n",
+			 a_base, a_base + 0x100000, ino);
+		CHECK_EQ_U64(write_maps(dir, 777, maps), 0);
+		CHECK_EQ_U64(write_stat(dir, 777, 1000), 0);
+		if (announced)
+			CHECK_EQ_U64(symbolizer__prefetch(sym, 777, 1000 * tick + 5), 0);
+		CHECK_EQ_U64(symbolizer__user_of(sym, 777, 1000 * tick, a_base + beta_off, &f), 0);
+		CHECK_STR(f.name, "fixture_lib_beta");
+
+		/* A exits; B, started at tick 2000, takes pid 777 with another layout. */
+		snprintf(maps, sizeof(maps),
+			 "%" PRIx64 "-%" PRIx64 " r-xp 00000000 fe:00 %" PRIu64 " /lib/reuse.so\n",
+			 b_base, b_base + 0x100000, ino);
+		CHECK_EQ_U64(write_maps(dir, 777, maps), 0);
+		CHECK_EQ_U64(write_stat(dir, 777, 2000), 0);
+		symbolizer__begin(sym);
+		if (announced)
+			CHECK_EQ_U64(symbolizer__prefetch(sym, 777, 2000 * tick), 0);
+
+		/* A's frames: still A's maps, though the pid now runs B. */
+		CHECK_EQ_U64(symbolizer__user_of(sym, 777, 1000 * tick, a_base + beta_off, &f), 0);
+		CHECK_STR(f.name, "fixture_lib_beta");
+		CHECK_EQ_U64(symbolizer__user_of(sym, 777, 1000 * tick, b_base + beta_off, &f),
+			     -ENOENT);
+		/* B's frames: B's maps only. */
+		CHECK_EQ_U64(symbolizer__user_of(sym, 777, 2000 * tick, b_base + beta_off, &f), 0);
+		CHECK_STR(f.name, "fixture_lib_beta");
+		CHECK_EQ_U64(symbolizer__user_of(sym, 777, 2000 * tick, a_base + beta_off, &f),
+			     -ENOENT);
+		/* A third process of that pid, never seen: nothing, rather than B's names. */
+		CHECK_EQ_U64(symbolizer__user_of(sym, 777, 3000 * tick, b_base + beta_off, &f),
+			     -ESRCH);
+		/* And a look-up that does not say which process: the one running. */
+		CHECK_EQ_U64(symbolizer__user(sym, 777, b_base + beta_off, &f), 0);
+		CHECK_STR(f.name, "fixture_lib_beta");
+		symbolizer__stats(sym, &st);
+		CHECK_EQ_U64(st.exited_kept, 1);
+		CHECK_EQ_U64(st.pid_reuses, announced ? 1 : 0);
+		CHECK_EQ_U64(st.proc_cached, 2);
+		symbolizer__free(sym);
+	}
+}
+
 static void test_fake_maps(const char *dir, uint64_t beta_off)
 {
 	struct symbolizer_opts opts = {.proc_root = dir};
@@ -1416,6 +1505,7 @@ int main(void)
 	CHECK(beta_off != 0);
 	if (beta_off) {
 		test_fake_maps(dir, beta_off);
+		test_pid_reuse(dir, beta_off);
 		test_corrupt_elf(dir, beta_off);
 	}
 	rm_tree(dir);
