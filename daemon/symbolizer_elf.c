@@ -289,6 +289,7 @@ static int load_sections(struct elf_load *l)
 		/* A debug file's sections keep their headers, their contents NOBITS. */
 		if ((sh.sh_flags & (SHF_ALLOC | SHF_EXECINSTR)) == (SHF_ALLOC | SHF_EXECINSTR) &&
 		    (sh.sh_type != SHT_NOBITS || l->debug_only) && sh.sh_size) {
+			err = 0;
 			if (l->debug_only)
 				l->exec_sec[idx] = 1;
 			else
