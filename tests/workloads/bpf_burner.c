@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 	struct bpf_program *prog, *other;
 	struct bpf_link **link;
 	bool alt = false;
-	double seconds = 8, loops = 4000, end;
+	double seconds = 8, loops = 500, end;
 	unsigned long long calls = 0;
 	int err, found;
 
