@@ -148,7 +148,7 @@ int loader__parse_cpulist(const char *s, bool *cpus, size_t n)
 	return count;
 }
 
-static int online_cpus(bool *cpus, size_t n)
+int loader__online_cpus(bool *cpus, size_t n)
 {
 	char buf[4096];
 	size_t len;
@@ -256,7 +256,7 @@ int loader__new(const struct loader_opts *opts, struct loader **out, char *err, 
 		goto err_free_loader;
 	}
 
-	n_cpus = online_cpus(cpus, 4096);
+	n_cpus = loader__online_cpus(cpus, 4096);
 	if (n_cpus <= 0) {
 		err_code = n_cpus < 0 ? n_cpus : -ENODEV;
 		snprintf(err, err_len, "cannot read /sys/devices/system/cpu/online");

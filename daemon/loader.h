@@ -80,5 +80,7 @@ int loader__bpf_stats(const struct loader *ld, enum loader_prog which,
 
 /* Parses a CPU list such as "0-3,8,10-11" into a bitmap of n bits. Count of CPUs or -EINVAL. */
 int loader__parse_cpulist(const char *s, bool *cpus, size_t n);
+/* The online CPUs, from /sys/devices/system/cpu/online, as loader__parse_cpulist. */
+int loader__online_cpus(bool *cpus, size_t n);
 
 #endif

@@ -12,6 +12,7 @@
 #include "collector.h"
 #include "evloop.h"
 #include "http.h"
+#include "ksymwatch.h"
 #include "loader.h"
 #include "auth.h"
 #include "log.h"
@@ -31,6 +32,7 @@ struct sonde {
 	struct loader *loader;
 	struct collector *collector;
 	struct symbolizer *sym;
+	struct ksymwatch *ksyms; /* BPF programs loaded and unloaded; NULL if unavailable */
 	struct blockdev *blockdev;
 	struct http_server *http;
 	struct notifier *notify; /* from sonde__run on */
@@ -119,7 +121,24 @@ static void on_drain_timer(void *ctx, uint32_t events)
 	(void)events;
 	if (read(s->drain_fd, &ticks, sizeof(ticks)) < 0 && errno == EAGAIN)
 		return;
+	ksymwatch__drain(s->ksyms);
 	collector__drain(s->collector);
+}
+
+static void on_ksymbol(void *ctx, uint64_t addr, uint32_t len, const char *name, bool bpf,
+		       bool gone)
+{
+	struct sonde *s = ctx;
+
+	(void)bpf;
+	(void)symbolizer__ksymbol(s->sym, addr, len, name, gone);
+}
+
+static void on_ksymbol_lost(void *ctx)
+{
+	struct sonde *s = ctx;
+
+	symbolizer__ksyms_stale(s->sym);
 }
 
 /* A counter or gauge family with one unlabelled sample. */
@@ -206,6 +225,7 @@ static int render_metrics(void *ctx, struct strbuf *out)
 	uint64_t bpf[SONDE_CNT__MAX] = {0}, off[SONDE_OFF__MAX] = {0}, bio[SONDE_BIO__MAX] = {0};
 	struct collector_stats cs;
 	struct symbolizer_stats ss;
+	struct ksymwatch_stats ks;
 	uint64_t unmatched;
 	int err;
 
@@ -222,6 +242,7 @@ static int render_metrics(void *ctx, struct strbuf *out)
 			    : 0;
 	collector__stats(s->collector, &cs);
 	symbolizer__stats(s->sym, &ss);
+	ksymwatch__stats(s->ksyms, &ks);
 
 	const struct plain_metric plain[] = {
 		{"sonde_bpf_samples_total", "counter",
@@ -316,6 +337,20 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		{"sonde_debug_files_total", "counter",
 		 "Stripped files named from a separate debug file (build ID or debuglink).",
 		 ss.debug_files},
+		{"sonde_kernel_code_announced_total", "counter",
+		 "BPF programs (and other kernel code) seen loading, from PERF_RECORD_KSYMBOL.",
+		 ks.registered},
+		{"sonde_kernel_code_gone_total", "counter",
+		 "BPF programs (and other kernel code) seen unloading.", ks.unregistered},
+		{"sonde_kernel_code_lost_total", "counter",
+		 "PERF_RECORD_KSYMBOL records the kernel lost; kallsyms is read again after.",
+		 ks.lost},
+		{"sonde_kernel_code_dropped_total", "counter",
+		 "Announced kernel symbols not kept: 65536 live ones are held already.",
+		 ss.ksymbols_dropped},
+		{"sonde_kernel_code_lookups_total", "counter",
+		 "Kernel frames named from announced code rather than the kallsyms snapshot.",
+		 ss.ksymbol_hits},
 		{"sonde_minidebug_files_total", "counter",
 		 "Stripped files named from their own MiniDebugInfo (.gnu_debugdata).",
 		 ss.minidebug_files},
@@ -469,6 +504,12 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 		goto err_free_sym;
 	}
 	collector__set_new_mm_fn(s->collector, on_new_address_space, s);
+	/* Without it (kernels before 5.1), BPF programs are named from kallsyms alone. */
+	rc = ksymwatch__new(on_ksymbol, on_ksymbol_lost, s, &s->ksyms);
+	if (rc)
+		log_warn("BPF programs loaded from now on may be misnamed: no PERF_RECORD_KSYMBOL "
+			 "(%s)",
+			 strerror(-rc));
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -591,6 +632,7 @@ err_close_signal:
 err_restore_mask:
 	sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
 err_free_sym:
+	ksymwatch__free(s->ksyms);
 	blockdev__free(s->blockdev);
 	symbolizer__free(s->sym);
 err_free_collector:
@@ -634,6 +676,7 @@ void sonde__free(struct sonde *s)
 	collector__free(s->collector);
 	loader__free(s->loader);
 	blockdev__free(s->blockdev);
+	ksymwatch__free(s->ksyms);
 	symbolizer__free(s->sym);
 	evloop__free(s->loop);
 	tls__free(s->tls);

@@ -56,6 +56,8 @@
 #define PERFMAP_MAX_FILE       (16u << 20)  /* bytes of one perf map */
 #define PERFMAP_MAX_SYMS       (1u << 20)   /* entries of one perf map */
 #define PERFMAP_BUDGET	       (128u << 20) /* bytes of all perf-map tables together */
+#define KDYN_MAX	       65536	    /* announced kernel symbols kept */
+#define KSYM_NAME_MAX	       512	    /* the kernel's KSYM_NAME_LEN */
 
 static const char deleted_suffix[] = " (deleted)";
 
@@ -151,6 +153,20 @@ struct symbolizer {
 	struct ksyms ksyms;
 	int ksyms_err;	      /* 0 loaded, 1 never tried, < 0 the last load failed */
 	uint64_t ksyms_batch; /* batch of the last load attempt */
+	bool ksyms_stale;     /* records of dynamic kernel code were lost: read again */
+	/*
+	 * Kernel code announced since (BPF programs): sorted by start, never
+	 * overlapping; it names its range before the kallsyms snapshot does.
+	 * Entries that went stay, marked, until new code takes their memory:
+	 * windows from before still name them.
+	 */
+	struct kdyn {
+		uint64_t start, end;
+		char *name;
+		bool gone;
+	} * kdyn;
+	size_t nr_kdyn, cap_kdyn;
+	uint64_t kdyn_min, kdyn_max; /* the range of all of them: one [bpf] mapping */
 
 	struct elf_image vdso;
 	int vdso_err; /* 0 loaded, 1 never tried, < 0 failed for good */
@@ -1320,6 +1336,9 @@ void symbolizer__free(struct symbolizer *sym)
 	free(sym->gone);
 	free(sym->elf_buckets);
 	ksyms__release(&sym->ksyms);
+	for (size_t i = 0; i < sym->nr_kdyn; i++)
+		free(sym->kdyn[i].name);
+	free(sym->kdyn);
 	elf_image__release(&sym->vdso);
 	free(sym->proc_root);
 	free(sym->debug_dir);
@@ -1347,6 +1366,117 @@ static int ksyms_reload(struct symbolizer *sym)
 	return sym->ksyms_err;
 }
 
+/* The index of the first entry ending after addr. */
+static size_t kdyn__lower(const struct symbolizer *sym, uint64_t addr)
+{
+	size_t lo = 0, hi = sym->nr_kdyn;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (sym->kdyn[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void kdyn__remove(struct symbolizer *sym, size_t i)
+{
+	free(sym->kdyn[i].name);
+	memmove(&sym->kdyn[i], &sym->kdyn[i + 1], (sym->nr_kdyn - i - 1) * sizeof(*sym->kdyn));
+	sym->nr_kdyn--;
+}
+
+int symbolizer__ksymbol(struct symbolizer *sym, uint64_t addr, uint32_t len, const char *name,
+			bool gone)
+{
+	uint64_t end = addr + len;
+	size_t i;
+	char *copy;
+
+	if (!sym || !name || !len || end < addr)
+		return -EINVAL;
+	i = kdyn__lower(sym, addr);
+	if (gone && i < sym->nr_kdyn && sym->kdyn[i].start == addr && sym->kdyn[i].end == end) {
+		sym->kdyn[i].gone = true;
+		sym->stats.ksymbols_gone++;
+		return 0;
+	}
+	/* New code (or code that went, unknown till now): whatever it overlaps is dead. */
+	while (i < sym->nr_kdyn && sym->kdyn[i].start < end)
+		kdyn__remove(sym, i);
+	if (sym->nr_kdyn >= KDYN_MAX) {
+		size_t victim = sym->nr_kdyn;
+
+		for (size_t j = 0; j < sym->nr_kdyn && victim == sym->nr_kdyn; j++)
+			if (sym->kdyn[j].gone)
+				victim = j;
+		if (victim == sym->nr_kdyn) {
+			sym->stats.ksymbols_dropped++;
+			return -ENOSPC;
+		}
+		kdyn__remove(sym, victim);
+		i = kdyn__lower(sym, addr);
+	}
+	if (sym->nr_kdyn == sym->cap_kdyn) {
+		size_t ncap = sym->cap_kdyn ? sym->cap_kdyn * 2 : 64;
+		struct kdyn *n = realloc(sym->kdyn, ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		sym->kdyn = n;
+		sym->cap_kdyn = ncap;
+	}
+	copy = strndup(name, KSYM_NAME_MAX);
+	if (!copy)
+		return -ENOMEM;
+	memmove(&sym->kdyn[i + 1], &sym->kdyn[i], (sym->nr_kdyn - i) * sizeof(*sym->kdyn));
+	sym->kdyn[i] = (struct kdyn){.start = addr, .end = end, .name = copy, .gone = gone};
+	sym->nr_kdyn++;
+	if (!sym->kdyn_min || addr < sym->kdyn_min)
+		sym->kdyn_min = addr;
+	if (end > sym->kdyn_max)
+		sym->kdyn_max = end;
+	if (gone)
+		sym->stats.ksymbols_gone++;
+	else
+		sym->stats.ksymbols_added++;
+	return 0;
+}
+
+void symbolizer__ksyms_stale(struct symbolizer *sym)
+{
+	if (sym)
+		sym->ksyms_stale = true;
+}
+
+/* Names addr from the announced kernel code; -ENOENT when none covers it. */
+static int kdyn__find(const struct symbolizer *sym, uint64_t addr, struct sym_frame *out)
+{
+	size_t i = kdyn__lower(sym, addr);
+	uint64_t lo = sym->kdyn_min, hi = sym->kdyn_max;
+
+	if (i == sym->nr_kdyn || sym->kdyn[i].start > addr)
+		return -ENOENT;
+	/* One [bpf] mapping, whether its code was announced or found in kallsyms. */
+	for (size_t m = 1; !sym->ksyms_err && m < sym->ksyms.nr_mods; m++) {
+		const struct kmod *km = &sym->ksyms.mods[m];
+
+		if (strcmp(sym->ksyms.names.buf + km->name, "[bpf]"))
+			continue;
+		lo = km->min < lo ? km->min : lo;
+		hi = km->max > hi ? km->max : hi;
+	}
+	out->name = sym->kdyn[i].name;
+	out->sym_offset = addr - sym->kdyn[i].start;
+	out->map_path = "[bpf]";
+	out->map_start = lo;
+	out->map_limit = hi;
+	return 0;
+}
+
 int symbolizer__kernel(struct symbolizer *sym, uint64_t addr, struct sym_frame *out)
 {
 	int err;
@@ -1354,8 +1484,15 @@ int symbolizer__kernel(struct symbolizer *sym, uint64_t addr, struct sym_frame *
 	memset(out, 0, sizeof(*out));
 	out->kernel = true;
 	sym->stats.kernel_lookups++;
-	if (sym->ksyms_err == 1 || (sym->ksyms_err < 0 && sym->ksyms_batch != sym->batch))
+	if (sym->ksyms_err == 1 ||
+	    ((sym->ksyms_err < 0 || sym->ksyms_stale) && sym->ksyms_batch != sym->batch)) {
+		sym->ksyms_stale = false;
 		ksyms_reload(sym);
+	}
+	if (kdyn__find(sym, addr, out) == 0) {
+		sym->stats.ksymbol_hits++;
+		return 0;
+	}
 	err = sym->ksyms_err ? -ENOENT : ksyms__find(&sym->ksyms, addr, out);
 	/*
 	 * A miss outside the core text may be a module or BPF program loaded

@@ -73,6 +73,10 @@ struct symbolizer_stats {
 	uint64_t perfmap_hits;	    /* JIT frames named from a perf map */
 	uint64_t perfmap_errors;    /* perf maps unreadable, too big, or over the memory budget */
 	uint64_t perfmap_bad_lines; /* malformed perf-map lines skipped */
+	uint64_t ksymbols_added;    /* kernel code announced (BPF programs loaded) */
+	uint64_t ksymbols_gone;	    /* announced code that went (programs unloaded) */
+	uint64_t ksymbols_dropped;  /* announcements not kept: the table was full of live code */
+	uint64_t ksymbol_hits;	    /* kernel frames named from announced code */
 	uint64_t elf_cached;	    /* gauge: ELF files held */
 	uint64_t proc_cached;	    /* gauge: processes held */
 };
@@ -93,6 +97,17 @@ void symbolizer__begin(struct symbolizer *sym);
  * nothing at all is known (then out->map_path is NULL too).
  */
 int symbolizer__kernel(struct symbolizer *sym, uint64_t addr, struct sym_frame *out);
+
+/*
+ * Kernel code at [addr, addr + len) called name appeared (a BPF program was
+ * loaded) or, when gone, went. It names its range ahead of the kallsyms
+ * snapshot, which goes stale when new code reuses a dead program's memory;
+ * code that went still names its range until new code takes it. 0 or -errno.
+ */
+int symbolizer__ksymbol(struct symbolizer *sym, uint64_t addr, uint32_t len, const char *name,
+			bool gone);
+/* Some announcements were lost: read /proc/kallsyms again at the next batch. */
+void symbolizer__ksyms_stale(struct symbolizer *sym);
 int symbolizer__user(struct symbolizer *sym, uint32_t pid, uint64_t addr, struct sym_frame *out);
 /*
  * The same for the process pid that started at start_ns (boot-time ns, as the

@@ -71,8 +71,12 @@ bpf_functions() {
 }
 
 # --- The daemon reads kallsyms for a first profile, before the program exists. ---
+# cpu_hog's sys thread reads /dev/zero, so the profile has kernel frames even on a quiet host.
+"$SONDE_WORKLOADS/cpu_hog" --seconds 1.5 >/dev/null &
+WARM=$!
 curl -sf -o "$TMP/warm.pb.gz" "$URL/debug/pprof/profile?seconds=1" ||
 	fail "the warm-up profile failed"
+wait $WARM
 check "kallsyms was read before the program was loaded (kernel frames looked up)" \
 	test "$(metric sonde_symbolize_kernel_lookups_total)" -gt 0
 F0=$(kernel_failures)
