@@ -37,8 +37,8 @@ struct {
 } counters SEC(".maps");
 
 /*
- * The address space each process was last sampled in, and how many of its
- * samples were flagged (low bits; an mm_struct is aligned far beyond 8). The
+ * The address space each process was last sampled in (mixed with its start
+ * time), and how many of its samples were flagged (the low 3 bits). The
  * first two samples from a new one (a new process, an exec, a reused pid) are
  * flagged and wake userspace at once, so that it reads the process's maps
  * while the process still runs: one that lives 20 ms is gone by the next
@@ -107,7 +107,13 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 
 	flags = submit_flags();
 	if (ubytes) {
-		__u64 mm = (__u64)BPF_CORE_READ(task, mm);
+		/*
+		 * The address space and the process's start time: a reused pid may
+		 * get its mm_struct at the very address the exited process's had.
+		 */
+		__u64 mm = ((__u64)BPF_CORE_READ(task, mm) ^
+			    (s->hdr.start_ns * 0x9e3779b97f4a7c15ull)) &
+			   ~7ull;
 		__u64 *seen = bpf_map_lookup_elem(&seen_mm, &tgid);
 
 		if (!seen || (*seen & ~7ull) != mm || (*seen & 7) < 2) {

@@ -20,14 +20,6 @@ fi
 
 start_daemon --window 2s
 
-# share FILE FUNCTION[,FUNCTION...]: the share of FILE's samples whose stack holds one (0..1).
-share() {
-	local all part
-	all=$(sum_of "$1" samples)
-	part=$(sum_of "$1" samples "@$2")
-	awk -v a="$all" -v p="$part" 'BEGIN { printf "%.3f", (a > 0 ? p / a : 0) }'
-}
-at_least() { awk -v v="$1" -v m="$2" 'BEGIN { exit !(v >= m) }'; }
 kernel_failures() {
 	curl -sf "$URL/metrics" |
 		awk '$1 == "sonde_symbolize_failures_total{cause=\"kernel_no_symbol\"}" { print $2 }'

@@ -301,3 +301,12 @@ count_of() { # count_of FILE TYPE FILTER...: second field of pprof_sum, -1 on er
 	r=$(pprof_sum "$@") || r="0 -1"
 	echo "${r#* }"
 }
+
+# share FILE FUNCTION[,FUNCTION...]: the share of FILE's samples whose stack holds one (0..1).
+share() {
+	local all part
+	all=$(sum_of "$1" samples)
+	part=$(sum_of "$1" samples "@$2")
+	awk -v a="$all" -v p="$part" 'BEGIN { printf "%.3f", (a > 0 ? p / a : 0) }'
+}
+at_least() { awk -v v="$1" -v m="$2" 'BEGIN { exit !(v >= m) }'; } # at_least VALUE MIN (floats)

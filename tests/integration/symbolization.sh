@@ -15,14 +15,6 @@ command -v unshare >/dev/null || { echo "FAIL: unshare is missing (util-linux)";
 
 start_daemon --window 2s
 
-# share FILE FUNCTION: the share of FILE's samples whose stack holds FUNCTION (0..1).
-share() {
-	local all part
-	all=$(sum_of "$1" samples)
-	part=$(sum_of "$1" samples "@$2")
-	awk -v a="$all" -v p="$part" 'BEGIN { printf "%.3f", (a > 0 ? p / a : 0) }'
-}
-at_least() { awk -v v="$1" -v m="$2" 'BEGIN { exit !(v >= m) }'; }
 
 # --- JIT code and its perf map. ---
 "$SONDE_WORKLOADS/jit_hog" --seconds 8 >"$TMP/jit.out" &
