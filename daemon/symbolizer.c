@@ -152,7 +152,7 @@ struct elf_file {
 	uint64_t dwarf_batch; /* batch of a failed open: tried again in a later batch */
 };
 
-/* What the last symbolizer__user call found: the file a line look-up reads. */
+/* What the last symbolizer__user_of call found: the file a line look-up reads. */
 struct last_user {
 	const struct sym_frame *frame; /* NULL: the last call returned no user frame */
 	/* The mapped file's entry, NULL for the vDSO, JIT code and unreadable files. */

@@ -145,7 +145,7 @@ int symbolizer__user_of(struct symbolizer *sym, uint32_t pid, uint64_t start_ns,
 
 /*
  * Adds the source file and line to out, the frame that the last call on sym
- * (symbolizer__user) returned, from the DWARF line table of its file or of the
+ * (symbolizer__user or _user_of) returned, from the DWARF line table of its file or of the
  * separate debug file its symbols came from. The DWARF of a file is opened at
  * its first line look-up and kept with its symbol table. 0 with out->file and
  * out->line set; -ENOENT when there is no line information (they stay NULL
