@@ -345,6 +345,8 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		{"sonde_kernel_code_lost_total", "counter",
 		 "PERF_RECORD_KSYMBOL records the kernel lost; kallsyms is read again after.",
 		 ks.lost},
+		{"sonde_kernel_code_malformed_total", "counter",
+		 "PERF_RECORD_KSYMBOL records that could not be parsed, skipped.", ks.malformed},
 		{"sonde_kernel_code_dropped_total", "counter",
 		 "Announced kernel symbols not kept: 65536 live ones are held already.",
 		 ss.ksymbols_dropped},

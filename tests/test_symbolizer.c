@@ -1470,6 +1470,45 @@ static void test_minidebug(void)
 	free(data);
 }
 
+/* Announced kernel code names its range ahead of kallsyms, and keeps it after it went. */
+static void test_ksymbol(void)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	struct symbolizer_stats st;
+	struct sym_frame f;
+	/* Far above any real kernel text, so the real kallsyms cannot answer here. */
+	const uint64_t base = 0xfffffffffe000000ull;
+
+	CHECK(sym != NULL);
+	if (!sym)
+		return;
+	CHECK_EQ_U64(symbolizer__ksymbol(sym, base, 0x100, "bpf_prog_aa_first", false), 0);
+	CHECK_EQ_U64(symbolizer__ksymbol(sym, base + 0x100, 0x100, "bpf_prog_bb_second", false), 0);
+	CHECK_EQ_U64(symbolizer__kernel(sym, base + 0x10, &f), 0);
+	CHECK_STR(f.name, "bpf_prog_aa_first");
+	CHECK_EQ_U64(f.sym_offset, 0x10);
+	CHECK_STR(f.map_path, "[bpf]");
+	CHECK(f.map_start <= base && base + 0x200 <= f.map_limit);
+	CHECK_EQ_U64(symbolizer__kernel(sym, base + 0x100, &f), 0);
+	CHECK_STR(f.name, "bpf_prog_bb_second");
+	/* The first goes: still named, for the windows it ran in. */
+	CHECK_EQ_U64(symbolizer__ksymbol(sym, base, 0x100, "bpf_prog_aa_first", true), 0);
+	CHECK_EQ_U64(symbolizer__kernel(sym, base + 0x10, &f), 0);
+	CHECK_STR(f.name, "bpf_prog_aa_first");
+	/* New code in its memory (overlapping both): the old names go. */
+	CHECK_EQ_U64(symbolizer__ksymbol(sym, base + 0x80, 0x100, "bpf_prog_cc_third", false), 0);
+	CHECK_EQ_U64(symbolizer__kernel(sym, base + 0x90, &f), 0);
+	CHECK_STR(f.name, "bpf_prog_cc_third");
+	CHECK_EQ_U64(symbolizer__kernel(sym, base + 0x10, &f), -ENOENT);
+	CHECK_EQ_U64(symbolizer__ksymbol(sym, base, 0, "empty", false), -EINVAL);
+	CHECK_EQ_U64(symbolizer__ksymbol(sym, UINT64_MAX - 4, 16, "wraps", false), -EINVAL);
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.ksymbols_added, 3);
+	CHECK_EQ_U64(st.ksymbols_gone, 1);
+	CHECK_EQ_U64(st.ksymbol_hits, 4);
+	symbolizer__free(sym);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/sonde-symtest-XXXXXX";
@@ -1487,6 +1526,7 @@ int main(void)
 	test_perfmap_live();
 	test_kernel_fake(dir);
 	test_kernel_real();
+	test_ksymbol();
 	test_user_fixture(FIXTURE_PIE, "/fixture_pie", true, &beta_off);
 	test_user_fixture(FIXTURE_NOPIE, "/fixture_nopie", true, NULL);
 	test_user_fixture(FIXTURE_DYNSYM, "/fixture_dynsym", false, NULL);
