@@ -420,6 +420,7 @@ static __always_inline void switch_btf(void *ctx, bool preempt, struct task_stru
 		 */
 		sl->s.hdr.value += weight;
 		sl->s.hdr.aux += dur;
+		sl->s.hdr.ts_ns = now; /* it belongs where its last wait ended */
 		return;
 	}
 	if (owner) {

@@ -15,7 +15,7 @@ struct bpf_link;
 /* The off-CPU half of a loader: its skeleton, its links and how it was set up. */
 struct loader_offcpu {
 	struct offcpu_bpf *skel;
-	struct bpf_link *links[2]; /* the sched_switch hook, and sys_exit if it completes records */
+	struct bpf_link *links[2]; /* sys_exit if it completes records, then the sched_switch hook */
 	uint32_t n_links;
 	char mode[96];
 };

@@ -100,33 +100,39 @@ static int try_load(struct loader_offcpu *off, const struct loader_opts *opts,
 		goto err_destroy_skel;
 	}
 
-	off->links[0] = attach_prog(btf ? skel->progs.sonde_off_btf : skel->progs.sonde_off_raw,
-				    err, err_len);
-	if (!off->links[0]) {
-		rc = -errno ?: -EINVAL;
-		goto err_destroy_skel;
-	}
-	off->n_links = 1;
+	/*
+	 * The completion program goes first: a record that the switch program
+	 * starts must always find something to finish it. The other way round,
+	 * a thread that blocked between the two attachments (the bpf() call
+	 * itself may wait) held its slot with no sys_exit to free it, and its
+	 * next wait was merged into that stale record.
+	 */
 	sysx = btf ? (done == COMPLETE_SYS_EXIT ? skel->progs.sonde_off_sysx : NULL)
 		   : skel->progs.sonde_off_sysx_h;
 	if (sysx) {
-		off->links[1] = attach_prog(sysx, err, err_len);
-		if (!off->links[1]) {
+		off->links[off->n_links] = attach_prog(sysx, err, err_len);
+		if (!off->links[off->n_links]) {
 			rc = -errno ?: -EINVAL;
-			goto err_destroy_link;
+			goto err_destroy_links;
 		}
-		off->n_links = 2;
+		off->n_links++;
 	}
+	off->links[off->n_links] = attach_prog(
+		btf ? skel->progs.sonde_off_btf : skel->progs.sonde_off_raw, err, err_len);
+	if (!off->links[off->n_links]) {
+		rc = -errno ?: -EINVAL;
+		goto err_destroy_links;
+	}
+	off->n_links++;
 	off->skel = skel;
 	snprintf(off->mode, sizeof(off->mode), "hook %s, storage %s, completion %s",
 		 config__offcpu_hook_name(hook), btf ? "task" : "hash",
 		 btf && done == COMPLETE_TASK_WORK ? "task_work" : "sys_exit");
 	return 0;
 
-err_destroy_link:
-	bpf_link__destroy(off->links[0]);
-	off->links[0] = NULL;
-	off->n_links = 0;
+err_destroy_links:
+	while (off->n_links)
+		bpf_link__destroy(off->links[--off->n_links]);
 err_destroy_skel:
 	offcpu_bpf__destroy(skel);
 	return rc;
@@ -169,9 +175,9 @@ int loader_offcpu__load(struct loader_offcpu *off, const struct loader_opts *opt
 
 void loader_offcpu__unload(struct loader_offcpu *off)
 {
-	for (uint32_t i = 0; i < off->n_links; i++)
-		bpf_link__destroy(off->links[i]);
-	off->n_links = 0;
+	/* The switch hook (attached last) goes first, its completion after it. */
+	while (off->n_links)
+		bpf_link__destroy(off->links[--off->n_links]);
 	offcpu_bpf__destroy(off->skel);
 	off->skel = NULL;
 }

@@ -175,6 +175,10 @@ static void test_offcpu(enum offcpu_hook hook, bool no_task_work, const char *wa
 	CHECK_EQ_U64(t.not_s, 0);
 
 	CHECK(loader__read_offcpu_counters(ld, off) == 0);
+	printf("test_loader: host-wide: %llu emitted, %llu slot busy, %llu stale, %llu dropped\n",
+	       (unsigned long long)off[SONDE_OFF_EMITTED],
+	       (unsigned long long)off[SONDE_OFF_SLOT_BUSY], (unsigned long long)off[SONDE_OFF_STALE],
+	       (unsigned long long)off[SONDE_OFF_RB_DROPS]);
 	CHECK(off[SONDE_OFF_EMITTED] >= 20);
 	CHECK(off[SONDE_OFF_BLOCKED] >= 20);
 	collector__free(coll);
