@@ -369,6 +369,23 @@ const char *loader__blockio_mode(const struct loader *ld)
 	return ld->bio.skel ? ld->bio.mode : "off";
 }
 
+int loader__set_blockio(struct loader *ld, bool on, char *err, size_t err_len)
+{
+	if (!ld->bio.skel) {
+		snprintf(err, err_len, "the block-I/O hooks were not loaded at start-up");
+		return -ENOENT;
+	}
+	if (on)
+		return loader_blockio__attach(&ld->bio, err, err_len);
+	loader_blockio__detach(&ld->bio);
+	return 0;
+}
+
+bool loader__blockio_attached(const struct loader *ld)
+{
+	return ld->bio.skel && ld->bio.n_links > 0;
+}
+
 int loader__sum_percpu_counters(int map_fd, uint64_t *out, size_t n)
 {
 	int n_cpus = libbpf_num_possible_cpus();

@@ -65,6 +65,14 @@ const char *loader__offcpu_mode(const struct loader *ld);
 int loader__blockio_ringbuf_fd(const struct loader *ld);
 /* How block I/O is collected, e.g. "hook tp_btf (block_io_start, block_rq_complete)". */
 const char *loader__blockio_mode(const struct loader *ld);
+/*
+ * Pauses (detaches) or resumes (attaches again) the block-I/O hooks loaded at
+ * start-up, for a reload. 0, -ENOENT if none were loaded, or -errno with a
+ * reason in err (paused then).
+ */
+int loader__set_blockio(struct loader *ld, bool on, char *err, size_t err_len);
+/* Whether the block-I/O hooks are loaded and attached. */
+bool loader__blockio_attached(const struct loader *ld);
 uint32_t loader__ringbuf_bytes(const struct loader *ld);
 uint32_t loader__n_cpus(const struct loader *ld);
 /* Sampling period: nanoseconds for cpu-clock, 0 for frequency-driven events. */

@@ -40,13 +40,49 @@ static bool kernel_has_tracepoint(const char *name)
 	return found;
 }
 
+/*
+ * Attaches the loaded programs, completion last, so that no completion is seen
+ * without its start hook in place. 0 if they already are, or -errno with a
+ * reason in err (and nothing left attached).
+ */
+int loader_blockio__attach(struct loader_blockio *bio, char *err, size_t err_len)
+{
+	int rc;
+
+	if (bio->n_links)
+		return 0;
+	for (uint32_t i = 0; i < bio->n_progs; i++) {
+		bio->links[i] = bpf_program__attach(bio->progs[i]);
+		if (!bio->links[i]) {
+			rc = -errno ?: -EINVAL;
+			snprintf(err, err_len, "attaching %s: %s", bpf_program__name(bio->progs[i]),
+				 strerror(-rc));
+			loader_blockio__detach(bio);
+			return rc;
+		}
+		bio->n_links = i + 1;
+	}
+	return 0;
+}
+
+void loader_blockio__detach(struct loader_blockio *bio)
+{
+	/*
+	 * Start hooks first. A request started before and completed after this
+	 * leaves a record in the in-flight map, which a later request on the
+	 * same slot replaces (counted) or the map's destruction frees.
+	 */
+	for (uint32_t i = 0; i < bio->n_links; i++)
+		bpf_link__destroy(bio->links[i]);
+	bio->n_links = 0;
+}
+
 /* One attempt with a given hook. 0 or -errno with a reason in err. */
 static int try_load(struct loader_blockio *bio, const struct loader_opts *opts,
 		    uint32_t ringbuf_bytes, enum blockio_hook hook, char *err, size_t err_len)
 {
 	uint32_t in_flight = opts->blockio_in_flight ? opts->blockio_in_flight : BLOCKIO_IN_FLIGHT;
 	bool btf = hook == BLOCKIO_HOOK_TP_BTF;
-	struct bpf_program *progs[3];
 	struct blockio_bpf *skel;
 	uint32_t n = 0;
 	int rc;
@@ -84,35 +120,25 @@ static int try_load(struct loader_blockio *bio, const struct loader_opts *opts,
 	}
 
 	if (btf) {
-		progs[n++] = skel->progs.sonde_bio_start;
-		progs[n++] = skel->progs.sonde_bio_done;
+		bio->progs[n++] = skel->progs.sonde_bio_start;
+		bio->progs[n++] = skel->progs.sonde_bio_done;
 	} else {
-		progs[n++] = skel->progs.sonde_bio_insert;
-		progs[n++] = skel->progs.sonde_bio_issue;
-		progs[n++] = skel->progs.sonde_bio_done_raw;
+		bio->progs[n++] = skel->progs.sonde_bio_insert;
+		bio->progs[n++] = skel->progs.sonde_bio_issue;
+		bio->progs[n++] = skel->progs.sonde_bio_done_raw;
 	}
-	/* Completion last, so that no completion is seen without its start hook in place. */
-	for (uint32_t i = 0; i < n; i++) {
-		bio->links[i] = bpf_program__attach(progs[i]);
-		if (!bio->links[i]) {
-			rc = -errno ?: -EINVAL;
-			snprintf(err, err_len, "attaching %s: %s", bpf_program__name(progs[i]),
-				 strerror(-rc));
-			goto err_destroy_links;
-		}
-		bio->n_links = i + 1;
-	}
+	bio->n_progs = n;
+	rc = loader_blockio__attach(bio, err, err_len);
+	if (rc)
+		goto err_destroy_skel;
 	bio->skel = skel;
 	snprintf(bio->mode, sizeof(bio->mode), "hook %s (%s, block_rq_complete)",
 		 config__blockio_hook_name(hook),
 		 btf ? "block_io_start" : "block_rq_insert, block_rq_issue");
 	return 0;
 
-err_destroy_links:
-	for (uint32_t i = 0; i < bio->n_links; i++)
-		bpf_link__destroy(bio->links[i]);
-	bio->n_links = 0;
 err_destroy_skel:
+	bio->n_progs = 0;
 	blockio_bpf__destroy(skel);
 	return rc;
 }
@@ -142,10 +168,8 @@ int loader_blockio__load(struct loader_blockio *bio, const struct loader_opts *o
 
 void loader_blockio__unload(struct loader_blockio *bio)
 {
-	/* Start hooks first: a record left behind is freed with the map. */
-	for (uint32_t i = 0; i < bio->n_links; i++)
-		bpf_link__destroy(bio->links[i]);
-	bio->n_links = 0;
+	loader_blockio__detach(bio);
+	bio->n_progs = 0;
 	blockio_bpf__destroy(bio->skel);
 	bio->skel = NULL;
 }

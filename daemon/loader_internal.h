@@ -15,7 +15,8 @@ struct bpf_link;
 /* The off-CPU half of a loader: its skeleton, its links and how it was set up. */
 struct loader_offcpu {
 	struct offcpu_bpf *skel;
-	struct bpf_link *links[2]; /* sys_exit if it completes records, then the sched_switch hook */
+	struct bpf_link
+		*links[2]; /* sys_exit if it completes records, then the sched_switch hook */
 	uint32_t n_links;
 	char mode[96];
 };
@@ -32,7 +33,9 @@ int loader_offcpu__bpf_stats(const struct loader_offcpu *off, struct loader_bpf_
 /* The block-I/O half: its skeleton, its links (start hooks and completion) and its mode. */
 struct loader_blockio {
 	struct blockio_bpf *skel;
-	struct bpf_link *links[3];
+	struct bpf_program *progs[3]; /* in attach order: start hooks, then completion */
+	uint32_t n_progs;
+	struct bpf_link *links[3]; /* none while paused */
 	uint32_t n_links;
 	char mode[96];
 };
@@ -42,6 +45,10 @@ int loader_blockio__load(struct loader_blockio *bio, const struct loader_opts *o
 			 uint32_t ringbuf_bytes, char *err, size_t err_len);
 /* Detaches and unloads. Accepts a zeroed struct. */
 void loader_blockio__unload(struct loader_blockio *bio);
+/* Attaches the loaded programs again (a no-op if attached); 0 or -errno with a reason. */
+int loader_blockio__attach(struct loader_blockio *bio, char *err, size_t err_len);
+/* Detaches them, keeping them and their maps loaded. Accepts a zeroed struct. */
+void loader_blockio__detach(struct loader_blockio *bio);
 int loader_blockio__ringbuf_fd(const struct loader_blockio *bio);
 int loader_blockio__read_counters(const struct loader_blockio *bio, uint64_t out[SONDE_BIO__MAX]);
 int loader_blockio__bpf_stats(const struct loader_blockio *bio, struct loader_bpf_stats *out);

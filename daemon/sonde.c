@@ -297,6 +297,9 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 bio[SONDE_BIO_STALE]},
 		{"sonde_blockio_records_received_total", "counter",
 		 "Block-I/O records read from the ring buffer.", cs.blockio_events},
+		{"sonde_blockio_attached", "gauge",
+		 "1 while the block-I/O hooks are attached; 0 when off or paused by a reload.",
+		 loader__blockio_attached(s->loader)},
 		{"sonde_samples_malformed_total", "counter",
 		 "Ring-buffer records of unexpected size or kind, dropped.", cs.malformed},
 		{"sonde_ringbuf_read_errors_total", "counter", "Failed reads of the ring buffers.",
@@ -693,6 +696,30 @@ void sonde__set_reload(struct sonde *s, sonde_reload_fn fn, void *ctx)
 	s->reload_ctx = ctx;
 }
 
+/*
+ * Pauses or resumes the block-I/O hooks, which cost a little on every disk
+ * request: an operator may switch them off on an I/O-bound host without a
+ * restart. Hooks that were not loaded at start-up need one.
+ */
+static void reload_blockio(struct sonde *s, bool on)
+{
+	char err[256];
+	int rc;
+
+	rc = loader__set_blockio(s->loader, on, err, sizeof(err));
+	if (rc == -ENOENT) {
+		log_warn("block-I/O profiling was off at start-up; turning it on takes a restart");
+		return;
+	}
+	if (rc) {
+		log_error("block-I/O profiling stays paused: %s", err);
+		s->cfg.blockio = false;
+		return;
+	}
+	s->cfg.blockio = on;
+	log_info("block-I/O profiling %s", on ? "resumed" : "paused");
+}
+
 int sonde__reload(struct sonde *s, const struct config *next)
 {
 	struct config rest = *next;
@@ -726,7 +753,10 @@ int sonde__reload(struct sonde *s, const struct config *next)
 		if (a)
 			log_info("bearer token read from %s", next->auth_token_file);
 	}
+	if (next->blockio != s->cfg.blockio)
+		reload_blockio(s, next->blockio);
 	/* Everything else is fixed at start-up. */
+	rest.blockio = s->cfg.blockio;
 	rest.log_level = s->cfg.log_level;
 	rest.check_config = s->cfg.check_config;
 	memcpy(rest.auth_token_file, s->cfg.auth_token_file, sizeof(rest.auth_token_file));

@@ -177,7 +177,8 @@ static void test_offcpu(enum offcpu_hook hook, bool no_task_work, const char *wa
 	CHECK(loader__read_offcpu_counters(ld, off) == 0);
 	printf("test_loader: host-wide: %llu emitted, %llu slot busy, %llu stale, %llu dropped\n",
 	       (unsigned long long)off[SONDE_OFF_EMITTED],
-	       (unsigned long long)off[SONDE_OFF_SLOT_BUSY], (unsigned long long)off[SONDE_OFF_STALE],
+	       (unsigned long long)off[SONDE_OFF_SLOT_BUSY],
+	       (unsigned long long)off[SONDE_OFF_STALE],
 	       (unsigned long long)off[SONDE_OFF_RB_DROPS]);
 	CHECK(off[SONDE_OFF_EMITTED] >= 20);
 	CHECK(off[SONDE_OFF_BLOCKED] >= 20);
@@ -234,6 +235,29 @@ static int blockio_file(char *path, size_t len, uint32_t *devt)
 		return fd;
 	}
 	return -1;
+}
+
+/* 16 O_DIRECT reads of 4 KiB in a session of their own: how many it counted. */
+static uint64_t blockio_reads_in_session(struct collector *coll, int dfd, void *buf)
+{
+	struct {
+		struct blockio_tally t;
+		uint32_t devt;
+	} tally = {0};
+	struct collector_session *ses;
+	uint64_t start = collector__now_ns();
+	struct agg *agg;
+
+	if (collector__session_open(coll, start, start + 10000000000ull, (uint32_t)getpid(),
+				    COLLECTOR_BLOCKIO, NULL, &ses))
+		return UINT64_MAX;
+	for (int i = 0; i < 16; i++)
+		CHECK(pread(dfd, buf, 4096, (off_t)(i % 8) * 65536 + 4096) == 4096);
+	collector__drain(coll);
+	agg = collector__session_close(coll, ses);
+	agg__for_each(agg, blockio_tally_fn, &tally);
+	agg__free(agg);
+	return tally.t.reads;
 }
 
 /*
@@ -319,6 +343,16 @@ static void test_blockio(enum blockio_hook hook, const char *want_mode)
 	CHECK(bio[SONDE_BIO_EMITTED] >= 24);
 	CHECK_EQ_U64(bio[SONDE_BIO_RB_DROPS], 0);
 	CHECK_EQ_U64(bio[SONDE_BIO_TABLE_FULL], 0);
+
+	/* Paused by a reload, the hooks see nothing; resumed, they count again. */
+	CHECK(loader__blockio_attached(ld));
+	CHECK(loader__set_blockio(ld, false, err, sizeof(err)) == 0);
+	CHECK(!loader__blockio_attached(ld));
+	CHECK_EQ_U64(blockio_reads_in_session(coll, dfd, buf), 0);
+	CHECK(loader__set_blockio(ld, true, err, sizeof(err)) == 0);
+	CHECK(loader__set_blockio(ld, true, err, sizeof(err)) == 0); /* already attached */
+	CHECK(loader__blockio_attached(ld));
+	CHECK_EQ_U64(blockio_reads_in_session(coll, dfd, buf), 16);
 	collector__free(coll);
 	loader__free(ld);
 out_close:
@@ -402,7 +436,13 @@ static void test_blockio_sampled(enum blockio_hook hook)
 	       config__blockio_hook_name(hook), (unsigned long long)issued,
 	       (unsigned long long)counted, (unsigned long long)bio[SONDE_BIO_SAMPLED_OUT],
 	       (unsigned long long)bio[SONDE_BIO_STARTED]);
-	CHECK(bio[SONDE_BIO_SAMPLED_OUT] > issued / 4);
+	/*
+	 * Each CPU keeps its own rate: a reader that the scheduler moves between
+	 * CPUs (on a busy host) starts a CPU's second unsampled, so how many are
+	 * left out varies (18-62 % seen). That it samples at all is checked here;
+	 * the estimate below is what must hold.
+	 */
+	CHECK(bio[SONDE_BIO_SAMPLED_OUT] > issued / 10);
 	CHECK(counted >= issued * 85 / 100 && counted <= issued * 115 / 100);
 	CHECK_EQ_U64(bio[SONDE_BIO_TABLE_FULL], 0);
 	collector__free(coll);

@@ -179,4 +179,31 @@ check "--no-blockio: /debug/pprof/blockio answers 404" \
 check "--no-blockio: the 404 says why" grep -q -- '--no-blockio' "$TMP/off.txt"
 stop_and_check off
 
+# --- 4. Paused and resumed by a reload (SIGHUP with no-blockio in the settings file). ---
+direct_io() { # 64 O_DIRECT writes of 4 KiB to the disk under test
+	dd if=/dev/zero of="$DIR/sonde-pause.$$" bs=4k count=64 oflag=direct status=none
+	rm -f "$DIR/sonde-pause.$$"
+}
+printf 'no-blockio = false\n' >"$TMP/pause.conf"
+start_daemon --config "$TMP/pause.conf"
+check "reload: attached at start" test "$(metric sonde_blockio_attached)" = 1
+printf 'no-blockio = true\n' >"$TMP/pause.conf"
+kill -HUP "$DAEMON_PID"
+check "reload: paused" wait_for_line "$TMP/daemon.log" 'block-I/O profiling paused'
+check "reload: /metrics says detached" test "$(metric sonde_blockio_attached)" = 0
+s0=$(metric sonde_blockio_started_total)
+direct_io
+s1=$(metric sonde_blockio_started_total)
+check "reload: paused hooks see no request ($s0 -> $s1)" test "$s1" = "$s0"
+check "reload: the endpoint still answers while paused" \
+	test "$(curl -s -o /dev/null -w '%{http_code}' "$URL/debug/pprof/blockio?seconds=1")" = 200
+printf 'no-blockio = false\n' >"$TMP/pause.conf"
+kill -HUP "$DAEMON_PID"
+check "reload: resumed" wait_for_line "$TMP/daemon.log" 'block-I/O profiling resumed'
+check "reload: /metrics says attached" test "$(metric sonde_blockio_attached)" = 1
+direct_io
+s2=$(metric sonde_blockio_started_total)
+check "reload: resumed hooks count again ($s1 -> $s2)" test "$s2" -ge $((s1 + 64))
+stop_and_check reload
+
 finish
