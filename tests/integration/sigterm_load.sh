@@ -70,10 +70,11 @@ check "exits with status 0" test "$RC" = 0
 check "exits within $((STOP_BOUND_MS / 1000)) s of SIGTERM under load" test "$STOP_MS" -lt "$STOP_BOUND_MS"
 check "every BPF program of the daemon is released" daemon_progs_released
 
-# Every client is done within 2 s more: answered, or cut (curl's 000), never left hanging.
+# Every blocking client and query loop is done within 2 s more: answered, or cut
+# (curl's 000), never left hanging.
 all_done() {
 	local f
-	for f in "$TMP"/c/block*.code "$TMP"/c/slow*.code; do [ -s "$f" ] || return 1; done
+	for f in "$TMP"/c/block*.code; do [ -s "$f" ] || return 1; done
 	[ "$(ls "$TMP"/c/loop*.done 2>/dev/null | wc -l)" -eq 8 ]
 }
 DEADLINE=$(($(date +%s%N) + 2000000000))
@@ -82,17 +83,27 @@ while ! all_done && [ "$(date +%s%N)" -lt "$DEADLINE" ]; do
 done
 kill "$HOG" 2>/dev/null || true
 LEFT=0
-for f in "$TMP"/c/block*.code "$TMP"/c/slow*.code; do
+for f in "$TMP"/c/block*.code; do
 	[ -s "$f" ] || LEFT=$((LEFT + 1))
 done
 LOOPS=$(ls "$TMP"/c/loop*.done 2>/dev/null | wc -l)
+# A slow reader may still be reading, at 1 KiB/s, what the kernel buffered for it
+# before the daemon exited (more on a busy host, where profiles are larger): that
+# is its own pace, not a hang. The daemon's side is over, so each must end by
+# itself, within its own 40 s limit, answered or cut.
+SLOW_DEADLINE=$(($(date +%s%N) + 45000000000))
+for f in "$TMP"/c/slow*.code; do
+	while ! [ -s "$f" ] && [ "$(date +%s%N)" -lt "$SLOW_DEADLINE" ]; do
+		sleep 0.2
+	done
+done
 echo "clients: $(cat "$TMP"/c/block*.code | sort | uniq -c | tr '\n' ' ') (blocking);" \
 	"$(cat "$TMP"/c/slow*.code | sort | uniq -c | tr '\n' ' ') (slow); $LOOPS of 8 query loops ended"
-check "no blocking or slow client is left hanging" test "$LEFT" -eq 0
+check "no blocking client is left hanging" test "$LEFT" -eq 0
 check "every query loop ended" test "$LOOPS" -eq 8
 # Slow readers: their answer was started (200) before the end, or they were cut (000).
-check "each slow reader was answered or cut" \
-	test "$(cat "$TMP"/c/slow*.code | grep -cvxE '200|000' || true)" -eq 0
+check "each slow reader was answered or cut" sh -c \
+	"for f in '$TMP'/c/slow*.code; do grep -qxE '200|000' \"\$f\" || exit 1; done"
 # A cut request gets no status (000); an answered one a 200 whose body go tool pprof reads.
 BAD=0
 for f in "$TMP"/c/block*.code; do
