@@ -64,6 +64,14 @@ sonde_prog_ids() {
 }
 
 # start_daemon [ARGS...]: runs sonde on a free loopback port, sets PORT and URL.
+# sanitized_build: whether $SONDE_BIN is the ASan build. Not `ldd | grep -q`: under
+# pipefail, grep leaving early made ldd die of SIGPIPE now and then, and a sanitized
+# run got the plain build's bounds.
+sanitized_build() {
+	case "$(ldd "$SONDE_BIN" 2>/dev/null)" in *libasan*) return 0 ;; esac
+	return 1
+}
+
 start_daemon() {
 	"$SONDE_BIN" --listen 127.0.0.1:0 "$@" 2>"$TMP/daemon.log" &
 	DAEMON_PID=$!

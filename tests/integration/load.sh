@@ -22,7 +22,7 @@ command -v python3 >/dev/null || { echo "FAIL: python3 is missing; make test ins
 # sanitized bound only catches a hang; the latency figure is the production build's.
 HZ_P99_MS=250
 RSS_SLACK_KIB=32768
-if ldd "$SONDE_BIN" 2>/dev/null | grep -q libasan; then
+if sanitized_build; then
 	HZ_P99_MS=8000
 	RSS_SLACK_KIB=524288
 	echo "sanitized build: /healthz p99 bound $HZ_P99_MS ms, RSS slack $((RSS_SLACK_KIB / 1024)) MiB"

@@ -15,7 +15,7 @@ require_bpf
 # ASan): there the bounds only catch a hang.
 STOP_BOUND_MS=2000
 HZ_TIMEOUT_S=2
-if ldd "$SONDE_BIN" 2>/dev/null | grep -q libasan; then
+if sanitized_build; then
 	STOP_BOUND_MS=10000
 	HZ_TIMEOUT_S=10
 	echo "sanitized build: exit bound $STOP_BOUND_MS ms, /healthz timeout $HZ_TIMEOUT_S s"
