@@ -60,6 +60,14 @@ struct pp_function {
 struct pp_location {
 	uint64_t mapping_id;
 	uint64_t address;
+	size_t line_off; /* into lines */
+	uint32_t n_lines;
+};
+
+/* A location being looked up: the first Line's function tells mapping-less ones apart. */
+struct location_key {
+	uint64_t mapping_id;
+	uint64_t address;
 	uint64_t function_id; /* 0: no Line */
 };
 
@@ -112,6 +120,8 @@ struct pprof_builder {
 	struct pp_location *locations;
 	size_t n_locations, cap_locations;
 	struct index_table location_index;
+	struct pprof_line *lines; /* every location's Lines, one run each */
+	size_t n_lines, cap_lines;
 
 	struct pp_sample *samples;
 	size_t n_samples, cap_samples;
@@ -479,6 +489,7 @@ void pprof_builder__free(struct pprof_builder *b)
 	index_table__free(&b->function_index);
 	free(b->locations);
 	index_table__free(&b->location_index);
+	free(b->lines);
 	free(b->samples);
 	index_table__free(&b->sample_index);
 	free(b->location_ids);
@@ -575,30 +586,34 @@ uint64_t pprof_builder__function(struct pprof_builder *b, const char *name, cons
 
 static bool location_eq(const struct pprof_builder *b, size_t index, const void *key)
 {
-	const struct pp_location *l = &b->locations[index], *k = key;
+	const struct pp_location *l = &b->locations[index];
+	const struct location_key *k = key;
+	uint64_t fn = l->n_lines ? b->lines[l->line_off].function_id : 0;
 
 	/* Without a mapping the address names no code: the function tells locations apart. */
 	return l->mapping_id == k->mapping_id && l->address == k->address &&
-	       (k->mapping_id || l->function_id == k->function_id);
+	       (k->mapping_id || fn == k->function_id);
 }
 
-uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
-				 uint64_t function_id)
+uint64_t pprof_builder__location_lines(struct pprof_builder *b, uint64_t mapping_id,
+				       uint64_t address, const struct pprof_line *lines,
+				       size_t n_lines)
 {
-	struct pp_location key = {
-		.mapping_id = mapping_id,
-		.address = address,
-		.function_id = function_id,
-	};
+	struct location_key key = {.mapping_id = mapping_id, .address = address};
 	struct pp_location *locations;
+	struct pprof_line *pool;
 	uint64_t hash, *slot;
 
 	/* Unknown ids would make consumers reject the whole profile. */
-	if (!b || mapping_id > b->n_mappings || function_id > b->n_functions)
+	if (!b || mapping_id > b->n_mappings || (n_lines && !lines) || n_lines > UINT32_MAX)
 		return 0;
+	key.function_id = n_lines ? lines[0].function_id : 0;
+	for (size_t i = 0; i < n_lines; i++)
+		if (!lines[i].function_id || lines[i].function_id > b->n_functions)
+			return 0;
 	hash = hash_u64(hash_u64(0x9e3779b97f4a7c15ull, mapping_id), address);
 	if (!mapping_id)
-		hash = hash_u64(hash, function_id);
+		hash = hash_u64(hash, key.function_id);
 	slot = index_table__find(&b->location_index, hash, location_eq, b, &key);
 	if (!slot)
 		return 0;
@@ -611,9 +626,29 @@ uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, u
 	if (!locations)
 		return 0;
 	b->locations = locations;
-	b->locations[b->n_locations] = key;
+	pool = array_grow(b->lines, &b->cap_lines, b->n_lines, n_lines, sizeof(*pool));
+	if (!pool)
+		return 0;
+	b->lines = pool;
+	if (n_lines)
+		memcpy(b->lines + b->n_lines, lines, n_lines * sizeof(*lines));
+	b->locations[b->n_locations] = (struct pp_location){
+		.mapping_id = mapping_id,
+		.address = address,
+		.line_off = b->n_lines,
+		.n_lines = (uint32_t)n_lines,
+	};
+	b->n_lines += n_lines;
 	index_table__insert(&b->location_index, slot, hash, b->n_locations);
 	return ++b->n_locations;
+}
+
+uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
+				 uint64_t function_id)
+{
+	struct pprof_line line = {.function_id = function_id};
+
+	return pprof_builder__location_lines(b, mapping_id, address, &line, function_id ? 1 : 0);
 }
 
 static bool sample_eq(const struct pprof_builder *b, size_t index, const void *key)
@@ -875,8 +910,8 @@ static int pb_view__alloc(struct pb_view *v, const struct pprof_builder *b)
 	v->function_ptrs = alloc_array(b->n_functions, sizeof(*v->function_ptrs));
 	v->locations = alloc_array(b->n_locations, sizeof(*v->locations));
 	v->location_ptrs = alloc_array(b->n_locations, sizeof(*v->location_ptrs));
-	v->lines = alloc_array(b->n_locations, sizeof(*v->lines));
-	v->line_ptrs = alloc_array(b->n_locations, sizeof(*v->line_ptrs));
+	v->lines = alloc_array(b->n_lines, sizeof(*v->lines));
+	v->line_ptrs = alloc_array(b->n_lines, sizeof(*v->line_ptrs));
 	v->samples = alloc_array(b->n_samples, sizeof(*v->samples));
 	v->sample_ptrs = alloc_array(b->n_samples, sizeof(*v->sample_ptrs));
 	v->labels = alloc_array(b->n_labels, sizeof(*v->labels));
@@ -930,6 +965,12 @@ static void pb_view__fill(struct pb_view *v, struct pprof_builder *b,
 		f->filename = src->filename;
 		v->function_ptrs[i] = f;
 	}
+	for (size_t i = 0; i < b->n_lines; i++) {
+		perftools__profiles__line__init(&v->lines[i]);
+		v->lines[i].function_id = b->lines[i].function_id;
+		v->lines[i].line = b->lines[i].line;
+		v->line_ptrs[i] = &v->lines[i];
+	}
 	for (size_t i = 0; i < b->n_locations; i++) {
 		Perftools__Profiles__Location *l = &v->locations[i];
 		const struct pp_location *src = &b->locations[i];
@@ -938,12 +979,14 @@ static void pb_view__fill(struct pb_view *v, struct pprof_builder *b,
 		l->id = i + 1;
 		l->mapping_id = src->mapping_id;
 		l->address = src->address;
-		if (src->function_id) {
-			perftools__profiles__line__init(&v->lines[i]);
-			v->lines[i].function_id = src->function_id;
-			v->line_ptrs[i] = &v->lines[i];
-			l->n_line = 1;
-			l->line = &v->line_ptrs[i];
+		l->n_line = src->n_lines;
+		l->line = src->n_lines ? &v->line_ptrs[src->line_off] : NULL;
+		for (uint32_t j = 0; j < src->n_lines && src->mapping_id; j++) {
+			if (b->lines[src->line_off + j].line > 0) {
+				v->mappings[src->mapping_id - 1].has_filenames = true;
+				v->mappings[src->mapping_id - 1].has_line_numbers = true;
+				break;
+			}
 		}
 		v->location_ptrs[i] = l;
 	}

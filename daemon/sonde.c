@@ -369,6 +369,16 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 ss.perfmap_errors},
 		{"sonde_perfmap_bad_lines_total", "counter", "Malformed perf-map lines skipped.",
 		 ss.perfmap_bad_lines},
+		{"sonde_symbolize_lines_total", "counter",
+		 "Named user frames given a source file and line from DWARF.", ss.line_hits},
+		{"sonde_symbolize_lines_missing_total", "counter",
+		 "Named user frames left without a line: their file has no DWARF, or it has no "
+		 "line for them.",
+		 ss.line_misses},
+		{"sonde_dwarf_errors_total", "counter",
+		 "Files whose DWARF could not be opened: unreadable, corrupt, or a debug "
+		 "file whose build ID changed.",
+		 ss.dwarf_errors},
 	};
 	const struct labelled_metric labelled[] = {
 		{"sonde_symbolize_failures_total",

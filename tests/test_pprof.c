@@ -685,10 +685,78 @@ static void test_label_refs(void)
 	pprof_builder__free(b);
 }
 
+/* Source lines, inlined calls as Lines innermost first, and the mapping flags they set. */
+static void test_lines(void)
+{
+	struct pprof_builder *b = pprof_builder__new(&cpu_opts);
+	struct strbuf body = STRBUF_INIT;
+	Perftools__Profiles__Profile *p;
+	struct pprof_line lines[2];
+	uint64_t m_app, m_lib, f_inl, f_outer, f_static1, f_static2, f_lib, loc[3];
+	int64_t v[2] = {1, 10};
+
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	m_app = pprof_builder__mapping(b, 0x400000, 0x500000, 0, "/bin/app", "ab", true);
+	m_lib = pprof_builder__mapping(b, 0x7f0000, 0x7f1000, 0, "/lib/x.so", "cd", true);
+	f_inl = pprof_builder__function(b, "work_unit", "work_unit", "/src/app.c");
+	f_outer = pprof_builder__function(b, "hot", "hot", "/src/app.c");
+	/* Two static functions of one name in two files are two functions. */
+	f_static1 = pprof_builder__function(b, "helper", "helper", "/src/a.c");
+	f_static2 = pprof_builder__function(b, "helper", "helper", "/src/b.c");
+	f_lib = pprof_builder__function(b, "memcpy", "memcpy", "");
+	CHECK(f_static1 && f_static2 && f_static1 != f_static2);
+	lines[0] = (struct pprof_line){.function_id = f_inl, .line = 48};
+	lines[1] = (struct pprof_line){.function_id = f_outer, .line = 61};
+	loc[0] = pprof_builder__location_lines(b, m_app, 0x401000, lines, 2);
+	lines[0] = (struct pprof_line){.function_id = f_static2, .line = 7};
+	loc[1] = pprof_builder__location_lines(b, m_app, 0x402000, lines, 1);
+	loc[2] = pprof_builder__location(b, m_lib, 0x7f0100, f_lib);
+	CHECK(loc[0] && loc[1] && loc[2]);
+	/* Deduplicated on the address; unknown functions are refused. */
+	CHECK_EQ_U64(pprof_builder__location_lines(b, m_app, 0x401000, lines, 1), loc[0]);
+	lines[0].function_id = 99;
+	CHECK_EQ_U64(pprof_builder__location_lines(b, m_app, 0x403000, lines, 1), 0);
+	lines[0].function_id = 0;
+	CHECK_EQ_U64(pprof_builder__location_lines(b, m_app, 0x403000, lines, 1), 0);
+	CHECK_EQ_U64(pprof_builder__location_lines(b, m_app, 0x403000, NULL, 1), 0);
+	CHECK_EQ_U64(pprof_builder__sample(b, loc, 3, v, NULL, 0), 0);
+
+	CHECK_EQ_U64(pprof_builder__encode(b, true, &body), 0);
+	p = decode(&body);
+	if (p && p->n_location == 3 && p->n_mapping == 2) {
+		const Perftools__Profiles__Location *l = p->location[loc[0] - 1];
+
+		CHECK_EQ_U64(l->n_line, 2);
+		if (l->n_line == 2) {
+			CHECK_EQ_U64(l->line[0]->function_id, f_inl);
+			CHECK_EQ_U64(l->line[0]->line, 48);
+			CHECK_EQ_U64(l->line[1]->function_id, f_outer);
+			CHECK_EQ_U64(l->line[1]->line, 61);
+		}
+		l = p->location[loc[1] - 1];
+		CHECK(l->n_line == 1 && l->line[0]->line == 7);
+		CHECK_STR(str_at(p, p->function[f_static2 - 1]->filename), "/src/b.c");
+		CHECK_EQ_U64(p->location[loc[2] - 1]->line[0]->line, 0);
+		/* A mapping with line numbers says so; one without does not. */
+		CHECK(p->mapping[m_app - 1]->has_line_numbers &&
+		      p->mapping[m_app - 1]->has_filenames);
+		CHECK(!p->mapping[m_lib - 1]->has_line_numbers);
+		CHECK(!p->mapping[m_lib - 1]->has_filenames);
+	}
+	CHECK(p && p->n_location == 3 && p->n_mapping == 2);
+	if (p)
+		perftools__profiles__profile__free_unpacked(p, NULL);
+	strbuf__release(&body);
+	pprof_builder__free(b);
+}
+
 int main(void)
 {
 	test_args();
 	test_label_refs();
+	test_lines();
 	test_round_trip();
 	test_plain();
 	test_empty();

@@ -38,6 +38,9 @@
 #define FIXTURE_DYNSYM SONDE_FIXTURE_DIR "/fixture_dynsym"
 #define FIXTURE_MINI   SONDE_FIXTURE_DIR "/fixture_minidebug"
 #define FIXTURE_LIB    SONDE_FIXTURE_DIR "/libfixture_lib.so"
+/* fixture_pie stripped; its symbols and DWARF under FIXTURE_DEBUG_DIR/.build-id. */
+#define FIXTURE_STRIPPED  SONDE_FIXTURE_DIR "/fixture_stripped"
+#define FIXTURE_DEBUG_DIR SONDE_FIXTURE_DIR "/debug"
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -144,6 +147,7 @@ static uint64_t inode_of(const char *path)
 
 struct fixture_addrs {
 	uint64_t alpha, local, alpha_return, beta, gamma;
+	uint64_t inlined_return; /* in fixture_exe_inlined, inlined into fixture_exe_outer */
 };
 
 struct child {
@@ -199,6 +203,8 @@ static int child__spawn(const char *path, struct child *c, struct fixture_addrs 
 			a->local = v;
 		else if (!strcmp(name, "alpha_return"))
 			a->alpha_return = v;
+		else if (!strcmp(name, "inlined_return"))
+			a->inlined_return = v;
 		else if (!strcmp(name, "fixture_lib_beta"))
 			a->beta = v;
 		else if (!strcmp(name, "fixture_lib_gamma"))
@@ -827,6 +833,184 @@ static void test_self_libc(void)
 		CHECK(f.name != NULL && strstr(f.name, "getppid") != NULL);
 		CHECK_EQ_U64(f.sym_offset, 1);
 	}
+	symbolizer__free(sym);
+}
+
+/* ---- source lines (DWARF) ---- */
+
+/* The 1-based number of the first line of path at or after line from holding needle; 0: none. */
+static unsigned int source_line(const char *path, const char *needle, unsigned int from)
+{
+	char line[1024];
+	unsigned int n = 0, found = 0;
+	FILE *fp = fopen(path, "re");
+
+	if (!fp)
+		return 0;
+	while (!found && fgets(line, sizeof(line), fp))
+		if (++n >= from && strstr(line, needle))
+			found = n;
+	fclose(fp);
+	return found;
+}
+
+/* The lines of the function whose definition starts with head: [*first, *last]. */
+static bool function_lines(const char *path, const char *head, unsigned int *first,
+			   unsigned int *last)
+{
+	*first = source_line(path, head, 1);
+	*last = *first ? source_line(path, "}", *first) : 0;
+	if (!*first || !*last)
+		fprintf(stderr, "%s: no function %s\n", path, head);
+	return *first && *last;
+}
+
+/* Looks up addr and its line: the file must end with file_suffix, the line be in [lo, hi]. */
+static void check_line(struct symbolizer *sym, pid_t pid, uint64_t addr, const char *file_suffix,
+		       unsigned int lo, unsigned int hi)
+{
+	struct sym_frame f;
+
+	CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)pid, addr, &f), 0);
+	CHECK_EQ_U64(symbolizer__user_line(sym, &f), 0);
+	if (!ends_with(f.file, file_suffix) || f.line < lo || f.line > hi)
+		fprintf(stderr, "%#llx: %s:%u, want *%s:%u-%u\n", (unsigned long long)addr,
+			f.file ? f.file : "(null)", f.line, file_suffix, lo, hi);
+	CHECK(ends_with(f.file, file_suffix));
+	CHECK(f.file && f.file[0] == '/'); /* absolute: pprof -list reads it */
+	CHECK(f.line >= lo && f.line <= hi);
+}
+
+/*
+ * The fixture's functions and return address get their source lines, from
+ * the executable's own DWARF or, with debug_dir, from its separate debug file.
+ */
+static void test_user_lines(const char *exe, const char *debug_dir)
+{
+	static const char exe_src[] = SONDE_SOURCE_DIR "/tests/fixtures/fixture_exe.c";
+	static const char lib_src[] = SONDE_SOURCE_DIR "/tests/fixtures/fixture_lib.c";
+	struct symbolizer_opts opts = {.debug_dir = debug_dir};
+	struct symbolizer *sym = symbolizer__new(&opts);
+	unsigned int a_lo, a_hi, b_lo, b_hi, call, inl_line, inl_call;
+	struct symbolizer_stats st;
+	struct fixture_addrs a;
+	struct sym_frame f;
+	struct child c;
+
+	CHECK(sym != NULL);
+	if (!sym)
+		return;
+	CHECK(function_lines(exe_src, "void *fixture_exe_alpha(void)\n", &a_lo, &a_hi));
+	CHECK(function_lines(lib_src, "void *fixture_lib_beta(void)\n", &b_lo, &b_hi));
+	call = source_line(exe_src, "= fixture_lib_beta();", a_lo);
+	CHECK(call > a_lo && call < a_hi);
+	inl_line = source_line(exe_src, "return fixture_lib_beta();", 1);
+	inl_call = source_line(exe_src, "= fixture_exe_inlined();", 1);
+	CHECK(inl_line && inl_call);
+	if (child__spawn(exe, &c, &a)) {
+		CHECK(0);
+		symbolizer__free(sym);
+		return;
+	}
+	check_line(sym, c.pid, a.alpha, "/tests/fixtures/fixture_exe.c", a_lo, a_hi);
+	/* The call that a return address follows, to the line. */
+	check_line(sym, c.pid, a.alpha_return - 1, "/tests/fixtures/fixture_exe.c", call, call);
+	check_line(sym, c.pid, a.beta + 2, "/tests/fixtures/fixture_lib.c", b_lo, b_hi);
+	/* Inlined code: the inlined function, where it was inlined, and the function around. */
+	CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)c.pid, a.inlined_return - 1, &f), 0);
+	CHECK_STR(f.name, "fixture_exe_outer");
+	CHECK_EQ_U64(symbolizer__user_line(sym, &f), 0);
+	CHECK(ends_with(f.file, "/tests/fixtures/fixture_exe.c"));
+	CHECK_EQ_U64(f.line, inl_line);
+	CHECK_EQ_U64(f.n_inlined, 1);
+	if (f.n_inlined == 1) {
+		CHECK_STR(f.inlined[0].name, "fixture_exe_inlined");
+		CHECK(ends_with(f.inlined[0].call_file, "/tests/fixtures/fixture_exe.c"));
+		CHECK_EQ_U64(f.inlined[0].call_line, inl_call);
+	}
+	/* Code that is not inlined has no chain. */
+	CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)c.pid, a.alpha_return - 1, &f), 0);
+	CHECK_EQ_U64(symbolizer__user_line(sym, &f), 0);
+	CHECK_EQ_U64(f.n_inlined, 0);
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.line_hits, 5);
+	CHECK_EQ_U64(st.line_misses, 0);
+	CHECK_EQ_U64(st.dwarf_errors, 0);
+	CHECK_EQ_U64(st.debug_files, debug_dir ? 1 : 0);
+
+	/* Only the frame the last look-up returned can be given a line. */
+	CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)c.pid, a.alpha, &f), 0);
+	CHECK_EQ_U64(symbolizer__kernel(sym, 0, &f), -ENOENT);
+	CHECK_EQ_U64(symbolizer__user_line(sym, &f), -EINVAL);
+	CHECK(f.file == NULL && f.line == 0);
+	CHECK_EQ_U64(child__reap(&c), 0);
+	symbolizer__free(sym);
+}
+
+/* A file without DWARF: no line, counted, and its DWARF looked for only once. */
+static void test_user_no_lines(void)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	struct symbolizer_stats st;
+	struct fixture_addrs a;
+	struct sym_frame f;
+	struct child c;
+
+	CHECK(sym != NULL);
+	if (!sym)
+		return;
+	if (child__spawn(FIXTURE_DYNSYM, &c, &a)) {
+		CHECK(0);
+		symbolizer__free(sym);
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)c.pid, a.alpha, &f), 0);
+		CHECK_STR(f.name, "fixture_exe_alpha");
+		CHECK_EQ_U64(symbolizer__user_line(sym, &f), -ENOENT);
+		CHECK(f.file == NULL && f.line == 0);
+		symbolizer__begin(sym);
+	}
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.line_hits, 0);
+	CHECK_EQ_U64(st.line_misses, 2);
+	CHECK_EQ_U64(st.dwarf_errors, 0);
+	CHECK_EQ_U64(child__reap(&c), 0);
+	symbolizer__free(sym);
+}
+
+/* This test's own code, as the build compiled it (optimized in a plain build). */
+static unsigned int probe_call_line;
+
+static __attribute__((noinline)) uint64_t line_probe_callee(void)
+{
+	return (uint64_t)(uintptr_t)__builtin_return_address(0);
+}
+
+static __attribute__((noinline)) uint64_t line_probe(volatile uint64_t *sink)
+{
+	uint64_t ra;
+
+	probe_call_line = __LINE__, ra = line_probe_callee();
+	*sink = ra;
+	return ra;
+}
+
+static void test_self_lines(void)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	volatile uint64_t sink = 0;
+	uint64_t ra = line_probe(&sink);
+	struct sym_frame f;
+
+	CHECK(sym != NULL);
+	if (!sym)
+		return;
+	CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)getpid(), ra - 1, &f), 0);
+	CHECK_STR(f.name, "line_probe");
+	CHECK_EQ_U64(symbolizer__user_line(sym, &f), 0);
+	CHECK(ends_with(f.file, "/tests/test_symbolizer.c"));
+	CHECK_EQ_U64(f.line, probe_call_line);
 	symbolizer__free(sym);
 }
 
@@ -1537,6 +1721,11 @@ int main(void)
 	test_deleted_exe(dir);
 	test_vdso();
 	test_self_libc();
+	test_user_lines(FIXTURE_PIE, NULL);
+	test_user_lines(FIXTURE_NOPIE, NULL);
+	test_user_lines(FIXTURE_STRIPPED, FIXTURE_DEBUG_DIR);
+	test_user_no_lines();
+	test_self_lines();
 	test_missing_pid(dir);
 	if (beta_off) {
 		test_exited(dir, beta_off, 0, true);	 /* the default: 10 minutes */
