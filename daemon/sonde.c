@@ -379,6 +379,16 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 "Files whose DWARF could not be opened: unreadable, corrupt, or a debug "
 		 "file whose build ID changed.",
 		 ss.dwarf_errors},
+		{"sonde_line_cache_hits_total", "counter",
+		 "Line look-ups answered from the cache of (file, address) lines, without DWARF.",
+		 ss.line_cache_hits},
+		{"sonde_line_cache_evictions_total", "counter",
+		 "Addresses whose cached lines were dropped for room (least recently used).",
+		 ss.line_cache_evictions},
+		{"sonde_line_cache_entries", "gauge", "Addresses whose source lines are cached.",
+		 ss.line_cache_entries},
+		{"sonde_line_cache_bytes", "gauge", "Memory held by the cache of source lines.",
+		 ss.line_cache_bytes},
 	};
 	const struct labelled_metric labelled[] = {
 		{"sonde_symbolize_failures_total",

@@ -45,6 +45,7 @@
 #include <linux/openat2.h>
 
 #include "clock.h"
+#include "linecache.h"
 #include "symbolizer_internal.h"
 
 #define DEFAULT_MAX_ELF_FILES 128
@@ -150,6 +151,7 @@ struct elf_file {
 	struct sym_dwarf dwarf;
 	int dwarf_err;	      /* 0 open, 1 never tried, < 0 the open failed (-ENODATA: no DWARF) */
 	uint64_t dwarf_batch; /* batch of a failed open: tried again in a later batch */
+	uint64_t dwarf_id;    /* this opening's lines in sym->lines; 0 when not open */
 };
 
 /* What the last symbolizer__user_of call found: the file a line look-up reads. */
@@ -171,6 +173,9 @@ struct symbolizer {
 	struct maps_entry scratch;		   /* one maps line, too big for the stack */
 	struct last_user last;			   /* valid until the next call */
 	struct sym_inline inlined[SYM_MAX_INLINE]; /* of the last line look-up */
+	/* Lines of (DWARF opening, address), across batches; entries go with their DWARF. */
+	struct linecache *lines;
+	uint64_t next_dwarf_id;
 
 	struct ksyms ksyms;
 	int ksyms_err;	      /* 0 loaded, 1 never tried, < 0 the last load failed */
@@ -979,9 +984,12 @@ static size_t elf_key__hash(const struct elf_key *k)
 	return hash_u64(k->inode ^ hash_u64((uint64_t)k->dev_major << 32 | k->dev_minor));
 }
 
-/* Forgets f's DWARF and debug file, for a load of the file afresh. */
-static void elf_file__clear_dwarf(struct elf_file *f)
+/* Forgets f's DWARF, its cached lines and debug file, for a load of the file afresh. */
+static void elf_file__clear_dwarf(struct symbolizer *sym, struct elf_file *f)
 {
+	if (f->dwarf_id)
+		linecache__drop_owner(sym->lines, f->dwarf_id);
+	f->dwarf_id = 0;
 	sym_dwarf__release(&f->dwarf);
 	free(f->debug_path);
 	f->debug_path = NULL;
@@ -989,11 +997,11 @@ static void elf_file__clear_dwarf(struct elf_file *f)
 	f->dwarf_err = 1;
 }
 
-static void elf_file__free(struct elf_file *f)
+static void elf_file__free(struct symbolizer *sym, struct elf_file *f)
 {
 	if (!f)
 		return;
-	elf_file__clear_dwarf(f);
+	elf_file__clear_dwarf(sym, f);
 	elf_image__release(&f->img);
 	free(f);
 }
@@ -1013,7 +1021,7 @@ static bool elf_cache__evict(struct symbolizer *sym)
 		*pp = victim->hnext;
 	lru__del(&victim->lru);
 	sym->nr_elf--;
-	elf_file__free(victim);
+	elf_file__free(sym, victim);
 	sym->stats.elf_cache_evictions++;
 	return true;
 }
@@ -1196,7 +1204,7 @@ static struct elf_file *elf_cache__lookup(struct symbolizer *sym, uint32_t pid,
 	lru__touch(&sym->elf_lru, &f->lru);
 	f->batch = sym->batch;
 	elf_image__release(&f->img);
-	elf_file__clear_dwarf(f);
+	elf_file__clear_dwarf(sym, f);
 	fd = open_mapped_file(sym, pid, m, path);
 	f->err = fd < 0 ? fd : elf_load_fd(&f->img, fd);
 	if (!f->err && !f->img.has_symtab) {
@@ -1350,6 +1358,9 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->gone = calloc(GONE_SETS * GONE_WAYS, sizeof(*sym->gone));
 	if (!sym->gone)
 		goto err_free_proc_buckets;
+	sym->lines = linecache__new(opts ? opts->max_cached_lines : 0);
+	if (!sym->lines)
+		goto err_free_gone;
 	lru__init(&sym->elf_lru);
 	lru__init(&sym->proc_lru);
 	sym->batch = 1;
@@ -1357,6 +1368,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->vdso_err = 1;
 	return sym;
 
+err_free_gone:
+	free(sym->gone);
 err_free_proc_buckets:
 	free(sym->proc_buckets);
 err_free_elf_buckets:
@@ -1376,6 +1389,7 @@ void symbolizer__free(struct symbolizer *sym)
 		;
 	while (elf_cache__evict(sym))
 		;
+	linecache__free(sym->lines);
 	free(sym->proc_buckets);
 	free(sym->gone);
 	free(sym->elf_buckets);
@@ -1748,6 +1762,7 @@ static int elf_file__open_dwarf(struct symbolizer *sym, struct elf_file *f,
 	if (fd >= 0)
 		close(fd);
 	f->dwarf_err = err;
+	f->dwarf_id = err ? 0 : ++sym->next_dwarf_id;
 	f->dwarf_batch = sym->batch;
 	if (err && err != -ENODATA)
 		sym->stats.dwarf_errors++;
@@ -1757,6 +1772,8 @@ static int elf_file__open_dwarf(struct symbolizer *sym, struct elf_file *f,
 int symbolizer__user_line(struct symbolizer *sym, struct sym_frame *out)
 {
 	const struct last_user *at = &sym->last;
+	const struct linecache_lines *cached;
+	struct linecache_lines found = {0};
 	uint64_t vaddr;
 	int err;
 
@@ -1770,20 +1787,43 @@ int symbolizer__user_line(struct symbolizer *sym, struct sym_frame *out)
 	err = at->file ? elf_file__open_dwarf(sym, at->file, at) : -ENOENT;
 	if (!err)
 		err = elf_image__vaddr(&at->file->img, at->off, &vaddr);
-	if (!err)
-		err = sym_dwarf__find(&at->file->dwarf, vaddr, &out->file, &out->line, sym->inlined,
-				      SYM_MAX_INLINE, &out->n_inlined);
-	if (err) {
-		sym->stats.line_misses++;
-		return -ENOENT;
+	if (err)
+		goto out_miss;
+	/* Every process that maps the file shares its lines: asked once per address. */
+	cached = linecache__get(sym->lines, at->file->dwarf_id, vaddr);
+	if (!cached) {
+		found.found = sym_dwarf__find(&at->file->dwarf, vaddr, &found.file, &found.line,
+					      sym->inlined, SYM_MAX_INLINE, &found.n_inlined) == 0;
+		found.inlined = sym->inlined;
+		/* Without room it is only looked up again next time. */
+		(void)linecache__put(sym->lines, at->file->dwarf_id, vaddr, &found);
+		cached = &found;
 	}
+	if (!cached->found)
+		goto out_miss;
+	out->file = cached->file;
+	out->line = cached->line;
+	out->n_inlined = cached->n_inlined;
+	if (cached->n_inlined)
+		out->inlined = cached->inlined;
 	sym->stats.line_hits++;
 	return 0;
+
+out_miss:
+	sym->stats.line_misses++;
+	return -ENOENT;
 }
 
 void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *out)
 {
+	struct linecache_stats lc;
+
 	*out = sym->stats;
 	out->elf_cached = sym->nr_elf;
 	out->proc_cached = sym->nr_proc;
+	linecache__stats(sym->lines, &lc);
+	out->line_cache_hits = lc.hits;
+	out->line_cache_evictions = lc.evictions;
+	out->line_cache_entries = lc.entries;
+	out->line_cache_bytes = lc.bytes;
 }

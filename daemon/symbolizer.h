@@ -36,6 +36,8 @@ struct symbolizer_opts {
 	uint64_t keep_exited_ns;
 	/* Where separate debug files are installed; NULL: /usr/lib/debug. */
 	const char *debug_dir;
+	/* Source lines of (file, address) remembered across profiles (LRU); 0: 65 536. */
+	size_t max_cached_lines;
 };
 
 /* A function inlined at an address (symbolizer__user_line). */
@@ -102,8 +104,12 @@ struct symbolizer_stats {
 	uint64_t line_hits;	    /* frames given a source file and line from DWARF */
 	uint64_t line_misses;	    /* frames asked for a line that their file's DWARF lacks */
 	uint64_t dwarf_errors;	    /* files whose DWARF could not be opened or read */
-	uint64_t elf_cached;	    /* gauge: ELF files held */
-	uint64_t proc_cached;	    /* gauge: processes held */
+	uint64_t line_cache_hits;   /* line look-ups answered without reading DWARF */
+	uint64_t line_cache_evictions; /* addresses' lines forgotten for room (LRU) */
+	uint64_t line_cache_entries;   /* gauge: addresses whose lines are remembered */
+	uint64_t line_cache_bytes;     /* gauge: their memory */
+	uint64_t elf_cached;	       /* gauge: ELF files held */
+	uint64_t proc_cached;	       /* gauge: processes held */
 };
 
 struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts);

@@ -947,6 +947,71 @@ static void test_user_lines(const char *exe, const char *debug_dir)
 	symbolizer__free(sym);
 }
 
+/*
+ * Lines are looked up in DWARF once per (file, address): another batch and
+ * another process running the same file get them from the cache, which keeps
+ * max_cached_lines addresses and forgets a file's lines with its DWARF.
+ */
+static void test_line_cache(void)
+{
+	static const char exe_src[] = SONDE_SOURCE_DIR "/tests/fixtures/fixture_exe.c";
+	struct symbolizer_opts opts = {.max_elf_files = 1, .max_cached_lines = 2};
+	struct symbolizer *sym = symbolizer__new(&opts);
+	unsigned int a_lo, a_hi, call;
+	struct symbolizer_stats st;
+	struct fixture_addrs a1, a2;
+	struct sym_frame f;
+	struct child c1, c2;
+
+	CHECK(sym != NULL);
+	if (!sym)
+		return;
+	CHECK(function_lines(exe_src, "void *fixture_exe_alpha(void)\n", &a_lo, &a_hi));
+	call = source_line(exe_src, "= fixture_lib_beta();", a_lo);
+	if (child__spawn(FIXTURE_PIE, &c1, &a1)) {
+		CHECK(0);
+		goto out_free;
+	}
+	if (child__spawn(FIXTURE_PIE, &c2, &a2)) {
+		CHECK(0);
+		goto out_reap1;
+	}
+	check_line(sym, c1.pid, a1.alpha, "/tests/fixtures/fixture_exe.c", a_lo, a_hi);
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.line_cache_hits, 0);
+	CHECK_EQ_U64(st.line_cache_entries, 1);
+	/* The next profile, the other process: its own address, the same file address. */
+	symbolizer__begin(sym);
+	check_line(sym, c2.pid, a2.alpha, "/tests/fixtures/fixture_exe.c", a_lo, a_hi);
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.line_cache_hits, 1);
+	CHECK_EQ_U64(st.line_hits, 2);
+	/* Two more addresses: the bound holds, the least recently used goes. */
+	check_line(sym, c1.pid, a1.alpha_return - 1, "/tests/fixtures/fixture_exe.c", call, call);
+	check_line(sym, c1.pid, a1.alpha + 1, "/tests/fixtures/fixture_exe.c", a_lo, a_hi);
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.line_cache_entries, 2);
+	CHECK_EQ_U64(st.line_cache_evictions, 1);
+	CHECK(st.line_cache_bytes > 0);
+	/* The library takes the only ELF slot: the executable's DWARF goes, and its lines. */
+	CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)c1.pid, a1.beta, &f), 0);
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.elf_cached, 1);
+	CHECK_EQ_U64(st.line_cache_entries, 0);
+	/* Read again from the reopened DWARF, and right. */
+	check_line(sym, c1.pid, a1.alpha_return - 1, "/tests/fixtures/fixture_exe.c", call, call);
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.line_cache_hits, 1);
+	CHECK_EQ_U64(st.line_cache_entries, 1);
+	CHECK_EQ_U64(st.dwarf_errors, 0);
+
+	CHECK_EQ_U64(child__reap(&c2), 0);
+out_reap1:
+	CHECK_EQ_U64(child__reap(&c1), 0);
+out_free:
+	symbolizer__free(sym);
+}
+
 /* A file without DWARF: no line, counted, and its DWARF looked for only once. */
 static void test_user_no_lines(void)
 {
@@ -1724,6 +1789,7 @@ int main(void)
 	test_user_lines(FIXTURE_PIE, NULL);
 	test_user_lines(FIXTURE_NOPIE, NULL);
 	test_user_lines(FIXTURE_STRIPPED, FIXTURE_DEBUG_DIR);
+	test_line_cache();
 	test_user_no_lines();
 	test_self_lines();
 	test_missing_pid(dir);
