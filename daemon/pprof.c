@@ -23,6 +23,7 @@
 #define PPROF_GUNZIP_MAX   ((size_t)1 << 30)
 #define PPROF_ZLIB_CHUNK   ((size_t)1 << 30) /* avail_in/avail_out are 32 bits */
 #define PPROF_ZLIB_MIN_OUT ((size_t)4096)
+#define PPROF_MEMO_BITS	   11
 
 struct index_table {
 	uint64_t *slots; /* hash >> 32 in the high half, index + 1 in the low; 0: free */
@@ -108,6 +109,15 @@ struct pprof_builder {
 	char **strs; /* strs[0] is "" and is never in str_index */
 	size_t n_strs, cap_strs;
 	struct index_table str_index;
+	/*
+	 * The index last returned for a string at an address, checked against
+	 * the string before use: callers pass the same names and paths (the
+	 * symbolizer's) for many frames, and comparing is cheaper than hashing.
+	 */
+	struct intern_memo {
+		const char *s;
+		int64_t index;
+	} * memo;
 
 	struct pp_mapping *mappings;
 	size_t n_mappings, cap_mappings;
@@ -326,8 +336,17 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 static bool utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
 
-	for (size_t i = 0; i < len;) {
+	/* Names and paths are nearly always ASCII: eight bytes at a time while they are. */
+	for (uint64_t w; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, 8);
+		if (w & 0x8080808080808080ull)
+			break;
+	}
+	while (i < len && p[i] < 0x80)
+		i++;
+	while (i < len) {
 		size_t n = utf8_seq_len(p + i, len - i);
 
 		if (!n)
@@ -369,11 +388,15 @@ static int64_t intern(struct pprof_builder *b, const char *s)
 {
 	struct str_key key;
 	char *tmp = NULL, **strs, *copy;
+	struct intern_memo *memo;
 	uint64_t hash, *slot;
 	int64_t ret = -ENOMEM;
 
 	if (!s || !*s)
 		return 0;
+	memo = &b->memo[((uintptr_t)s * 0x9e3779b97f4a7c15ull) >> (64 - PPROF_MEMO_BITS)];
+	if (memo->s == s && strcmp(b->strs[memo->index], s) == 0)
+		return memo->index;
 	key.len = strlen(s);
 	key.s = s;
 	if (!utf8_valid(s, key.len)) {
@@ -389,7 +412,7 @@ static int64_t intern(struct pprof_builder *b, const char *s)
 		goto out_free_tmp;
 	if (*slot) {
 		ret = (int64_t)index_table__index(slot);
-		goto out_free_tmp;
+		goto out_memo;
 	}
 	if (b->n_strs >= PPROF_MAX_ENTRIES)
 		goto out_free_tmp;
@@ -403,6 +426,9 @@ static int64_t intern(struct pprof_builder *b, const char *s)
 	b->strs[b->n_strs] = copy;
 	index_table__insert(&b->str_index, slot, hash, b->n_strs);
 	ret = (int64_t)b->n_strs++;
+out_memo:
+	memo->s = s;
+	memo->index = ret;
 out_free_tmp:
 	free(tmp);
 	return ret;
@@ -433,6 +459,9 @@ struct pprof_builder *pprof_builder__new(const struct pprof_opts *opts)
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return NULL;
+	b->memo = calloc((size_t)1 << PPROF_MEMO_BITS, sizeof(*b->memo));
+	if (!b->memo)
+		goto err_free_builder;
 	b->strs = array_grow(NULL, &b->cap_strs, 0, 1, sizeof(*b->strs));
 	if (!b->strs)
 		goto err_free_builder;
@@ -482,6 +511,7 @@ void pprof_builder__free(struct pprof_builder *b)
 		free(blk);
 	}
 	free(b->strs);
+	free(b->memo);
 	index_table__free(&b->str_index);
 	free(b->mappings);
 	index_table__free(&b->mapping_index);

@@ -752,10 +752,43 @@ static void test_lines(void)
 	pprof_builder__free(b);
 }
 
+/* Strings are remembered by address for speed, but a buffer reused for another string is another.
+ */
+static void test_string_reuse(void)
+{
+	struct pprof_builder *b = pprof_builder__new(&cpu_opts);
+	char buf[32] = "alpha";
+	char bad[8] = "a\xff";
+	int64_t alpha, gamma, q;
+
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	alpha = pprof_builder__string(b, buf);
+	CHECK(alpha > 0);
+	CHECK_EQ_U64(pprof_builder__string(b, buf), alpha);
+	strcpy(buf, "gamma");
+	gamma = pprof_builder__string(b, buf);
+	CHECK(gamma > 0 && gamma != alpha);
+	CHECK_EQ_U64(pprof_builder__string(b, "alpha"), alpha);
+	/* One byte shorter, same start: still another string. */
+	strcpy(buf, "gamm");
+	CHECK(pprof_builder__string(b, buf) != gamma);
+	strcpy(buf, "gamma");
+	CHECK_EQ_U64(pprof_builder__string(b, buf), gamma);
+	/* Sanitized strings are found again, from any address. */
+	q = pprof_builder__string(b, bad);
+	CHECK(q > 0);
+	CHECK_EQ_U64(pprof_builder__string(b, bad), q);
+	CHECK_EQ_U64(pprof_builder__string(b, "a?"), q);
+	pprof_builder__free(b);
+}
+
 int main(void)
 {
 	test_args();
 	test_label_refs();
+	test_string_reuse();
 	test_lines();
 	test_round_trip();
 	test_plain();
