@@ -147,6 +147,25 @@ static void check_valid(const Perftools__Profiles__Profile *p)
 	CHECK(ok);
 }
 
+/*
+ * The builder writes the wire format itself: protobuf-c, packing what it
+ * decoded, must produce the very same bytes (field order, zeros left out,
+ * packed repeated scalars, negative numbers in ten bytes).
+ */
+static void check_canonical(const Perftools__Profiles__Profile *p, const struct strbuf *raw)
+{
+	size_t size = perftools__profiles__profile__get_packed_size(p);
+	uint8_t *again = malloc(size ? size : 1);
+
+	CHECK(again != NULL);
+	if (!again)
+		return;
+	CHECK_EQ_U64(perftools__profiles__profile__pack(p, again), size);
+	CHECK_EQ_U64(size, raw->len);
+	CHECK(size == raw->len && memcmp(again, raw->buf, size) == 0);
+	free(again);
+}
+
 static Perftools__Profiles__Profile *decode(const struct strbuf *body)
 {
 	struct strbuf raw = STRBUF_INIT;
@@ -157,8 +176,10 @@ static Perftools__Profiles__Profile *decode(const struct strbuf *body)
 	if (!err)
 		p = perftools__profiles__profile__unpack(NULL, raw.len, (const uint8_t *)raw.buf);
 	CHECK(p != NULL);
-	if (p)
+	if (p) {
 		check_valid(p);
+		check_canonical(p, &raw);
+	}
 	strbuf__release(&raw);
 	return p;
 }
@@ -693,7 +714,8 @@ static void test_lines(void)
 	Perftools__Profiles__Profile *p;
 	struct pprof_line lines[2];
 	uint64_t m_app, m_lib, f_inl, f_outer, f_static1, f_static2, f_lib, loc[3];
-	int64_t v[2] = {1, 10};
+	struct pprof_label delta = {.key = "delta", .num = -5};
+	int64_t v[2] = {1, 10}, neg[2] = {INT64_MIN, -1};
 
 	CHECK(b != NULL);
 	if (!b)
@@ -722,9 +744,17 @@ static void test_lines(void)
 	CHECK_EQ_U64(pprof_builder__location_lines(b, m_app, 0x403000, lines, 1), 0);
 	CHECK_EQ_U64(pprof_builder__location_lines(b, m_app, 0x403000, NULL, 1), 0);
 	CHECK_EQ_U64(pprof_builder__sample(b, loc, 3, v, NULL, 0), 0);
+	/* Negative numbers (a difference of profiles) take ten bytes on the wire. */
+	CHECK_EQ_U64(pprof_builder__sample(b, loc, 2, neg, &delta, 1), 0);
 
 	CHECK_EQ_U64(pprof_builder__encode(b, true, &body), 0);
 	p = decode(&body);
+	if (p && p->n_sample == 2) {
+		CHECK_EQ_U64(p->sample[1]->value[0], (uint64_t)INT64_MIN);
+		CHECK(p->sample[1]->value[1] == -1);
+		CHECK(p->sample[1]->n_label == 1 && p->sample[1]->label[0]->num == -5);
+	}
+	CHECK(p && p->n_sample == 2);
 	if (p && p->n_location == 3 && p->n_mapping == 2) {
 		const Perftools__Profiles__Location *l = p->location[loc[0] - 1];
 
