@@ -389,6 +389,10 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 ss.line_cache_entries},
 		{"sonde_line_cache_bytes", "gauge", "Memory held by the cache of source lines.",
 		 ss.line_cache_bytes},
+		{"sonde_dwarf_scope_walks_total", "counter",
+		 "Line look-ups that searched a whole compile unit for inlined calls, its "
+		 "functions being over the index's cap.",
+		 ss.line_scope_walks},
 	};
 	const struct labelled_metric labelled[] = {
 		{"sonde_symbolize_failures_total",

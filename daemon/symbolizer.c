@@ -1792,8 +1792,11 @@ int symbolizer__user_line(struct symbolizer *sym, struct sym_frame *out)
 	/* Every process that maps the file shares its lines: asked once per address. */
 	cached = linecache__get(sym->lines, at->file->dwarf_id, vaddr);
 	if (!cached) {
+		uint64_t walks = at->file->dwarf.scope_walks;
+
 		found.found = sym_dwarf__find(&at->file->dwarf, vaddr, &found.file, &found.line,
 					      sym->inlined, SYM_MAX_INLINE, &found.n_inlined) == 0;
+		sym->stats.line_scope_walks += at->file->dwarf.scope_walks - walks;
 		found.inlined = sym->inlined;
 		/* Without room it is only looked up again next time. */
 		(void)linecache__put(sym->lines, at->file->dwarf_id, vaddr, &found);

@@ -108,8 +108,11 @@ struct symbolizer_stats {
 	uint64_t line_cache_evictions; /* addresses' lines forgotten for room (LRU) */
 	uint64_t line_cache_entries;   /* gauge: addresses whose lines are remembered */
 	uint64_t line_cache_bytes;     /* gauge: their memory */
-	uint64_t elf_cached;	       /* gauge: ELF files held */
-	uint64_t proc_cached;	       /* gauge: processes held */
+	/* Line look-ups that searched a whole unit for inlined calls: its functions were not
+	 * indexed (cap). */
+	uint64_t line_scope_walks;
+	uint64_t elf_cached;  /* gauge: ELF files held */
+	uint64_t proc_cached; /* gauge: processes held */
 };
 
 struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts);

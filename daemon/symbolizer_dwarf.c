@@ -25,6 +25,10 @@
 
 /* Unit ranges indexed for a file without .debug_aranges: 24 MiB at most. */
 #define DWARF_MAX_RANGES (1u << 20)
+/* Function ranges indexed per file, over all its units: 6 MiB at most. */
+#define DWARF_MAX_FUNCS (1u << 18)
+/* Nesting followed below a function: scopes deeper than this are not searched. */
+#define DWARF_MAX_DEPTH 64
 
 int elf_image__vaddr(const struct elf_image *img, uint64_t off, uint64_t *vaddr)
 {
@@ -195,6 +199,9 @@ void sym_dwarf__release(struct sym_dwarf *d)
 {
 	if (!d)
 		return;
+	for (size_t i = 0; i < d->nr_units; i++)
+		free(d->units[i].funcs);
+	free(d->units);
 	free(d->ranges);
 	if (d->dw)
 		dwarf_end(d->dw);
@@ -236,43 +243,228 @@ static const char *die__function_name(Dwarf_Die *die)
 	return name ? name : dwarf_diename(die);
 }
 
-/* The inlined_subroutine scopes around vaddr, innermost first, into inl. */
-static size_t sym_dwarf__inlined(Dwarf_Die *cudie, uint64_t vaddr, struct sym_inline *inl,
-				 size_t max_inl)
+/* Fills inl[n] from an inlined_subroutine DIE. False when it has no name. */
+static bool inline_entry(Dwarf_Die *s, Dwarf_Files *files, size_t nfiles, struct sym_inline *inl)
 {
-	Dwarf_Die *scopes = NULL;
+	Dwarf_Attribute attr;
+	Dwarf_Word v;
+	const char *name = die__function_name(s);
+
+	if (!name)
+		return false;
+	*inl = (struct sym_inline){.name = name};
+	if (files && dwarf_attr(s, DW_AT_call_file, &attr) && !dwarf_formudata(&attr, &v) &&
+	    v < nfiles)
+		inl->call_file = dwarf_filesrc(files, v, NULL, NULL);
+	if (dwarf_attr(s, DW_AT_call_line, &attr) && !dwarf_formudata(&attr, &v) && v <= UINT32_MAX)
+		inl->call_line = (uint32_t)v;
+	return true;
+}
+
+/*
+ * The inlined_subroutine scopes around vaddr, innermost first, walked from
+ * the unit. dwarf_getscopes follows an inlined call's abstract definition
+ * after the innermost one, so the concrete nesting of that one is asked for
+ * with dwarf_getscopes_die.
+ */
+static size_t sym_dwarf__inlined_walk(Dwarf_Die *cudie, uint64_t vaddr, Dwarf_Files *files,
+				      size_t nfiles, struct sym_inline *inl, size_t max_inl)
+{
+	Dwarf_Die *scopes = NULL, *chain = NULL;
+	int nscopes = dwarf_getscopes(cudie, vaddr, &scopes), nchain = 0;
+	size_t n = 0;
+
+	for (int i = 0; i < nscopes; i++) {
+		if (dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine) {
+			nchain = dwarf_getscopes_die(&scopes[i], &chain);
+			break;
+		}
+	}
+	for (int i = 0; i < nchain && n < max_inl; i++) {
+		if (dwarf_tag(&chain[i]) != DW_TAG_inlined_subroutine)
+			continue;
+		/* A chain with a hole would name the wrong callers. */
+		if (!inline_entry(&chain[i], files, nfiles, &inl[n]))
+			break;
+		n++;
+	}
+	free(chain);
+	free(scopes);
+	return n;
+}
+
+static int func_cmp(const void *a, const void *b)
+{
+	const struct sym_dwarf_func *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Appends the ranges of the subprograms among die's children (namespaces and classes followed). */
+static int unit_add_funcs(struct sym_dwarf *d, struct sym_dwarf_unit *u, Dwarf_Die *die,
+			  size_t *cap, int depth)
+{
+	Dwarf_Die child;
+	int err = 0;
+
+	if (depth > 8 || dwarf_child(die, &child) != 0)
+		return 0;
+	do {
+		Dwarf_Addr base, start, end;
+		ptrdiff_t it = 0;
+
+		switch (dwarf_tag(&child)) {
+		case DW_TAG_subprogram:
+			while ((it = dwarf_ranges(&child, it, &base, &start, &end)) > 0) {
+				if (start >= end)
+					continue;
+				if (d->nr_funcs >= DWARF_MAX_FUNCS)
+					return -E2BIG;
+				if (u->nr_funcs == *cap) {
+					size_t ncap = *cap ? *cap * 2 : 64;
+					struct sym_dwarf_func *nf =
+						realloc(u->funcs, ncap * sizeof(*nf));
+
+					if (!nf)
+						return -ENOMEM;
+					u->funcs = nf;
+					*cap = ncap;
+				}
+				u->funcs[u->nr_funcs++] =
+					(struct sym_dwarf_func){.start = start,
+								.end = end,
+								.die_off = dwarf_dieoffset(&child)};
+				d->nr_funcs++;
+			}
+			break;
+		case DW_TAG_namespace:
+		case DW_TAG_class_type:
+		case DW_TAG_structure_type:
+		case DW_TAG_union_type:
+			err = unit_add_funcs(d, u, &child, cap, depth + 1);
+			break;
+		default:
+			break;
+		}
+	} while (!err && dwarf_siblingof(&child, &child) == 0);
+	return err;
+}
+
+/* The unit at cu_off's function index, built now if it is new; NULL on allocation failure. */
+static struct sym_dwarf_unit *sym_dwarf__unit_index(struct sym_dwarf *d, Dwarf_Die *cudie)
+{
+	uint64_t cu_off = dwarf_dieoffset(cudie);
+	size_t lo = 0, hi = d->nr_units, cap = 0;
+	struct sym_dwarf_unit *u;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->units[mid].cu_off < cu_off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < d->nr_units && d->units[lo].cu_off == cu_off)
+		return &d->units[lo];
+	if (d->nr_units == d->cap_units) {
+		size_t ncap = d->cap_units ? d->cap_units * 2 : 16;
+
+		u = realloc(d->units, ncap * sizeof(*u));
+		if (!u)
+			return NULL;
+		d->units = u;
+		d->cap_units = ncap;
+	}
+	memmove(&d->units[lo + 1], &d->units[lo], (d->nr_units - lo) * sizeof(*u));
+	d->nr_units++;
+	u = &d->units[lo];
+	*u = (struct sym_dwarf_unit){.cu_off = cu_off};
+	if (unit_add_funcs(d, u, cudie, &cap, 0) == 0) {
+		qsort(u->funcs, u->nr_funcs, sizeof(*u->funcs), func_cmp);
+		u->indexed = true;
+	} else {
+		/* Over the cap (or out of memory): this unit is walked from the top. */
+		d->nr_funcs -= u->nr_funcs;
+		free(u->funcs);
+		u->funcs = NULL;
+		u->nr_funcs = 0;
+	}
+	return u;
+}
+
+/* The function of u containing vaddr, into fn; false when none does. */
+static bool unit_function(struct sym_dwarf *d, const struct sym_dwarf_unit *u, uint64_t vaddr,
+			  Dwarf_Die *fn)
+{
+	size_t lo = 0, hi = u->nr_funcs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (u->funcs[mid].start <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* Ranges may nest (a function's cold part) or overlap: look a few back. */
+	for (size_t j = lo, k = 0; j-- > 0 && k < 8; k++)
+		if (vaddr < u->funcs[j].end)
+			return dwarf_offdie(d->dw, u->funcs[j].die_off, fn) != NULL;
+	return false;
+}
+
+/*
+ * The inlined_subroutine scopes around vaddr, innermost first, into inl:
+ * from the function that contains vaddr down through the inlined calls and
+ * lexical blocks that contain it.
+ */
+static size_t sym_dwarf__inlined(struct sym_dwarf *d, Dwarf_Die *cudie, uint64_t vaddr,
+				 struct sym_inline *inl, size_t max_inl)
+{
+	Dwarf_Die chain[DWARF_MAX_DEPTH], scope, child;
+	const struct sym_dwarf_unit *u;
 	Dwarf_Files *files = NULL;
-	size_t n = 0, nfiles = 0;
-	int nscopes;
+	size_t n = 0, depth = 0, nfiles = 0;
 
 	if (!max_inl)
 		return 0;
-	nscopes = dwarf_getscopes(cudie, vaddr, &scopes);
-	if (nscopes <= 0)
-		return 0;
 	if (dwarf_getsrcfiles(cudie, &files, &nfiles))
 		files = NULL;
-	for (int i = 0; i < nscopes && n < max_inl; i++) {
-		Dwarf_Die *s = &scopes[i];
-		Dwarf_Attribute attr;
-		Dwarf_Word v;
-		const char *name;
+	if (d->always_walk)
+		return sym_dwarf__inlined_walk(cudie, vaddr, files, nfiles, inl, max_inl);
+	u = sym_dwarf__unit_index(d, cudie);
+	if (!u || !u->indexed) {
+		d->scope_walks++;
+		return sym_dwarf__inlined_walk(cudie, vaddr, files, nfiles, inl, max_inl);
+	}
+	if (!unit_function(d, u, vaddr, &scope))
+		return 0;
+	/* Down from the function, into the one child scope that holds vaddr, each time. */
+	while (depth < DWARF_MAX_DEPTH && dwarf_child(&scope, &child) == 0) {
+		bool deeper = false;
 
-		if (dwarf_tag(s) != DW_TAG_inlined_subroutine)
-			continue;
-		name = die__function_name(s);
-		if (!name)
-			break; /* a chain with a hole would name the wrong callers */
-		inl[n] = (struct sym_inline){.name = name};
-		if (files && dwarf_attr(s, DW_AT_call_file, &attr) && !dwarf_formudata(&attr, &v) &&
-		    v < nfiles)
-			inl[n].call_file = dwarf_filesrc(files, v, NULL, NULL);
-		if (dwarf_attr(s, DW_AT_call_line, &attr) && !dwarf_formudata(&attr, &v) &&
-		    v <= UINT32_MAX)
-			inl[n].call_line = (uint32_t)v;
+		do {
+			int tag = dwarf_tag(&child);
+
+			if ((tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block) &&
+			    dwarf_haspc(&child, vaddr) == 1) {
+				if (tag == DW_TAG_inlined_subroutine)
+					chain[depth++] = child;
+				scope = child;
+				deeper = true;
+				break;
+			}
+		} while (dwarf_siblingof(&child, &child) == 0);
+		if (!deeper)
+			break;
+	}
+	while (depth-- > 0 && n < max_inl) {
+		/* A chain with a hole would name the wrong callers. */
+		if (!inline_entry(&chain[depth], files, nfiles, &inl[n]))
+			break;
 		n++;
 	}
-	free(scopes);
 	return n;
 }
 
@@ -295,6 +487,6 @@ int sym_dwarf__find(struct sym_dwarf *d, uint64_t vaddr, const char **file, uint
 		return -ENOENT;
 	*file = src;
 	*line = (uint32_t)lineno;
-	*n_inl = sym_dwarf__inlined(&cudie, vaddr, inl, max_inl);
+	*n_inl = sym_dwarf__inlined(d, &cudie, vaddr, inl, max_inl);
 	return 0;
 }

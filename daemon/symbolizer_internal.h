@@ -132,6 +132,25 @@ struct sym_dwarf {
 	 */
 	struct sym_dwarf_range *ranges;
 	size_t nr_ranges;
+	/*
+	 * Per unit, built at its first look-up: its functions' ranges, sorted,
+	 * so that the inlined calls at an address are found by walking down
+	 * from its function only, not from the unit (dwarf_getscopes). Units
+	 * sorted by offset; nr_funcs counts the entries of all of them, under
+	 * DWARF_MAX_FUNCS; a unit that does not fit is walked from the top.
+	 */
+	struct sym_dwarf_unit {
+		uint64_t cu_off;
+		struct sym_dwarf_func {
+			uint64_t start, end;
+			uint64_t die_off;
+		} * funcs;
+		size_t nr_funcs;
+		bool indexed; /* false: too big for the cap, walked from the top */
+	} * units;
+	size_t nr_units, cap_units, nr_funcs;
+	uint64_t scope_walks; /* look-ups that walked a whole unit's scopes */
+	bool always_walk;     /* tests: always walk from the unit, the reference to compare with */
 };
 
 /*

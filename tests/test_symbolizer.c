@@ -1012,6 +1012,89 @@ out_free:
 	symbolizer__free(sym);
 }
 
+/* The .text section of the ELF file at fd: its link-time range. */
+static bool text_range(int fd, uint64_t *start, uint64_t *end)
+{
+	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	bool found = false;
+
+	if (!e || elf_getshdrstrndx(e, &shstrndx)) {
+		elf_end(e);
+		return false;
+	}
+	while (!found && (scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(e, shstrndx, sh.sh_name);
+		if (name && strcmp(name, ".text") == 0) {
+			*start = sh.sh_addr;
+			*end = sh.sh_addr + sh.sh_size;
+			found = true;
+		}
+	}
+	elf_end(e);
+	return found;
+}
+
+/*
+ * Inlined calls are found from the function that holds an address, through
+ * the per-unit index: across this test's own optimized code, the very same
+ * chains as dwarf_getscopes walking each unit from the top gives.
+ */
+static void test_inline_index(void)
+{
+	struct sym_dwarf fast, ref;
+	struct sym_inline a[SYM_MAX_INLINE], b[SYM_MAX_INLINE];
+	uint64_t start = 0, end = 0, looked = 0, same = 0, inlined = 0;
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK(text_range(fd, &start, &end));
+	CHECK_EQ_U64(sym_dwarf__open(&fast, fd, NULL), 0);
+	CHECK_EQ_U64(sym_dwarf__open(&ref, fd, NULL), 0);
+	close(fd);
+	ref.always_walk = true;
+	for (uint64_t va = start; va < end; va += 37) {
+		const char *fa = NULL, *fb = NULL;
+		uint32_t la = 0, lb = 0;
+		size_t na = 0, nb = 0;
+		int ea = sym_dwarf__find(&fast, va, &fa, &la, a, SYM_MAX_INLINE, &na);
+		int eb = sym_dwarf__find(&ref, va, &fb, &lb, b, SYM_MAX_INLINE, &nb);
+		bool eq = ea == eb && na == nb;
+
+		looked++;
+		for (size_t i = 0; eq && i < na; i++)
+			eq = strcmp(a[i].name, b[i].name) == 0 &&
+			     a[i].call_line == b[i].call_line &&
+			     (a[i].call_file == b[i].call_file ||
+			      (a[i].call_file && b[i].call_file &&
+			       strcmp(a[i].call_file, b[i].call_file) == 0));
+		if (!eq)
+			fprintf(stderr,
+				"%#" PRIx64 ": %zu inlined calls, the unit walk finds %zu\n", va,
+				na, nb);
+		same += eq;
+		inlined += na > 0;
+	}
+	CHECK(looked > 1000);
+	CHECK_EQ_U64(same, looked);
+	/* Optimized code with inlining was there to compare (the plain build is -O2). */
+	CHECK(inlined > 0);
+	CHECK_EQ_U64(fast.scope_walks, 0);
+	printf("inline index: %" PRIu64 " addresses, %" PRIu64 " in inlined code, %zu units "
+	       "indexed\n",
+	       looked, inlined, fast.nr_units);
+	sym_dwarf__release(&fast);
+	sym_dwarf__release(&ref);
+}
+
 /* A file without DWARF: no line, counted, and its DWARF looked for only once. */
 static void test_user_no_lines(void)
 {
@@ -1790,6 +1873,7 @@ int main(void)
 	test_user_lines(FIXTURE_NOPIE, NULL);
 	test_user_lines(FIXTURE_STRIPPED, FIXTURE_DEBUG_DIR);
 	test_line_cache();
+	test_inline_index();
 	test_user_no_lines();
 	test_self_lines();
 	test_missing_pid(dir);
