@@ -129,7 +129,8 @@ static int sym_dwarf__index_units(struct sym_dwarf *d)
 		}
 		off = next;
 	}
-	qsort(d->ranges, d->nr_ranges, sizeof(*d->ranges), range_cmp);
+	if (d->nr_ranges)
+		qsort(d->ranges, d->nr_ranges, sizeof(*d->ranges), range_cmp);
 	return 0;
 }
 
@@ -381,7 +382,9 @@ static struct sym_dwarf_unit *sym_dwarf__unit_index(struct sym_dwarf *d, Dwarf_D
 	u = &d->units[lo];
 	*u = (struct sym_dwarf_unit){.cu_off = cu_off};
 	if (unit_add_funcs(d, u, cudie, &cap, 0) == 0) {
-		qsort(u->funcs, u->nr_funcs, sizeof(*u->funcs), func_cmp);
+		/* A unit may have no function at all: assembly, or data only. */
+		if (u->nr_funcs)
+			qsort(u->funcs, u->nr_funcs, sizeof(*u->funcs), func_cmp);
 		u->indexed = true;
 	} else {
 		/* Over the cap (or out of memory): this unit is walked from the top. */

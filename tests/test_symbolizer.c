@@ -1153,6 +1153,29 @@ static void test_nested_inline(void)
 	symbolizer__free(sym);
 }
 
+/* tests/asm_probe.S */
+int sonde_asm_probe(void);
+
+/* Code whose unit has lines but no function: its line, and no inlined calls. */
+static void test_asm_lines(void)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	uint64_t addr = (uint64_t)(uintptr_t)sonde_asm_probe;
+	struct sym_frame f;
+
+	CHECK(sym != NULL);
+	if (!sym)
+		return;
+	CHECK_EQ_U64(sonde_asm_probe(), 0);
+	CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)getpid(), addr, &f), 0);
+	CHECK_STR(f.name, "sonde_asm_probe");
+	CHECK_EQ_U64(symbolizer__user_line(sym, &f), 0);
+	CHECK(ends_with(f.file, "/tests/asm_probe.S"));
+	CHECK_EQ_U64(f.line, source_line(SONDE_SOURCE_DIR "/tests/asm_probe.S", "xorl", 1));
+	CHECK_EQ_U64(f.n_inlined, 0);
+	symbolizer__free(sym);
+}
+
 /* A file without DWARF: no line, counted, and its DWARF looked for only once. */
 static void test_user_no_lines(void)
 {
@@ -1933,6 +1956,7 @@ int main(void)
 	test_line_cache();
 	test_inline_index();
 	test_nested_inline();
+	test_asm_lines();
 	test_user_no_lines();
 	test_self_lines();
 	test_missing_pid(dir);
