@@ -3,8 +3,8 @@
  * pprof builder and encoder.
  *
  * The builder keeps compact records (string indices, ids) and deduplicates
- * them through open addressing tables; the protobuf-c structs are only built
- * at encode time and point into the builder's memory.
+ * them through open addressing tables; the encoder writes the protobuf wire
+ * format from them directly (protobuf-c only decodes, in tests).
  */
 #define ZLIB_CONST
 #include <errno.h>
@@ -14,7 +14,6 @@
 #include <libdeflate.h>
 #include <zlib.h>
 
-#include "profile.pb-c.h"
 #include "pprof.h"
 
 /* Index tables keep index + 1 in 32 bits and place entries with 32 hash bits. */
@@ -23,6 +22,7 @@
 #define PPROF_GUNZIP_MAX   ((size_t)1 << 30)
 #define PPROF_ZLIB_CHUNK   ((size_t)1 << 30) /* avail_in/avail_out are 32 bits */
 #define PPROF_ZLIB_MIN_OUT ((size_t)4096)
+#define PPROF_MEMO_BITS	   11
 
 struct index_table {
 	uint64_t *slots; /* hash >> 32 in the high half, index + 1 in the low; 0: free */
@@ -58,6 +58,14 @@ struct pp_function {
 };
 
 struct pp_location {
+	uint64_t mapping_id;
+	uint64_t address;
+	size_t line_off; /* into lines */
+	uint32_t n_lines;
+};
+
+/* A location being looked up: the first Line's function tells mapping-less ones apart. */
+struct location_key {
 	uint64_t mapping_id;
 	uint64_t address;
 	uint64_t function_id; /* 0: no Line */
@@ -100,6 +108,15 @@ struct pprof_builder {
 	char **strs; /* strs[0] is "" and is never in str_index */
 	size_t n_strs, cap_strs;
 	struct index_table str_index;
+	/*
+	 * The index last returned for a string at an address, checked against
+	 * the string before use: callers pass the same names and paths (the
+	 * symbolizer's) for many frames, and comparing is cheaper than hashing.
+	 */
+	struct intern_memo {
+		const char *s;
+		int64_t index;
+	} * memo;
 
 	struct pp_mapping *mappings;
 	size_t n_mappings, cap_mappings;
@@ -112,6 +129,8 @@ struct pprof_builder {
 	struct pp_location *locations;
 	size_t n_locations, cap_locations;
 	struct index_table location_index;
+	struct pprof_line *lines; /* every location's Lines, one run each */
+	size_t n_lines, cap_lines;
 
 	struct pp_sample *samples;
 	size_t n_samples, cap_samples;
@@ -316,8 +335,17 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 static bool utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
 
-	for (size_t i = 0; i < len;) {
+	/* Names and paths are nearly always ASCII: eight bytes at a time while they are. */
+	for (uint64_t w; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, 8);
+		if (w & 0x8080808080808080ull)
+			break;
+	}
+	while (i < len && p[i] < 0x80)
+		i++;
+	while (i < len) {
 		size_t n = utf8_seq_len(p + i, len - i);
 
 		if (!n)
@@ -359,11 +387,15 @@ static int64_t intern(struct pprof_builder *b, const char *s)
 {
 	struct str_key key;
 	char *tmp = NULL, **strs, *copy;
+	struct intern_memo *memo;
 	uint64_t hash, *slot;
 	int64_t ret = -ENOMEM;
 
 	if (!s || !*s)
 		return 0;
+	memo = &b->memo[((uintptr_t)s * 0x9e3779b97f4a7c15ull) >> (64 - PPROF_MEMO_BITS)];
+	if (memo->s == s && strcmp(b->strs[memo->index], s) == 0)
+		return memo->index;
 	key.len = strlen(s);
 	key.s = s;
 	if (!utf8_valid(s, key.len)) {
@@ -379,7 +411,7 @@ static int64_t intern(struct pprof_builder *b, const char *s)
 		goto out_free_tmp;
 	if (*slot) {
 		ret = (int64_t)index_table__index(slot);
-		goto out_free_tmp;
+		goto out_memo;
 	}
 	if (b->n_strs >= PPROF_MAX_ENTRIES)
 		goto out_free_tmp;
@@ -393,6 +425,9 @@ static int64_t intern(struct pprof_builder *b, const char *s)
 	b->strs[b->n_strs] = copy;
 	index_table__insert(&b->str_index, slot, hash, b->n_strs);
 	ret = (int64_t)b->n_strs++;
+out_memo:
+	memo->s = s;
+	memo->index = ret;
 out_free_tmp:
 	free(tmp);
 	return ret;
@@ -423,6 +458,9 @@ struct pprof_builder *pprof_builder__new(const struct pprof_opts *opts)
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return NULL;
+	b->memo = calloc((size_t)1 << PPROF_MEMO_BITS, sizeof(*b->memo));
+	if (!b->memo)
+		goto err_free_builder;
 	b->strs = array_grow(NULL, &b->cap_strs, 0, 1, sizeof(*b->strs));
 	if (!b->strs)
 		goto err_free_builder;
@@ -472,6 +510,7 @@ void pprof_builder__free(struct pprof_builder *b)
 		free(blk);
 	}
 	free(b->strs);
+	free(b->memo);
 	index_table__free(&b->str_index);
 	free(b->mappings);
 	index_table__free(&b->mapping_index);
@@ -479,6 +518,7 @@ void pprof_builder__free(struct pprof_builder *b)
 	index_table__free(&b->function_index);
 	free(b->locations);
 	index_table__free(&b->location_index);
+	free(b->lines);
 	free(b->samples);
 	index_table__free(&b->sample_index);
 	free(b->location_ids);
@@ -575,30 +615,34 @@ uint64_t pprof_builder__function(struct pprof_builder *b, const char *name, cons
 
 static bool location_eq(const struct pprof_builder *b, size_t index, const void *key)
 {
-	const struct pp_location *l = &b->locations[index], *k = key;
+	const struct pp_location *l = &b->locations[index];
+	const struct location_key *k = key;
+	uint64_t fn = l->n_lines ? b->lines[l->line_off].function_id : 0;
 
 	/* Without a mapping the address names no code: the function tells locations apart. */
 	return l->mapping_id == k->mapping_id && l->address == k->address &&
-	       (k->mapping_id || l->function_id == k->function_id);
+	       (k->mapping_id || fn == k->function_id);
 }
 
-uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
-				 uint64_t function_id)
+uint64_t pprof_builder__location_lines(struct pprof_builder *b, uint64_t mapping_id,
+				       uint64_t address, const struct pprof_line *lines,
+				       size_t n_lines)
 {
-	struct pp_location key = {
-		.mapping_id = mapping_id,
-		.address = address,
-		.function_id = function_id,
-	};
+	struct location_key key = {.mapping_id = mapping_id, .address = address};
 	struct pp_location *locations;
+	struct pprof_line *pool;
 	uint64_t hash, *slot;
 
 	/* Unknown ids would make consumers reject the whole profile. */
-	if (!b || mapping_id > b->n_mappings || function_id > b->n_functions)
+	if (!b || mapping_id > b->n_mappings || (n_lines && !lines) || n_lines > UINT32_MAX)
 		return 0;
+	key.function_id = n_lines ? lines[0].function_id : 0;
+	for (size_t i = 0; i < n_lines; i++)
+		if (!lines[i].function_id || lines[i].function_id > b->n_functions)
+			return 0;
 	hash = hash_u64(hash_u64(0x9e3779b97f4a7c15ull, mapping_id), address);
 	if (!mapping_id)
-		hash = hash_u64(hash, function_id);
+		hash = hash_u64(hash, key.function_id);
 	slot = index_table__find(&b->location_index, hash, location_eq, b, &key);
 	if (!slot)
 		return 0;
@@ -611,9 +655,29 @@ uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, u
 	if (!locations)
 		return 0;
 	b->locations = locations;
-	b->locations[b->n_locations] = key;
+	pool = array_grow(b->lines, &b->cap_lines, b->n_lines, n_lines, sizeof(*pool));
+	if (!pool)
+		return 0;
+	b->lines = pool;
+	if (n_lines)
+		memcpy(b->lines + b->n_lines, lines, n_lines * sizeof(*lines));
+	b->locations[b->n_locations] = (struct pp_location){
+		.mapping_id = mapping_id,
+		.address = address,
+		.line_off = b->n_lines,
+		.n_lines = (uint32_t)n_lines,
+	};
+	b->n_lines += n_lines;
 	index_table__insert(&b->location_index, slot, hash, b->n_locations);
 	return ++b->n_locations;
+}
+
+uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
+				 uint64_t function_id)
+{
+	struct pprof_line line = {.function_id = function_id};
+
+	return pprof_builder__location_lines(b, mapping_id, address, &line, function_id ? 1 : 0);
 }
 
 static bool sample_eq(const struct pprof_builder *b, size_t index, const void *key)
@@ -824,174 +888,313 @@ size_t pprof_builder__n_samples(const struct pprof_builder *b)
 	return b ? b->n_samples : 0;
 }
 
-/* The protobuf-c view of a builder, valid while the builder is unchanged. */
-struct pb_view {
-	Perftools__Profiles__ValueType *value_types; /* sample types, then the period type */
-	Perftools__Profiles__ValueType **value_type_ptrs;
-	Perftools__Profiles__Mapping *mappings;
-	Perftools__Profiles__Mapping **mapping_ptrs;
-	Perftools__Profiles__Function *functions;
-	Perftools__Profiles__Function **function_ptrs;
-	Perftools__Profiles__Location *locations;
-	Perftools__Profiles__Location **location_ptrs;
-	Perftools__Profiles__Line *lines;
-	Perftools__Profiles__Line **line_ptrs;
-	Perftools__Profiles__Sample *samples;
-	Perftools__Profiles__Sample **sample_ptrs;
-	Perftools__Profiles__Label *labels;
-	Perftools__Profiles__Label **label_ptrs;
-};
+/*
+ * The encoder writes profile.proto's wire format straight from the
+ * builder's arrays: sizes first (each sample's kept, the rest recomputed,
+ * which is cheap), then the bytes into one buffer of exactly that size.
+ * Fields go in field-number order and proto3 scalars equal to zero are left
+ * out, as protobuf-c packs them, so that the two agree byte for byte (the
+ * tests check it); building protobuf-c's structs for every message and
+ * packing them took a third of a history query.
+ */
+enum { WT_VARINT = 0, WT_LEN = 2 };
 
-static void pb_view__free(struct pb_view *v)
+static size_t varint_size(uint64_t v)
 {
-	free(v->value_types);
-	free(v->value_type_ptrs);
-	free(v->mappings);
-	free(v->mapping_ptrs);
-	free(v->functions);
-	free(v->function_ptrs);
-	free(v->locations);
-	free(v->location_ptrs);
-	free(v->lines);
-	free(v->line_ptrs);
-	free(v->samples);
-	free(v->sample_ptrs);
-	free(v->labels);
-	free(v->label_ptrs);
-}
+	size_t n = 1;
 
-static void *alloc_array(size_t n, size_t size)
-{
-	return calloc(n ? n : 1, size);
-}
-
-static int pb_view__alloc(struct pb_view *v, const struct pprof_builder *b)
-{
-	v->value_types = alloc_array(b->n_sample_types + 1, sizeof(*v->value_types));
-	v->value_type_ptrs = alloc_array(b->n_sample_types, sizeof(*v->value_type_ptrs));
-	v->mappings = alloc_array(b->n_mappings, sizeof(*v->mappings));
-	v->mapping_ptrs = alloc_array(b->n_mappings, sizeof(*v->mapping_ptrs));
-	v->functions = alloc_array(b->n_functions, sizeof(*v->functions));
-	v->function_ptrs = alloc_array(b->n_functions, sizeof(*v->function_ptrs));
-	v->locations = alloc_array(b->n_locations, sizeof(*v->locations));
-	v->location_ptrs = alloc_array(b->n_locations, sizeof(*v->location_ptrs));
-	v->lines = alloc_array(b->n_locations, sizeof(*v->lines));
-	v->line_ptrs = alloc_array(b->n_locations, sizeof(*v->line_ptrs));
-	v->samples = alloc_array(b->n_samples, sizeof(*v->samples));
-	v->sample_ptrs = alloc_array(b->n_samples, sizeof(*v->sample_ptrs));
-	v->labels = alloc_array(b->n_labels, sizeof(*v->labels));
-	v->label_ptrs = alloc_array(b->n_labels, sizeof(*v->label_ptrs));
-	if (!v->value_types || !v->value_type_ptrs || !v->mappings || !v->mapping_ptrs ||
-	    !v->functions || !v->function_ptrs || !v->locations || !v->location_ptrs || !v->lines ||
-	    !v->line_ptrs || !v->samples || !v->sample_ptrs || !v->labels || !v->label_ptrs)
-		return -ENOMEM;
-	return 0;
-}
-
-static void fill_value_type(Perftools__Profiles__ValueType *pb, const struct pp_value_type *vt)
-{
-	perftools__profiles__value_type__init(pb);
-	pb->type = vt->type;
-	pb->unit = vt->unit;
-}
-
-/* Fills prof from the builder; the arrays in v must be allocated. */
-static void pb_view__fill(struct pb_view *v, struct pprof_builder *b,
-			  Perftools__Profiles__Profile *prof)
-{
-	size_t nv = b->n_sample_types;
-
-	for (size_t i = 0; i < nv; i++) {
-		fill_value_type(&v->value_types[i], &b->sample_types[i]);
-		v->value_type_ptrs[i] = &v->value_types[i];
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
 	}
-	for (size_t i = 0; i < b->n_mappings; i++) {
-		Perftools__Profiles__Mapping *m = &v->mappings[i];
-		const struct pp_mapping *src = &b->mappings[i];
+	return n;
+}
 
-		perftools__profiles__mapping__init(m);
-		m->id = i + 1;
-		m->memory_start = src->start;
-		m->memory_limit = src->limit;
-		m->file_offset = src->offset;
-		m->filename = src->filename;
-		m->build_id = src->build_id;
-		m->has_functions = src->has_functions;
-		v->mapping_ptrs[i] = m;
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
 	}
-	for (size_t i = 0; i < b->n_functions; i++) {
-		Perftools__Profiles__Function *f = &v->functions[i];
-		const struct pp_function *src = &b->functions[i];
+	*p++ = (uint8_t)v;
+	return p;
+}
 
-		perftools__profiles__function__init(f);
-		f->id = i + 1;
-		f->name = src->name;
-		f->system_name = src->system_name;
-		f->filename = src->filename;
-		v->function_ptrs[i] = f;
+/* Every field number is below 16: its key is one byte. */
+static uint8_t *put_key(uint8_t *p, unsigned int field, unsigned int wire_type)
+{
+	*p++ = (uint8_t)(field << 3 | wire_type);
+	return p;
+}
+
+/* A scalar field: left out when zero (proto3). */
+static size_t scalar_size(uint64_t v)
+{
+	return v ? 1 + varint_size(v) : 0;
+}
+
+static uint8_t *put_scalar(uint8_t *p, unsigned int field, uint64_t v)
+{
+	return v ? put_varint(put_key(p, field, WT_VARINT), v) : p;
+}
+
+/* A length-delimited field of len bytes, without its content. */
+static size_t len_field_size(size_t len)
+{
+	return 1 + varint_size(len) + len;
+}
+
+static uint8_t *put_len_key(uint8_t *p, unsigned int field, size_t len)
+{
+	return put_varint(put_key(p, field, WT_LEN), len);
+}
+
+static size_t value_type_size(const struct pp_value_type *vt)
+{
+	return scalar_size((uint64_t)vt->type) + scalar_size((uint64_t)vt->unit);
+}
+
+static uint8_t *put_value_type(uint8_t *p, unsigned int field, const struct pp_value_type *vt)
+{
+	p = put_len_key(p, field, value_type_size(vt));
+	p = put_scalar(p, 1, (uint64_t)vt->type);
+	return put_scalar(p, 2, (uint64_t)vt->unit);
+}
+
+static size_t label_size(const struct pprof_label_ref *l)
+{
+	return scalar_size((uint64_t)l->key) + scalar_size((uint64_t)l->str) +
+	       scalar_size((uint64_t)l->num) + scalar_size((uint64_t)l->num_unit);
+}
+
+/* The packed repeated fields of a sample: the bytes of its ids, then of its values. */
+static size_t ids_size(const uint64_t *ids, size_t n)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++)
+		len += varint_size(ids[i]);
+	return len;
+}
+
+static size_t values_size(const int64_t *v, size_t n)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++)
+		len += varint_size((uint64_t)v[i]);
+	return len;
+}
+
+static size_t sample_size(const struct pprof_builder *b, size_t i)
+{
+	const struct pp_sample *s = &b->samples[i];
+	size_t n = 0, len;
+
+	len = ids_size(b->location_ids + s->loc_off, s->n_locs);
+	if (s->n_locs)
+		n += len_field_size(len);
+	len = values_size(b->values + i * b->n_sample_types, b->n_sample_types);
+	n += len_field_size(len); /* n_sample_types is never 0 */
+	for (uint32_t j = 0; j < s->n_labels; j++)
+		n += len_field_size(label_size(&b->labels[s->label_off + j]));
+	return n;
+}
+
+static uint8_t *put_sample(uint8_t *p, const struct pprof_builder *b, size_t i, size_t size)
+{
+	const struct pp_sample *s = &b->samples[i];
+	const uint64_t *ids = b->location_ids + s->loc_off;
+	const int64_t *v = b->values + i * b->n_sample_types;
+
+	p = put_len_key(p, 2, size);
+	if (s->n_locs) {
+		p = put_len_key(p, 1, ids_size(ids, s->n_locs));
+		for (uint32_t j = 0; j < s->n_locs; j++)
+			p = put_varint(p, ids[j]);
 	}
+	p = put_len_key(p, 2, values_size(v, b->n_sample_types));
+	for (size_t j = 0; j < b->n_sample_types; j++)
+		p = put_varint(p, (uint64_t)v[j]);
+	for (uint32_t j = 0; j < s->n_labels; j++) {
+		const struct pprof_label_ref *l = &b->labels[s->label_off + j];
+
+		p = put_len_key(p, 3, label_size(l));
+		p = put_scalar(p, 1, (uint64_t)l->key);
+		p = put_scalar(p, 2, (uint64_t)l->str);
+		p = put_scalar(p, 3, (uint64_t)l->num);
+		p = put_scalar(p, 4, (uint64_t)l->num_unit);
+	}
+	return p;
+}
+
+/* Mapping flags: bit 0 has_functions, bit 1 has_filenames and has_line_numbers. */
+static size_t mapping_size(const struct pp_mapping *m, size_t id, uint8_t flags)
+{
+	return scalar_size(id) + scalar_size(m->start) + scalar_size(m->limit) +
+	       scalar_size(m->offset) + scalar_size((uint64_t)m->filename) +
+	       scalar_size((uint64_t)m->build_id) + scalar_size(flags & 1) +
+	       2 * scalar_size((flags >> 1) & 1);
+}
+
+static uint8_t *put_mapping(uint8_t *p, const struct pp_mapping *m, size_t id, uint8_t flags)
+{
+	p = put_len_key(p, 3, mapping_size(m, id, flags));
+	p = put_scalar(p, 1, id);
+	p = put_scalar(p, 2, m->start);
+	p = put_scalar(p, 3, m->limit);
+	p = put_scalar(p, 4, m->offset);
+	p = put_scalar(p, 5, (uint64_t)m->filename);
+	p = put_scalar(p, 6, (uint64_t)m->build_id);
+	p = put_scalar(p, 7, flags & 1);
+	p = put_scalar(p, 8, (flags >> 1) & 1);
+	return put_scalar(p, 9, (flags >> 1) & 1);
+}
+
+static size_t line_size(const struct pprof_line *l)
+{
+	return scalar_size(l->function_id) + scalar_size((uint64_t)l->line);
+}
+
+static size_t location_size(const struct pprof_builder *b, size_t i)
+{
+	const struct pp_location *l = &b->locations[i];
+	size_t n = scalar_size(i + 1) + scalar_size(l->mapping_id) + scalar_size(l->address);
+
+	for (uint32_t j = 0; j < l->n_lines; j++)
+		n += len_field_size(line_size(&b->lines[l->line_off + j]));
+	return n;
+}
+
+static uint8_t *put_location(uint8_t *p, const struct pprof_builder *b, size_t i)
+{
+	const struct pp_location *l = &b->locations[i];
+
+	p = put_len_key(p, 4, location_size(b, i));
+	p = put_scalar(p, 1, i + 1);
+	p = put_scalar(p, 2, l->mapping_id);
+	p = put_scalar(p, 3, l->address);
+	for (uint32_t j = 0; j < l->n_lines; j++) {
+		const struct pprof_line *line = &b->lines[l->line_off + j];
+
+		p = put_len_key(p, 4, line_size(line));
+		p = put_scalar(p, 1, line->function_id);
+		p = put_scalar(p, 2, (uint64_t)line->line);
+	}
+	return p;
+}
+
+static size_t function_size(const struct pp_function *f, size_t id)
+{
+	return scalar_size(id) + scalar_size((uint64_t)f->name) +
+	       scalar_size((uint64_t)f->system_name) + scalar_size((uint64_t)f->filename);
+}
+
+static uint8_t *put_function(uint8_t *p, const struct pp_function *f, size_t id)
+{
+	p = put_len_key(p, 5, function_size(f, id));
+	p = put_scalar(p, 1, id);
+	p = put_scalar(p, 2, (uint64_t)f->name);
+	p = put_scalar(p, 3, (uint64_t)f->system_name);
+	return put_scalar(p, 4, (uint64_t)f->filename);
+}
+
+/*
+ * The mappings' flags: has_functions as built; has_filenames and
+ * has_line_numbers when one of its locations has a line number, so that
+ * pprof does not symbolize it again.
+ */
+static void mapping_flags(const struct pprof_builder *b, uint8_t *flags)
+{
+	for (size_t i = 0; i < b->n_mappings; i++)
+		flags[i] = b->mappings[i].has_functions ? 1 : 0;
 	for (size_t i = 0; i < b->n_locations; i++) {
-		Perftools__Profiles__Location *l = &v->locations[i];
-		const struct pp_location *src = &b->locations[i];
+		const struct pp_location *l = &b->locations[i];
 
-		perftools__profiles__location__init(l);
-		l->id = i + 1;
-		l->mapping_id = src->mapping_id;
-		l->address = src->address;
-		if (src->function_id) {
-			perftools__profiles__line__init(&v->lines[i]);
-			v->lines[i].function_id = src->function_id;
-			v->line_ptrs[i] = &v->lines[i];
-			l->n_line = 1;
-			l->line = &v->line_ptrs[i];
+		for (uint32_t j = 0; j < l->n_lines && l->mapping_id; j++) {
+			if (b->lines[l->line_off + j].line > 0) {
+				flags[l->mapping_id - 1] |= 2;
+				break;
+			}
 		}
-		v->location_ptrs[i] = l;
 	}
-	for (size_t i = 0; i < b->n_labels; i++) {
-		Perftools__Profiles__Label *l = &v->labels[i];
-		const struct pprof_label_ref *src = &b->labels[i];
+}
 
-		perftools__profiles__label__init(l);
-		l->key = src->key;
-		l->str = src->str;
-		l->num = src->num;
-		l->num_unit = src->num_unit;
-		v->label_ptrs[i] = l;
-	}
+/* The encoded profile, in a malloc'd buffer of *size bytes. 0 or -ENOMEM. */
+static int pb_encode(const struct pprof_builder *b, uint8_t **out, size_t *size)
+{
+	size_t total = 0, *sample_sizes;
+	uint8_t *flags, *buf, *p;
+	int err = -ENOMEM;
+
+	sample_sizes = malloc((b->n_samples ? b->n_samples : 1) * sizeof(*sample_sizes));
+	if (!sample_sizes)
+		return -ENOMEM;
+	flags = malloc(b->n_mappings ? b->n_mappings : 1);
+	if (!flags)
+		goto out_free_sizes;
+	mapping_flags(b, flags);
+
+	for (size_t i = 0; i < b->n_sample_types; i++)
+		total += len_field_size(value_type_size(&b->sample_types[i]));
 	for (size_t i = 0; i < b->n_samples; i++) {
-		Perftools__Profiles__Sample *s = &v->samples[i];
-		const struct pp_sample *src = &b->samples[i];
-
-		perftools__profiles__sample__init(s);
-		s->n_location_id = src->n_locs;
-		s->location_id = src->n_locs ? b->location_ids + src->loc_off : NULL;
-		s->n_value = nv;
-		s->value = b->values + i * nv;
-		s->n_label = src->n_labels;
-		s->label = src->n_labels ? v->label_ptrs + src->label_off : NULL;
-		v->sample_ptrs[i] = s;
+		sample_sizes[i] = sample_size(b, i);
+		total += len_field_size(sample_sizes[i]);
 	}
+	for (size_t i = 0; i < b->n_mappings; i++)
+		total += len_field_size(mapping_size(&b->mappings[i], i + 1, flags[i]));
+	for (size_t i = 0; i < b->n_locations; i++)
+		total += len_field_size(location_size(b, i));
+	for (size_t i = 0; i < b->n_functions; i++)
+		total += len_field_size(function_size(&b->functions[i], i + 1));
+	for (size_t i = 0; i < b->n_strs; i++)
+		total += len_field_size(strlen(b->strs[i]));
+	total += scalar_size((uint64_t)b->time_nanos) + scalar_size((uint64_t)b->duration_nanos);
+	if (b->has_period_type)
+		total += len_field_size(value_type_size(&b->period_type));
+	total += scalar_size((uint64_t)b->period) + scalar_size((uint64_t)b->default_sample_type);
 
-	prof->n_sample_type = nv;
-	prof->sample_type = v->value_type_ptrs;
-	prof->n_sample = b->n_samples;
-	prof->sample = v->sample_ptrs;
-	prof->n_mapping = b->n_mappings;
-	prof->mapping = v->mapping_ptrs;
-	prof->n_location = b->n_locations;
-	prof->location = v->location_ptrs;
-	prof->n_function = b->n_functions;
-	prof->function = v->function_ptrs;
-	prof->n_string_table = b->n_strs;
-	prof->string_table = b->strs;
-	prof->time_nanos = b->time_nanos;
-	prof->duration_nanos = b->duration_nanos;
-	if (b->has_period_type) {
-		fill_value_type(&v->value_types[nv], &b->period_type);
-		prof->period_type = &v->value_types[nv];
+	buf = malloc(total ? total : 1);
+	if (!buf)
+		goto out_free_flags;
+	p = buf;
+	for (size_t i = 0; i < b->n_sample_types; i++)
+		p = put_value_type(p, 1, &b->sample_types[i]);
+	for (size_t i = 0; i < b->n_samples; i++)
+		p = put_sample(p, b, i, sample_sizes[i]);
+	for (size_t i = 0; i < b->n_mappings; i++)
+		p = put_mapping(p, &b->mappings[i], i + 1, flags[i]);
+	for (size_t i = 0; i < b->n_locations; i++)
+		p = put_location(p, b, i);
+	for (size_t i = 0; i < b->n_functions; i++)
+		p = put_function(p, &b->functions[i], i + 1);
+	for (size_t i = 0; i < b->n_strs; i++) {
+		size_t len = strlen(b->strs[i]);
+
+		p = put_len_key(p, 6, len);
+		memcpy(p, b->strs[i], len);
+		p += len;
 	}
-	prof->period = b->period;
-	prof->default_sample_type = b->default_sample_type;
+	p = put_scalar(p, 9, (uint64_t)b->time_nanos);
+	p = put_scalar(p, 10, (uint64_t)b->duration_nanos);
+	if (b->has_period_type)
+		p = put_value_type(p, 11, &b->period_type);
+	p = put_scalar(p, 12, (uint64_t)b->period);
+	p = put_scalar(p, 14, (uint64_t)b->default_sample_type);
+	if ((size_t)(p - buf) != total) {
+		/* The two passes disagree: never hand out a corrupt profile. */
+		free(buf);
+		err = -EPROTO;
+		goto out_free_flags;
+	}
+	*out = buf;
+	*size = total;
+	err = 0;
+out_free_flags:
+	free(flags);
+out_free_sizes:
+	free(sample_sizes);
+	return err;
 }
 
 static int zlib_err(int ret)
@@ -1055,38 +1258,21 @@ out_free_compressor:
 
 int pprof_builder__encode(struct pprof_builder *b, bool gzip, struct strbuf *out)
 {
-	Perftools__Profiles__Profile prof = PERFTOOLS__PROFILES__PROFILE__INIT;
-	struct pb_view view = {0};
 	uint8_t *packed;
 	size_t size;
 	int err;
 
 	if (!b || !out)
 		return -EINVAL;
-	err = pb_view__alloc(&view, b);
+	err = pb_encode(b, &packed, &size);
 	if (err)
-		goto out_free_view;
-	pb_view__fill(&view, b, &prof);
-	size = perftools__profiles__profile__get_packed_size(&prof);
-	if (!gzip) {
-		err = strbuf__reserve(out, size);
-		if (err)
-			goto out_free_view;
-		perftools__profiles__profile__pack(&prof, (uint8_t *)out->buf + out->len);
-		out->len += size;
-		out->buf[out->len] = '\0';
-		goto out_free_view;
+		return err;
+	if (gzip) {
+		err = gzip_append(out, packed, size);
+	} else {
+		err = strbuf__append(out, packed, size);
 	}
-	packed = malloc(size ? size : 1);
-	if (!packed) {
-		err = -ENOMEM;
-		goto out_free_view;
-	}
-	perftools__profiles__profile__pack(&prof, packed);
-	err = gzip_append(out, packed, size);
 	free(packed);
-out_free_view:
-	pb_view__free(&view);
 	return err;
 }
 

@@ -66,6 +66,23 @@ uint64_t pprof_builder__function(struct pprof_builder *b, const char *name, cons
 uint64_t pprof_builder__location(struct pprof_builder *b, uint64_t mapping_id, uint64_t address,
 				 uint64_t function_id);
 
+/* One Line of a location: a function and the source line in it (0: unknown). */
+struct pprof_line {
+	uint64_t function_id;
+	int64_t line;
+};
+
+/*
+ * A location with n_lines Lines, innermost first (an inlined call, then the
+ * functions it was inlined into), deduplicated as pprof_builder__location is
+ * (on the first Line's function). The mapping of a location with a line
+ * number is marked has_filenames and has_line_numbers. 0 on allocation
+ * failure or an unknown id.
+ */
+uint64_t pprof_builder__location_lines(struct pprof_builder *b, uint64_t mapping_id,
+				       uint64_t address, const struct pprof_line *lines,
+				       size_t n_lines);
+
 /* values has n_sample_types entries; location_ids are leaf first. 0 or -errno. */
 int pprof_builder__sample(struct pprof_builder *b, const uint64_t *location_ids, size_t n_locations,
 			  const int64_t *values, const struct pprof_label *labels, size_t n_labels);

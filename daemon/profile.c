@@ -120,6 +120,34 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+/*
+ * The Lines of frame f named name, innermost first: the functions inlined
+ * at its address, then name itself, each with its file and line where known.
+ * Functions are told apart by name and file: two static f() in two files stay
+ * two. The number of Lines, 0 on allocation failure.
+ */
+static size_t frame_lines(struct build_ctx *ctx, const struct sym_frame *f, const char *name,
+			  struct pprof_line *lines)
+{
+	const char *file = f->file;
+	uint32_t line = f->line;
+	size_t n = 0;
+
+	for (size_t i = 0; i <= f->n_inlined && i < SYM_MAX_INLINE + 1; i++) {
+		const char *fn = i < f->n_inlined ? f->inlined[i].name : name;
+
+		lines[n].function_id = pprof_builder__function(ctx->b, fn, fn, file ? file : "");
+		if (!lines[n].function_id)
+			return 0;
+		lines[n++].line = line;
+		if (i < f->n_inlined) {
+			file = f->inlined[i].call_file;
+			line = f->inlined[i].call_line;
+		}
+	}
+	return n;
+}
+
 /* Looks up one frame and returns its location id, or 0 on allocation failure. */
 static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t start, uint64_t addr,
 			       bool leaf)
@@ -127,7 +155,9 @@ static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t sta
 	struct frame_slot *slot = cache_slot(&ctx->cache, pid, start, addr);
 	uint64_t lookup = leaf || addr == 0 ? addr : addr - 1;
 	struct sym_frame f = {0};
-	uint64_t map_id = 0, fn_id;
+	uint64_t map_id = 0;
+	struct pprof_line lines[SYM_MAX_INLINE + 1];
+	size_t n_lines;
 	char placeholder[300];
 	const char *name;
 	int err;
@@ -168,6 +198,9 @@ static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t sta
 			ctx->kernel_map_id = map_id;
 		if (f.name) {
 			name = f.name;
+			/* A name from this side comes with its source line, where DWARF has one. */
+			if (pid != KERNEL_PID)
+				(void)symbolizer__user_line(ctx->sym, &f);
 		} else {
 			const char *b = base_name(f.map_path);
 
@@ -181,10 +214,10 @@ static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t sta
 	if (err || !f.name)
 		ctx->stats->unnamed_frames++;
 
-	fn_id = pprof_builder__function(ctx->b, name, name, "");
-	if (!fn_id)
+	n_lines = frame_lines(ctx, &f, name, lines);
+	if (!n_lines)
 		return 0;
-	slot->loc_id = pprof_builder__location(ctx->b, map_id, addr, fn_id);
+	slot->loc_id = pprof_builder__location_lines(ctx->b, map_id, addr, lines, n_lines);
 	if (!slot->loc_id)
 		return 0;
 out_cache:

@@ -372,6 +372,30 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 ss.perfmap_errors},
 		{"sonde_perfmap_bad_lines_total", "counter", "Malformed perf-map lines skipped.",
 		 ss.perfmap_bad_lines},
+		{"sonde_symbolize_lines_total", "counter",
+		 "Named user frames given a source file and line from DWARF.", ss.line_hits},
+		{"sonde_symbolize_lines_missing_total", "counter",
+		 "Named user frames left without a line: their file has no DWARF, or it has no "
+		 "line for them.",
+		 ss.line_misses},
+		{"sonde_dwarf_errors_total", "counter",
+		 "Files whose DWARF could not be opened: unreadable, corrupt, or a debug "
+		 "file whose build ID changed.",
+		 ss.dwarf_errors},
+		{"sonde_line_cache_hits_total", "counter",
+		 "Line look-ups answered from the cache of (file, address) lines, without DWARF.",
+		 ss.line_cache_hits},
+		{"sonde_line_cache_evictions_total", "counter",
+		 "Addresses whose cached lines were dropped for room (least recently used).",
+		 ss.line_cache_evictions},
+		{"sonde_line_cache_entries", "gauge", "Addresses whose source lines are cached.",
+		 ss.line_cache_entries},
+		{"sonde_line_cache_bytes", "gauge", "Memory held by the cache of source lines.",
+		 ss.line_cache_bytes},
+		{"sonde_dwarf_scope_walks_total", "counter",
+		 "Line look-ups that searched a whole compile unit for inlined calls, its "
+		 "functions being over the index's cap.",
+		 ss.line_scope_walks},
 	};
 	const struct labelled_metric labelled[] = {
 		{"sonde_symbolize_failures_total",

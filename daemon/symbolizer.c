@@ -14,6 +14,9 @@
  *  - ELF symbol tables, keyed by (device, inode) as /proc/PID/maps shows
  *    them, so that every process running a binary shares one table; a file
  *    that could not be read is remembered for the batch and retried after.
+ *    Each file's DWARF (symbolizer_dwarf.c) is opened at its first line
+ *    look-up, from the file or the separate debug file its symbols came from,
+ *    and released with its entry.
  *
  * Anonymous executable memory (JIT code) is named from the process's perf
  * map, /tmp/perf-PID.map inside its root (PID as its own pid namespace
@@ -42,6 +45,7 @@
 #include <linux/openat2.h>
 
 #include "clock.h"
+#include "linecache.h"
 #include "symbolizer_internal.h"
 
 #define DEFAULT_MAX_ELF_FILES 128
@@ -141,6 +145,24 @@ struct elf_file {
 	uint64_t batch; /* when err: the batch of the failed load */
 	int err;
 	struct elf_image img;
+	/* The separate debug file the symbols came from (reopened for DWARF), or NULL. */
+	char *debug_path;
+	bool debug_host; /* debug_path may be opened on the host, outside the process's root */
+	struct sym_dwarf dwarf;
+	int dwarf_err;	      /* 0 open, 1 never tried, < 0 the open failed (-ENODATA: no DWARF) */
+	uint64_t dwarf_batch; /* batch of a failed open: tried again in a later batch */
+	uint64_t dwarf_id;    /* this opening's lines in sym->lines; 0 when not open */
+};
+
+/* What the last symbolizer__user_of call found: the file a line look-up reads. */
+struct last_user {
+	const struct sym_frame *frame; /* NULL: the last call returned no user frame */
+	/* The mapped file's entry, NULL for the vDSO, JIT code and unreadable files. */
+	struct elf_file *file;
+	const struct proc_map *map;
+	const char *path;
+	uint32_t pid;
+	uint64_t off; /* file offset of the address */
 };
 
 struct symbolizer {
@@ -148,7 +170,12 @@ struct symbolizer {
 	char *debug_dir; /* "/usr/lib/debug" unless a test says otherwise */
 	uint64_t batch;
 	struct symbolizer_stats stats;
-	struct maps_entry scratch; /* one maps line, too big for the stack */
+	struct maps_entry scratch;		   /* one maps line, too big for the stack */
+	struct last_user last;			   /* valid until the next call */
+	struct sym_inline inlined[SYM_MAX_INLINE]; /* of the last line look-up */
+	/* Lines of (DWARF opening, address), across batches; entries go with their DWARF. */
+	struct linecache *lines;
+	uint64_t next_dwarf_id;
 
 	struct ksyms ksyms;
 	int ksyms_err;	      /* 0 loaded, 1 never tried, < 0 the last load failed */
@@ -726,6 +753,7 @@ int symbolizer__prefetch(struct symbolizer *sym, uint32_t pid, uint64_t start_ns
 
 	if (!sym || !pid)
 		return -EINVAL;
+	sym->last.frame = NULL; /* files may be evicted */
 	maps_errors0 = sym->stats.maps_read_errors;
 	elf_errors0 = sym->stats.elf_errors;
 	sym->stats.prefetches++;
@@ -956,10 +984,24 @@ static size_t elf_key__hash(const struct elf_key *k)
 	return hash_u64(k->inode ^ hash_u64((uint64_t)k->dev_major << 32 | k->dev_minor));
 }
 
-static void elf_file__free(struct elf_file *f)
+/* Forgets f's DWARF, its cached lines and debug file, for a load of the file afresh. */
+static void elf_file__clear_dwarf(struct symbolizer *sym, struct elf_file *f)
+{
+	if (f->dwarf_id)
+		linecache__drop_owner(sym->lines, f->dwarf_id);
+	f->dwarf_id = 0;
+	sym_dwarf__release(&f->dwarf);
+	free(f->debug_path);
+	f->debug_path = NULL;
+	f->debug_host = false;
+	f->dwarf_err = 1;
+}
+
+static void elf_file__free(struct symbolizer *sym, struct elf_file *f)
 {
 	if (!f)
 		return;
+	elf_file__clear_dwarf(sym, f);
 	elf_image__release(&f->img);
 	free(f);
 }
@@ -979,7 +1021,7 @@ static bool elf_cache__evict(struct symbolizer *sym)
 		*pp = victim->hnext;
 	lru__del(&victim->lru);
 	sym->nr_elf--;
-	elf_file__free(victim);
+	elf_file__free(sym, victim);
 	sym->stats.elf_cache_evictions++;
 	return true;
 }
@@ -1053,10 +1095,11 @@ static int add_debug_fd(struct elf_image *img, int fd, bool want_crc, uint32_t c
  * A stripped file (no .symtab): its functions from a separate debug file,
  * /usr/lib/debug/.build-id/xx/rest.debug by build ID, else the file that
  * .gnu_debuglink names, next to it, in .debug/ beside it, or under
- * /usr/lib/debug. 0 when one was added, else -ENOENT.
+ * /usr/lib/debug. 0 when one was added, with *found (malloc'd) its path and
+ * *host whether open_debug_candidate may look for it on the host; else -ENOENT.
  */
 static int add_debug_file(struct symbolizer *sym, uint32_t pid, const char *path, int fd,
-			  struct elf_image *img)
+			  struct elf_image *img, char **found, bool *host)
 {
 	char cand[PATH_MAX + 64], link[256], dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
@@ -1074,8 +1117,11 @@ static int add_debug_file(struct symbolizer *sym, uint32_t pid, const char *path
 				/* The build ID names it; add_debug checks it holds the same one. */
 				err = add_debug_fd(img, dfd, false, 0);
 				close(dfd);
-				if (!err)
+				if (!err) {
+					*found = strdup(cand);
+					*host = true;
 					return 0;
+				}
 			}
 		}
 	}
@@ -1099,8 +1145,11 @@ static int add_debug_file(struct symbolizer *sym, uint32_t pid, const char *path
 			continue;
 		err = add_debug_fd(img, dfd, true, crc);
 		close(dfd);
-		if (!err)
+		if (!err) {
+			*found = strdup(cand);
+			*host = i == 2;
 			return 0;
+		}
 	}
 	return -ENOENT;
 }
@@ -1146,6 +1195,7 @@ static struct elf_file *elf_cache__lookup(struct symbolizer *sym, uint32_t pid,
 		if (!f)
 			return NULL;
 		f->key = key;
+		f->dwarf_err = 1;
 		lru__init(&f->lru);
 		f->hnext = sym->elf_buckets[h];
 		sym->elf_buckets[h] = f;
@@ -1154,11 +1204,13 @@ static struct elf_file *elf_cache__lookup(struct symbolizer *sym, uint32_t pid,
 	lru__touch(&sym->elf_lru, &f->lru);
 	f->batch = sym->batch;
 	elf_image__release(&f->img);
+	elf_file__clear_dwarf(sym, f);
 	fd = open_mapped_file(sym, pid, m, path);
 	f->err = fd < 0 ? fd : elf_load_fd(&f->img, fd);
 	if (!f->err && !f->img.has_symtab) {
 		/* A separate debug file is the fuller table; MiniDebugInfo only names functions. */
-		if (add_debug_file(sym, pid, path, fd, &f->img) == 0) {
+		if (add_debug_file(sym, pid, path, fd, &f->img, &f->debug_path, &f->debug_host) ==
+		    0) {
 			f->img.from_debug = true;
 			sym->stats.debug_files++;
 		} else if (add_minidebug_fd(sym, &f->img, fd) == 0) {
@@ -1306,6 +1358,9 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->gone = calloc(GONE_SETS * GONE_WAYS, sizeof(*sym->gone));
 	if (!sym->gone)
 		goto err_free_proc_buckets;
+	sym->lines = linecache__new(opts ? opts->max_cached_lines : 0);
+	if (!sym->lines)
+		goto err_free_gone;
 	lru__init(&sym->elf_lru);
 	lru__init(&sym->proc_lru);
 	sym->batch = 1;
@@ -1313,6 +1368,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->vdso_err = 1;
 	return sym;
 
+err_free_gone:
+	free(sym->gone);
 err_free_proc_buckets:
 	free(sym->proc_buckets);
 err_free_elf_buckets:
@@ -1332,6 +1389,7 @@ void symbolizer__free(struct symbolizer *sym)
 		;
 	while (elf_cache__evict(sym))
 		;
+	linecache__free(sym->lines);
 	free(sym->proc_buckets);
 	free(sym->gone);
 	free(sym->elf_buckets);
@@ -1347,8 +1405,10 @@ void symbolizer__free(struct symbolizer *sym)
 
 void symbolizer__begin(struct symbolizer *sym)
 {
-	if (sym)
-		sym->batch++;
+	if (!sym)
+		return;
+	sym->batch++;
+	sym->last.frame = NULL;
 }
 
 static int ksyms_reload(struct symbolizer *sym)
@@ -1483,6 +1543,7 @@ int symbolizer__kernel(struct symbolizer *sym, uint64_t addr, struct sym_frame *
 
 	memset(out, 0, sizeof(*out));
 	out->kernel = true;
+	sym->last.frame = NULL;
 	sym->stats.kernel_lookups++;
 	if (sym->ksyms_err == 1 ||
 	    ((sym->ksyms_err < 0 || sym->ksyms_stale) && sym->ksyms_batch != sym->batch)) {
@@ -1626,6 +1687,7 @@ int symbolizer__user_of(struct symbolizer *sym, uint32_t pid, uint64_t start_ns,
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	memset(&sym->last, 0, sizeof(sym->last));
 	sym->stats.user_lookups++;
 	err = proc_cache__get(sym, pid, start_ticks_of(sym, start_ns), &p);
 	if (err)
@@ -1642,12 +1704,15 @@ int symbolizer__user_of(struct symbolizer *sym, uint32_t pid, uint64_t start_ns,
 	switch (m->kind) {
 	case MAP_FILE: {
 		const char *path = p->paths.buf + m->path;
-		const struct elf_file *f;
+		struct elf_file *f;
 
 		if (!m->inode)
 			break;
 		f = elf_cache__lookup(sym, pid, m, path);
 		img = f ? &f->img : NULL;
+		if (f)
+			sym->last = (struct last_user){
+				.file = f, .map = m, .path = path, .pid = pid, .off = off};
 		break;
 	}
 	case MAP_VDSO:
@@ -1674,12 +1739,94 @@ int symbolizer__user_of(struct symbolizer *sym, uint32_t pid, uint64_t start_ns,
 		out->sym_offset = 0;
 		sym->stats.user_no_symbol++;
 	}
+	sym->last.frame = out;
 	return 0;
+}
+
+/* f's DWARF, opened now if it never was (or failed in an earlier batch). 0 or -errno. */
+static int elf_file__open_dwarf(struct symbolizer *sym, struct elf_file *f,
+				const struct last_user *at)
+{
+	int fd, err;
+
+	if (f->dwarf_err == 0 || f->dwarf_err == -ENODATA)
+		return f->dwarf_err;
+	if (f->dwarf_err < 0 && f->dwarf_batch == sym->batch)
+		return f->dwarf_err;
+	/* Symbols from a debug file: so is the DWARF (the stripped file has none). */
+	if (f->debug_path)
+		fd = open_debug_candidate(sym, at->pid, f->debug_path, f->debug_host);
+	else
+		fd = open_mapped_file(sym, at->pid, at->map, at->path);
+	err = fd < 0 ? fd : sym_dwarf__open(&f->dwarf, fd, f->img.build_id);
+	if (fd >= 0)
+		close(fd);
+	f->dwarf_err = err;
+	f->dwarf_id = err ? 0 : ++sym->next_dwarf_id;
+	f->dwarf_batch = sym->batch;
+	if (err && err != -ENODATA)
+		sym->stats.dwarf_errors++;
+	return err;
+}
+
+int symbolizer__user_line(struct symbolizer *sym, struct sym_frame *out)
+{
+	const struct last_user *at = &sym->last;
+	const struct linecache_lines *cached;
+	struct linecache_lines found = {0};
+	uint64_t vaddr;
+	int err;
+
+	if (!out || out != at->frame)
+		return -EINVAL;
+	out->file = NULL;
+	out->line = 0;
+	out->inlined = sym->inlined;
+	out->n_inlined = 0;
+	/* The vDSO and JIT code have no DWARF here. */
+	err = at->file ? elf_file__open_dwarf(sym, at->file, at) : -ENOENT;
+	if (!err)
+		err = elf_image__vaddr(&at->file->img, at->off, &vaddr);
+	if (err)
+		goto out_miss;
+	/* Every process that maps the file shares its lines: asked once per address. */
+	cached = linecache__get(sym->lines, at->file->dwarf_id, vaddr);
+	if (!cached) {
+		uint64_t walks = at->file->dwarf.scope_walks;
+
+		found.found = sym_dwarf__find(&at->file->dwarf, vaddr, &found.file, &found.line,
+					      sym->inlined, SYM_MAX_INLINE, &found.n_inlined) == 0;
+		sym->stats.line_scope_walks += at->file->dwarf.scope_walks - walks;
+		found.inlined = sym->inlined;
+		/* Without room it is only looked up again next time. */
+		(void)linecache__put(sym->lines, at->file->dwarf_id, vaddr, &found);
+		cached = &found;
+	}
+	if (!cached->found)
+		goto out_miss;
+	out->file = cached->file;
+	out->line = cached->line;
+	out->n_inlined = cached->n_inlined;
+	if (cached->n_inlined)
+		out->inlined = cached->inlined;
+	sym->stats.line_hits++;
+	return 0;
+
+out_miss:
+	sym->stats.line_misses++;
+	return -ENOENT;
 }
 
 void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *out)
 {
+	struct linecache_stats lc;
+
 	*out = sym->stats;
 	out->elf_cached = sym->nr_elf;
 	out->proc_cached = sym->nr_proc;
+	linecache__stats(sym->lines, &lc);
+	out->line_cache_hits = lc.hits;
+	out->line_cache_evictions = lc.evictions;
+	out->line_cache_entries = lc.entries;
+	out->line_cache_bytes = lc.bytes;
 }

@@ -9,8 +9,10 @@
  * debug file (by build ID under /usr/lib/debug/.build-id, or .gnu_debuglink) or their own
  * MiniDebugInfo (.gnu_debugdata); JIT code from the
  * process's /tmp/perf-PID.map; the vDSO from the daemon's own copy (it is the same image in every
- * process). ELF data is cached by (device, inode), so processes running the same binary share the
- * work; every cache has a cap and LRU eviction.
+ * process). Source lines and inlined calls come from DWARF, read with libdw from the file or
+ * its separate debug file, on demand (symbolizer__user_line). ELF data is cached by (device,
+ * inode), so processes running the same binary share the work; every cache has a cap and LRU
+ * eviction.
  *
  * Never includes libbpf or libmicrohttpd headers.
  */
@@ -23,6 +25,9 @@
 
 struct symbolizer;
 
+/* Inlined functions reported at one address, at most (the innermost ones are kept). */
+#define SYM_MAX_INLINE 16
+
 struct symbolizer_opts {
 	const char *proc_root; /* "/proc" unless a test says otherwise */
 	size_t max_elf_files;  /* ELF symbol tables kept (LRU); 0: default */
@@ -31,6 +36,15 @@ struct symbolizer_opts {
 	uint64_t keep_exited_ns;
 	/* Where separate debug files are installed; NULL: /usr/lib/debug. */
 	const char *debug_dir;
+	/* Source lines of (file, address) remembered across profiles (LRU); 0: 65 536. */
+	size_t max_cached_lines;
+};
+
+/* A function inlined at an address (symbolizer__user_line). */
+struct sym_inline {
+	const char *name;      /* the inlined function */
+	const char *call_file; /* where it was inlined: into the next entry, or sym_frame.name */
+	uint32_t call_line;    /* 0 when unknown */
 };
 
 /*
@@ -46,6 +60,16 @@ struct sym_frame {
 	uint64_t map_start;   /* mapping range and file offset, as pprof wants them */
 	uint64_t map_limit;
 	uint64_t map_offset;
+	/* Source file and line, from DWARF (symbolizer__user_line); NULL and 0 when unknown. */
+	const char *file;
+	uint32_t line;
+	/*
+	 * The functions inlined at the address, innermost first: file:line is in
+	 * inlined[0] (when n_inlined > 0), which was inlined at its call_file:call_line
+	 * into inlined[1], and so on, the last into the function name names.
+	 */
+	const struct sym_inline *inlined;
+	size_t n_inlined;
 	bool kernel;
 };
 
@@ -77,8 +101,18 @@ struct symbolizer_stats {
 	uint64_t ksymbols_gone;	    /* announced code that went (programs unloaded) */
 	uint64_t ksymbols_dropped;  /* announcements not kept: the table was full of live code */
 	uint64_t ksymbol_hits;	    /* kernel frames named from announced code */
-	uint64_t elf_cached;	    /* gauge: ELF files held */
-	uint64_t proc_cached;	    /* gauge: processes held */
+	uint64_t line_hits;	    /* frames given a source file and line from DWARF */
+	uint64_t line_misses;	    /* frames asked for a line that their file's DWARF lacks */
+	uint64_t dwarf_errors;	    /* files whose DWARF could not be opened or read */
+	uint64_t line_cache_hits;   /* line look-ups answered without reading DWARF */
+	uint64_t line_cache_evictions; /* addresses' lines forgotten for room (LRU) */
+	uint64_t line_cache_entries;   /* gauge: addresses whose lines are remembered */
+	uint64_t line_cache_bytes;     /* gauge: their memory */
+	/* Line look-ups that searched a whole unit for inlined calls: its functions were not
+	 * indexed (cap). */
+	uint64_t line_scope_walks;
+	uint64_t elf_cached;  /* gauge: ELF files held */
+	uint64_t proc_cached; /* gauge: processes held */
 };
 
 struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts);
@@ -117,6 +151,16 @@ int symbolizer__user(struct symbolizer *sym, uint32_t pid, uint64_t addr, struct
  */
 int symbolizer__user_of(struct symbolizer *sym, uint32_t pid, uint64_t start_ns, uint64_t addr,
 			struct sym_frame *out);
+
+/*
+ * Adds the source file and line to out, the frame that the last call on sym
+ * (symbolizer__user or _user_of) returned, from the DWARF line table of its file or of the
+ * separate debug file its symbols came from. The DWARF of a file is opened at
+ * its first line look-up and kept with its symbol table. 0 with out->file and
+ * out->line set; -ENOENT when there is no line information (they stay NULL
+ * and 0), -EINVAL when out is not the frame of the last call.
+ */
+int symbolizer__user_line(struct symbolizer *sym, struct sym_frame *out);
 
 /*
  * Reads pid's maps now, as a new address space (a new process, an exec, a

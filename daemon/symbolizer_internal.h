@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Private to symbolizer*.c: the kernel symbol table (symbolizer_kernel.c) and
- * the ELF symbol tables (symbolizer_elf.c). symbolizer.c owns the caches and
- * the per-process mapping tables built on top of them.
+ * Private to symbolizer*.c: the kernel symbol table (symbolizer_kernel.c),
+ * the ELF symbol tables (symbolizer_elf.c) and the DWARF line tables
+ * (symbolizer_dwarf.c). symbolizer.c owns the caches and the per-process
+ * mapping tables built on top of them.
  */
 #ifndef SONDE_SYMBOLIZER_INTERNAL_H
 #define SONDE_SYMBOLIZER_INTERNAL_H
@@ -110,6 +111,67 @@ int xz_decompress(const void *in, size_t in_len, size_t max, void **out, size_t 
  */
 int elf_image__find(const struct elf_image *img, uint64_t off, const char **name,
 		    uint64_t *sym_offset);
+
+/* ---- user: DWARF line tables (libdw) ---- */
+
+struct Dwarf; /* <elfutils/libdw.h>, for symbolizer_dwarf.c only */
+
+/* An address range of one compile unit. */
+struct sym_dwarf_range {
+	uint64_t start, end;
+	uint64_t cu_off; /* the unit's DIE offset in .debug_info */
+};
+
+/* The DWARF of one file, opened at its first line look-up. */
+struct sym_dwarf {
+	Elf *elf;
+	struct Dwarf *dw;
+	/*
+	 * The units' ranges, sorted by start, when the file has no .debug_aranges
+	 * (clang emits none by default) and libdw could not find units by address.
+	 */
+	struct sym_dwarf_range *ranges;
+	size_t nr_ranges;
+	/*
+	 * Per unit, built at its first look-up: its functions' ranges, sorted,
+	 * so that the inlined calls at an address are found by walking down
+	 * from its function only, not from the unit (dwarf_getscopes). Units
+	 * sorted by offset; nr_funcs counts the entries of all of them, under
+	 * DWARF_MAX_FUNCS; a unit that does not fit is walked from the top.
+	 */
+	struct sym_dwarf_unit {
+		uint64_t cu_off;
+		struct sym_dwarf_func {
+			uint64_t start, end;
+			uint64_t die_off;
+		} * funcs;
+		size_t nr_funcs;
+		bool indexed; /* false: too big for the cap, walked from the top */
+	} * units;
+	size_t nr_units, cap_units, nr_funcs;
+	uint64_t scope_walks; /* look-ups that walked a whole unit's scopes */
+	bool always_walk;     /* tests: always walk from the unit, the reference to compare with */
+};
+
+/*
+ * Opens the DWARF of the ELF file at fd into d (zeroed or released). The file
+ * is mapped, so fd may be closed afterwards. With build_id (lowercase hex),
+ * the file must carry that build ID. 0; -ENODATA when the file has no DWARF
+ * (no .debug_info), -ESTALE when its build ID differs, -ENOEXEC when it is
+ * not ELF, -EINVAL when its DWARF is corrupt; d is left released on failure.
+ */
+int sym_dwarf__open(struct sym_dwarf *d, int fd, const char *build_id);
+void sym_dwarf__release(struct sym_dwarf *d);
+/*
+ * The line-table row covering vaddr (a link-time address, as st_value): its
+ * source file (owned by d) and line; and in inl[0..*n_inl), at most max_inl,
+ * the functions inlined at vaddr, innermost first (see struct sym_inline).
+ * 0, or -ENOENT when no unit covers vaddr or its row has no line.
+ */
+int sym_dwarf__find(struct sym_dwarf *d, uint64_t vaddr, const char **file, uint32_t *line,
+		    struct sym_inline *inl, size_t max_inl, size_t *n_inl);
+/* The link-time address of file offset off, through img's PT_LOAD segments; -ENOENT if none. */
+int elf_image__vaddr(const struct elf_image *img, uint64_t off, uint64_t *vaddr);
 
 /* ---- user: JIT perf maps (/tmp/perf-PID.map) ---- */
 

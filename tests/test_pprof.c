@@ -147,6 +147,25 @@ static void check_valid(const Perftools__Profiles__Profile *p)
 	CHECK(ok);
 }
 
+/*
+ * The builder writes the wire format itself: protobuf-c, packing what it
+ * decoded, must produce the very same bytes (field order, zeros left out,
+ * packed repeated scalars, negative numbers in ten bytes).
+ */
+static void check_canonical(const Perftools__Profiles__Profile *p, const struct strbuf *raw)
+{
+	size_t size = perftools__profiles__profile__get_packed_size(p);
+	uint8_t *again = malloc(size ? size : 1);
+
+	CHECK(again != NULL);
+	if (!again)
+		return;
+	CHECK_EQ_U64(perftools__profiles__profile__pack(p, again), size);
+	CHECK_EQ_U64(size, raw->len);
+	CHECK(size == raw->len && memcmp(again, raw->buf, size) == 0);
+	free(again);
+}
+
 static Perftools__Profiles__Profile *decode(const struct strbuf *body)
 {
 	struct strbuf raw = STRBUF_INIT;
@@ -157,8 +176,10 @@ static Perftools__Profiles__Profile *decode(const struct strbuf *body)
 	if (!err)
 		p = perftools__profiles__profile__unpack(NULL, raw.len, (const uint8_t *)raw.buf);
 	CHECK(p != NULL);
-	if (p)
+	if (p) {
 		check_valid(p);
+		check_canonical(p, &raw);
+	}
 	strbuf__release(&raw);
 	return p;
 }
@@ -685,10 +706,120 @@ static void test_label_refs(void)
 	pprof_builder__free(b);
 }
 
+/* Source lines, inlined calls as Lines innermost first, and the mapping flags they set. */
+static void test_lines(void)
+{
+	struct pprof_builder *b = pprof_builder__new(&cpu_opts);
+	struct strbuf body = STRBUF_INIT;
+	Perftools__Profiles__Profile *p;
+	struct pprof_line lines[2];
+	uint64_t m_app, m_lib, f_inl, f_outer, f_static1, f_static2, f_lib, loc[3];
+	struct pprof_label delta = {.key = "delta", .num = -5};
+	int64_t v[2] = {1, 10}, neg[2] = {INT64_MIN, -1};
+
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	m_app = pprof_builder__mapping(b, 0x400000, 0x500000, 0, "/bin/app", "ab", true);
+	m_lib = pprof_builder__mapping(b, 0x7f0000, 0x7f1000, 0, "/lib/x.so", "cd", true);
+	f_inl = pprof_builder__function(b, "work_unit", "work_unit", "/src/app.c");
+	f_outer = pprof_builder__function(b, "hot", "hot", "/src/app.c");
+	/* Two static functions of one name in two files are two functions. */
+	f_static1 = pprof_builder__function(b, "helper", "helper", "/src/a.c");
+	f_static2 = pprof_builder__function(b, "helper", "helper", "/src/b.c");
+	f_lib = pprof_builder__function(b, "memcpy", "memcpy", "");
+	CHECK(f_static1 && f_static2 && f_static1 != f_static2);
+	lines[0] = (struct pprof_line){.function_id = f_inl, .line = 48};
+	lines[1] = (struct pprof_line){.function_id = f_outer, .line = 61};
+	loc[0] = pprof_builder__location_lines(b, m_app, 0x401000, lines, 2);
+	lines[0] = (struct pprof_line){.function_id = f_static2, .line = 7};
+	loc[1] = pprof_builder__location_lines(b, m_app, 0x402000, lines, 1);
+	loc[2] = pprof_builder__location(b, m_lib, 0x7f0100, f_lib);
+	CHECK(loc[0] && loc[1] && loc[2]);
+	/* Deduplicated on the address; unknown functions are refused. */
+	CHECK_EQ_U64(pprof_builder__location_lines(b, m_app, 0x401000, lines, 1), loc[0]);
+	lines[0].function_id = 99;
+	CHECK_EQ_U64(pprof_builder__location_lines(b, m_app, 0x403000, lines, 1), 0);
+	lines[0].function_id = 0;
+	CHECK_EQ_U64(pprof_builder__location_lines(b, m_app, 0x403000, lines, 1), 0);
+	CHECK_EQ_U64(pprof_builder__location_lines(b, m_app, 0x403000, NULL, 1), 0);
+	CHECK_EQ_U64(pprof_builder__sample(b, loc, 3, v, NULL, 0), 0);
+	/* Negative numbers (a difference of profiles) take ten bytes on the wire. */
+	CHECK_EQ_U64(pprof_builder__sample(b, loc, 2, neg, &delta, 1), 0);
+
+	CHECK_EQ_U64(pprof_builder__encode(b, true, &body), 0);
+	p = decode(&body);
+	if (p && p->n_sample == 2) {
+		CHECK_EQ_U64(p->sample[1]->value[0], (uint64_t)INT64_MIN);
+		CHECK(p->sample[1]->value[1] == -1);
+		CHECK(p->sample[1]->n_label == 1 && p->sample[1]->label[0]->num == -5);
+	}
+	CHECK(p && p->n_sample == 2);
+	if (p && p->n_location == 3 && p->n_mapping == 2) {
+		const Perftools__Profiles__Location *l = p->location[loc[0] - 1];
+
+		CHECK_EQ_U64(l->n_line, 2);
+		if (l->n_line == 2) {
+			CHECK_EQ_U64(l->line[0]->function_id, f_inl);
+			CHECK_EQ_U64(l->line[0]->line, 48);
+			CHECK_EQ_U64(l->line[1]->function_id, f_outer);
+			CHECK_EQ_U64(l->line[1]->line, 61);
+		}
+		l = p->location[loc[1] - 1];
+		CHECK(l->n_line == 1 && l->line[0]->line == 7);
+		CHECK_STR(str_at(p, p->function[f_static2 - 1]->filename), "/src/b.c");
+		CHECK_EQ_U64(p->location[loc[2] - 1]->line[0]->line, 0);
+		/* A mapping with line numbers says so; one without does not. */
+		CHECK(p->mapping[m_app - 1]->has_line_numbers &&
+		      p->mapping[m_app - 1]->has_filenames);
+		CHECK(!p->mapping[m_lib - 1]->has_line_numbers);
+		CHECK(!p->mapping[m_lib - 1]->has_filenames);
+	}
+	CHECK(p && p->n_location == 3 && p->n_mapping == 2);
+	if (p)
+		perftools__profiles__profile__free_unpacked(p, NULL);
+	strbuf__release(&body);
+	pprof_builder__free(b);
+}
+
+/* Strings are remembered by address for speed, but a buffer reused for another string is another.
+ */
+static void test_string_reuse(void)
+{
+	struct pprof_builder *b = pprof_builder__new(&cpu_opts);
+	char buf[32] = "alpha";
+	char bad[8] = "a\xff";
+	int64_t alpha, gamma, q;
+
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	alpha = pprof_builder__string(b, buf);
+	CHECK(alpha > 0);
+	CHECK_EQ_U64(pprof_builder__string(b, buf), alpha);
+	strcpy(buf, "gamma");
+	gamma = pprof_builder__string(b, buf);
+	CHECK(gamma > 0 && gamma != alpha);
+	CHECK_EQ_U64(pprof_builder__string(b, "alpha"), alpha);
+	/* One byte shorter, same start: still another string. */
+	strcpy(buf, "gamm");
+	CHECK(pprof_builder__string(b, buf) != gamma);
+	strcpy(buf, "gamma");
+	CHECK_EQ_U64(pprof_builder__string(b, buf), gamma);
+	/* Sanitized strings are found again, from any address. */
+	q = pprof_builder__string(b, bad);
+	CHECK(q > 0);
+	CHECK_EQ_U64(pprof_builder__string(b, bad), q);
+	CHECK_EQ_U64(pprof_builder__string(b, "a?"), q);
+	pprof_builder__free(b);
+}
+
 int main(void)
 {
 	test_args();
 	test_label_refs();
+	test_string_reuse();
+	test_lines();
 	test_round_trip();
 	test_plain();
 	test_empty();

@@ -358,6 +358,68 @@ static void test_blockio_shape(void)
 	}
 }
 
+/*
+ * A frame's source line is looked up once per profile however many entries
+ * (threads, windows merged) share it, and the next profile finds it cached.
+ */
+static void test_lines_once(void)
+{
+	uint64_t ustack[] = {
+		(uint64_t)(uintptr_t)profile_test_leaf + 1,
+		(uint64_t)(uintptr_t)profile_test_caller + 5,
+		(uint64_t)(uintptr_t)test_lines_once + 8,
+	};
+	struct symbolizer *sym = symbolizer__new(NULL);
+	struct profile_meta meta = {.period = 10101010};
+	struct agg *agg = agg__new(NULL);
+	struct symbolizer_stats st0, st1, st2;
+	uint64_t asked1, asked2;
+
+	CHECK(sym != NULL && agg != NULL);
+	if (!sym || !agg)
+		goto out_free;
+	/* Three threads, each in two "windows" (two adds), all on the same stack. */
+	for (uint32_t tid = 1; tid <= 3; tid++) {
+		for (int w = 0; w < 2; w++) {
+			struct agg_sample smp = {
+				.pid = (uint32_t)getpid(),
+				.tid = tid,
+				.comm = "lines",
+				.thread_name = w ? "w1" : "w0",
+				.ustack = ustack,
+				.n_ustack = 3,
+				.count = 1,
+				.value = 10101010,
+			};
+
+			CHECK_EQ_U64(agg__add(agg, &smp), 0);
+		}
+	}
+	symbolizer__stats(sym, &st0);
+	for (int round = 0; round < 2; round++) {
+		struct strbuf out = STRBUF_INIT;
+
+		CHECK_EQ_U64(profile__build(agg, sym, &meta, &out, NULL), 0);
+		CHECK(out.len > 0);
+		strbuf__release(&out);
+		symbolizer__stats(sym, round ? &st2 : &st1);
+	}
+	asked1 = st1.line_hits + st1.line_misses - st0.line_hits - st0.line_misses;
+	asked2 = st2.line_hits + st2.line_misses - st1.line_hits - st1.line_misses;
+	/* Once per distinct frame, not per entry (six of them). */
+	CHECK_EQ_U64(asked1, 3);
+	CHECK_EQ_U64(asked2, 3);
+	CHECK_EQ_U64(st1.line_hits - st0.line_hits, 3);
+	/* The second profile read no DWARF: every line came from the cache. */
+	CHECK_EQ_U64(st1.line_cache_hits - st0.line_cache_hits, 0);
+	CHECK_EQ_U64(st2.line_cache_hits - st1.line_cache_hits, 3);
+	CHECK_EQ_U64(st2.line_cache_entries, st1.line_cache_entries);
+	CHECK_EQ_U64(st1.line_cache_entries, 3);
+out_free:
+	agg__free(agg);
+	symbolizer__free(sym);
+}
+
 int main(void)
 {
 	uint64_t kaddr = test__kernel_symbol("vfs_read");
@@ -391,6 +453,7 @@ int main(void)
 	};
 
 	test_offcpu_shape();
+	test_lines_once();
 	test_wall_shape();
 	test_blockio_shape();
 

@@ -38,6 +38,9 @@
 #define FIXTURE_DYNSYM SONDE_FIXTURE_DIR "/fixture_dynsym"
 #define FIXTURE_MINI   SONDE_FIXTURE_DIR "/fixture_minidebug"
 #define FIXTURE_LIB    SONDE_FIXTURE_DIR "/libfixture_lib.so"
+/* fixture_pie stripped; its symbols and DWARF under FIXTURE_DEBUG_DIR/.build-id. */
+#define FIXTURE_STRIPPED  SONDE_FIXTURE_DIR "/fixture_stripped"
+#define FIXTURE_DEBUG_DIR SONDE_FIXTURE_DIR "/debug"
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -144,6 +147,7 @@ static uint64_t inode_of(const char *path)
 
 struct fixture_addrs {
 	uint64_t alpha, local, alpha_return, beta, gamma;
+	uint64_t inlined_return; /* in fixture_exe_inlined, inlined into fixture_exe_outer */
 };
 
 struct child {
@@ -199,6 +203,8 @@ static int child__spawn(const char *path, struct child *c, struct fixture_addrs 
 			a->local = v;
 		else if (!strcmp(name, "alpha_return"))
 			a->alpha_return = v;
+		else if (!strcmp(name, "inlined_return"))
+			a->inlined_return = v;
 		else if (!strcmp(name, "fixture_lib_beta"))
 			a->beta = v;
 		else if (!strcmp(name, "fixture_lib_gamma"))
@@ -827,6 +833,413 @@ static void test_self_libc(void)
 		CHECK(f.name != NULL && strstr(f.name, "getppid") != NULL);
 		CHECK_EQ_U64(f.sym_offset, 1);
 	}
+	symbolizer__free(sym);
+}
+
+/* ---- source lines (DWARF) ---- */
+
+/* The 1-based number of the first line of path at or after line from holding needle; 0: none. */
+static unsigned int source_line(const char *path, const char *needle, unsigned int from)
+{
+	char line[1024];
+	unsigned int n = 0, found = 0;
+	FILE *fp = fopen(path, "re");
+
+	if (!fp)
+		return 0;
+	while (!found && fgets(line, sizeof(line), fp))
+		if (++n >= from && strstr(line, needle))
+			found = n;
+	fclose(fp);
+	return found;
+}
+
+/* The lines of the function whose definition starts with head: [*first, *last]. */
+static bool function_lines(const char *path, const char *head, unsigned int *first,
+			   unsigned int *last)
+{
+	*first = source_line(path, head, 1);
+	*last = *first ? source_line(path, "}", *first) : 0;
+	if (!*first || !*last)
+		fprintf(stderr, "%s: no function %s\n", path, head);
+	return *first && *last;
+}
+
+/* Looks up addr and its line: the file must end with file_suffix, the line be in [lo, hi]. */
+static void check_line(struct symbolizer *sym, pid_t pid, uint64_t addr, const char *file_suffix,
+		       unsigned int lo, unsigned int hi)
+{
+	struct sym_frame f;
+
+	CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)pid, addr, &f), 0);
+	CHECK_EQ_U64(symbolizer__user_line(sym, &f), 0);
+	if (!ends_with(f.file, file_suffix) || f.line < lo || f.line > hi)
+		fprintf(stderr, "%#llx: %s:%u, want *%s:%u-%u\n", (unsigned long long)addr,
+			f.file ? f.file : "(null)", f.line, file_suffix, lo, hi);
+	CHECK(ends_with(f.file, file_suffix));
+	CHECK(f.file && f.file[0] == '/'); /* absolute: pprof -list reads it */
+	CHECK(f.line >= lo && f.line <= hi);
+}
+
+/*
+ * The fixture's functions and return address get their source lines, from
+ * the executable's own DWARF or, with debug_dir, from its separate debug file.
+ */
+static void test_user_lines(const char *exe, const char *debug_dir)
+{
+	static const char exe_src[] = SONDE_SOURCE_DIR "/tests/fixtures/fixture_exe.c";
+	static const char lib_src[] = SONDE_SOURCE_DIR "/tests/fixtures/fixture_lib.c";
+	struct symbolizer_opts opts = {.debug_dir = debug_dir};
+	struct symbolizer *sym = symbolizer__new(&opts);
+	unsigned int a_lo, a_hi, b_lo, b_hi, call, inl_line, inl_call;
+	struct symbolizer_stats st;
+	struct fixture_addrs a;
+	struct sym_frame f;
+	struct child c;
+
+	CHECK(sym != NULL);
+	if (!sym)
+		return;
+	CHECK(function_lines(exe_src, "void *fixture_exe_alpha(void)\n", &a_lo, &a_hi));
+	CHECK(function_lines(lib_src, "void *fixture_lib_beta(void)\n", &b_lo, &b_hi));
+	call = source_line(exe_src, "= fixture_lib_beta();", a_lo);
+	CHECK(call > a_lo && call < a_hi);
+	inl_line = source_line(exe_src, "return fixture_lib_beta();", 1);
+	inl_call = source_line(exe_src, "= fixture_exe_inlined();", 1);
+	CHECK(inl_line && inl_call);
+	if (child__spawn(exe, &c, &a)) {
+		CHECK(0);
+		symbolizer__free(sym);
+		return;
+	}
+	check_line(sym, c.pid, a.alpha, "/tests/fixtures/fixture_exe.c", a_lo, a_hi);
+	/* The call that a return address follows, to the line. */
+	check_line(sym, c.pid, a.alpha_return - 1, "/tests/fixtures/fixture_exe.c", call, call);
+	check_line(sym, c.pid, a.beta + 2, "/tests/fixtures/fixture_lib.c", b_lo, b_hi);
+	/* Inlined code: the inlined function, where it was inlined, and the function around. */
+	CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)c.pid, a.inlined_return - 1, &f), 0);
+	CHECK_STR(f.name, "fixture_exe_outer");
+	CHECK_EQ_U64(symbolizer__user_line(sym, &f), 0);
+	CHECK(ends_with(f.file, "/tests/fixtures/fixture_exe.c"));
+	CHECK_EQ_U64(f.line, inl_line);
+	CHECK_EQ_U64(f.n_inlined, 1);
+	if (f.n_inlined == 1) {
+		CHECK_STR(f.inlined[0].name, "fixture_exe_inlined");
+		CHECK(ends_with(f.inlined[0].call_file, "/tests/fixtures/fixture_exe.c"));
+		CHECK_EQ_U64(f.inlined[0].call_line, inl_call);
+	}
+	/* Code that is not inlined has no chain. */
+	CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)c.pid, a.alpha_return - 1, &f), 0);
+	CHECK_EQ_U64(symbolizer__user_line(sym, &f), 0);
+	CHECK_EQ_U64(f.n_inlined, 0);
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.line_hits, 5);
+	CHECK_EQ_U64(st.line_misses, 0);
+	CHECK_EQ_U64(st.dwarf_errors, 0);
+	CHECK_EQ_U64(st.debug_files, debug_dir ? 1 : 0);
+
+	/* Only the frame the last look-up returned can be given a line. */
+	CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)c.pid, a.alpha, &f), 0);
+	CHECK_EQ_U64(symbolizer__kernel(sym, 0, &f), -ENOENT);
+	CHECK_EQ_U64(symbolizer__user_line(sym, &f), -EINVAL);
+	CHECK(f.file == NULL && f.line == 0);
+	CHECK_EQ_U64(child__reap(&c), 0);
+	symbolizer__free(sym);
+}
+
+/*
+ * Lines are looked up in DWARF once per (file, address): another batch and
+ * another process running the same file get them from the cache, which keeps
+ * max_cached_lines addresses and forgets a file's lines with its DWARF.
+ */
+static void test_line_cache(void)
+{
+	static const char exe_src[] = SONDE_SOURCE_DIR "/tests/fixtures/fixture_exe.c";
+	struct symbolizer_opts opts = {.max_elf_files = 1, .max_cached_lines = 2};
+	struct symbolizer *sym = symbolizer__new(&opts);
+	unsigned int a_lo, a_hi, call;
+	struct symbolizer_stats st;
+	struct fixture_addrs a1, a2;
+	struct sym_frame f;
+	struct child c1, c2;
+
+	CHECK(sym != NULL);
+	if (!sym)
+		return;
+	CHECK(function_lines(exe_src, "void *fixture_exe_alpha(void)\n", &a_lo, &a_hi));
+	call = source_line(exe_src, "= fixture_lib_beta();", a_lo);
+	if (child__spawn(FIXTURE_PIE, &c1, &a1)) {
+		CHECK(0);
+		goto out_free;
+	}
+	if (child__spawn(FIXTURE_PIE, &c2, &a2)) {
+		CHECK(0);
+		goto out_reap1;
+	}
+	check_line(sym, c1.pid, a1.alpha, "/tests/fixtures/fixture_exe.c", a_lo, a_hi);
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.line_cache_hits, 0);
+	CHECK_EQ_U64(st.line_cache_entries, 1);
+	/* The next profile, the other process: its own address, the same file address. */
+	symbolizer__begin(sym);
+	check_line(sym, c2.pid, a2.alpha, "/tests/fixtures/fixture_exe.c", a_lo, a_hi);
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.line_cache_hits, 1);
+	CHECK_EQ_U64(st.line_hits, 2);
+	/* Two more addresses: the bound holds, the least recently used goes. */
+	check_line(sym, c1.pid, a1.alpha_return - 1, "/tests/fixtures/fixture_exe.c", call, call);
+	check_line(sym, c1.pid, a1.alpha + 1, "/tests/fixtures/fixture_exe.c", a_lo, a_hi);
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.line_cache_entries, 2);
+	CHECK_EQ_U64(st.line_cache_evictions, 1);
+	CHECK(st.line_cache_bytes > 0);
+	/* The library takes the only ELF slot: the executable's DWARF goes, and its lines. */
+	CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)c1.pid, a1.beta, &f), 0);
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.elf_cached, 1);
+	CHECK_EQ_U64(st.line_cache_entries, 0);
+	/* Read again from the reopened DWARF, and right. */
+	check_line(sym, c1.pid, a1.alpha_return - 1, "/tests/fixtures/fixture_exe.c", call, call);
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.line_cache_hits, 1);
+	CHECK_EQ_U64(st.line_cache_entries, 1);
+	CHECK_EQ_U64(st.dwarf_errors, 0);
+
+	CHECK_EQ_U64(child__reap(&c2), 0);
+out_reap1:
+	CHECK_EQ_U64(child__reap(&c1), 0);
+out_free:
+	symbolizer__free(sym);
+}
+
+/* The .text section of the ELF file at fd: its link-time range. */
+static bool text_range(int fd, uint64_t *start, uint64_t *end)
+{
+	Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	bool found = false;
+
+	if (!e || elf_getshdrstrndx(e, &shstrndx)) {
+		elf_end(e);
+		return false;
+	}
+	while (!found && (scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(e, shstrndx, sh.sh_name);
+		if (name && strcmp(name, ".text") == 0) {
+			*start = sh.sh_addr;
+			*end = sh.sh_addr + sh.sh_size;
+			found = true;
+		}
+	}
+	elf_end(e);
+	return found;
+}
+
+/*
+ * Inlined calls are found from the function that holds an address, through
+ * the per-unit index: across this test's own optimized code, the very same
+ * chains as dwarf_getscopes walking each unit from the top gives.
+ */
+static void test_inline_index(void)
+{
+	struct sym_dwarf fast, ref;
+	struct sym_inline a[SYM_MAX_INLINE], b[SYM_MAX_INLINE];
+	uint64_t start = 0, end = 0, looked = 0, same = 0, inlined = 0;
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK(text_range(fd, &start, &end));
+	CHECK_EQ_U64(sym_dwarf__open(&fast, fd, NULL), 0);
+	CHECK_EQ_U64(sym_dwarf__open(&ref, fd, NULL), 0);
+	close(fd);
+	ref.always_walk = true;
+	for (uint64_t va = start; va < end; va += 37) {
+		const char *fa = NULL, *fb = NULL;
+		uint32_t la = 0, lb = 0;
+		size_t na = 0, nb = 0;
+		int ea = sym_dwarf__find(&fast, va, &fa, &la, a, SYM_MAX_INLINE, &na);
+		int eb = sym_dwarf__find(&ref, va, &fb, &lb, b, SYM_MAX_INLINE, &nb);
+		bool eq = ea == eb && na == nb;
+
+		looked++;
+		for (size_t i = 0; eq && i < na; i++)
+			eq = strcmp(a[i].name, b[i].name) == 0 &&
+			     a[i].call_line == b[i].call_line &&
+			     (a[i].call_file == b[i].call_file ||
+			      (a[i].call_file && b[i].call_file &&
+			       strcmp(a[i].call_file, b[i].call_file) == 0));
+		if (!eq)
+			fprintf(stderr,
+				"%#" PRIx64 ": %zu inlined calls, the unit walk finds %zu\n", va,
+				na, nb);
+		same += eq;
+		inlined += na > 0;
+	}
+	CHECK(looked > 1000);
+	CHECK_EQ_U64(same, looked);
+	CHECK_EQ_U64(fast.scope_walks, 0);
+	printf("inline index: %" PRIu64 " addresses, %" PRIu64 " in inlined code, %zu units "
+	       "indexed\n",
+	       looked, inlined, fast.nr_units);
+	sym_dwarf__release(&fast);
+	sym_dwarf__release(&ref);
+}
+
+/* A call inlined into a call that is itself inlined, whatever the build's optimization. */
+static unsigned int nest_callee_line, nest_inner_call, nest_outer_call;
+
+static __attribute__((noinline)) uint64_t nest_callee(void)
+{
+	return (uint64_t)(uintptr_t)__builtin_return_address(0);
+}
+
+static inline __attribute__((always_inline)) uint64_t nest_inner(void)
+{
+	uint64_t ra;
+
+	nest_callee_line = __LINE__, ra = nest_callee();
+	return ra;
+}
+
+static inline __attribute__((always_inline)) uint64_t nest_outer(void)
+{
+	uint64_t ra;
+
+	nest_inner_call = __LINE__, ra = nest_inner();
+	return ra;
+}
+
+static __attribute__((noinline)) uint64_t nest_probe(volatile uint64_t *sink)
+{
+	uint64_t ra;
+
+	nest_outer_call = __LINE__, ra = nest_outer();
+	*sink = ra;
+	return ra;
+}
+
+/* Every level of nested inlining is named, innermost first, with its call site. */
+static void test_nested_inline(void)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	volatile uint64_t sink = 0;
+	uint64_t ra = nest_probe(&sink);
+	struct sym_frame f;
+
+	CHECK(sym != NULL);
+	if (!sym)
+		return;
+	CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)getpid(), ra - 1, &f), 0);
+	CHECK_STR(f.name, "nest_probe");
+	CHECK_EQ_U64(symbolizer__user_line(sym, &f), 0);
+	CHECK(ends_with(f.file, "/tests/test_symbolizer.c"));
+	CHECK_EQ_U64(f.line, nest_callee_line);
+	CHECK_EQ_U64(f.n_inlined, 2);
+	if (f.n_inlined == 2) {
+		CHECK_STR(f.inlined[0].name, "nest_inner");
+		CHECK_EQ_U64(f.inlined[0].call_line, nest_inner_call);
+		CHECK(ends_with(f.inlined[0].call_file, "/tests/test_symbolizer.c"));
+		CHECK_STR(f.inlined[1].name, "nest_outer");
+		CHECK_EQ_U64(f.inlined[1].call_line, nest_outer_call);
+	}
+	symbolizer__free(sym);
+}
+
+/* tests/asm_probe.S */
+int sonde_asm_probe(void);
+
+/* Code whose unit has lines but no function: its line, and no inlined calls. */
+static void test_asm_lines(void)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	uint64_t addr = (uint64_t)(uintptr_t)sonde_asm_probe;
+	struct sym_frame f;
+
+	CHECK(sym != NULL);
+	if (!sym)
+		return;
+	CHECK_EQ_U64(sonde_asm_probe(), 0);
+	CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)getpid(), addr, &f), 0);
+	CHECK_STR(f.name, "sonde_asm_probe");
+	CHECK_EQ_U64(symbolizer__user_line(sym, &f), 0);
+	CHECK(ends_with(f.file, "/tests/asm_probe.S"));
+	CHECK_EQ_U64(f.line, source_line(SONDE_SOURCE_DIR "/tests/asm_probe.S", "xorl", 1));
+	CHECK_EQ_U64(f.n_inlined, 0);
+	symbolizer__free(sym);
+}
+
+/* A file without DWARF: no line, counted, and its DWARF looked for only once. */
+static void test_user_no_lines(void)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	struct symbolizer_stats st;
+	struct fixture_addrs a;
+	struct sym_frame f;
+	struct child c;
+
+	CHECK(sym != NULL);
+	if (!sym)
+		return;
+	if (child__spawn(FIXTURE_DYNSYM, &c, &a)) {
+		CHECK(0);
+		symbolizer__free(sym);
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)c.pid, a.alpha, &f), 0);
+		CHECK_STR(f.name, "fixture_exe_alpha");
+		CHECK_EQ_U64(symbolizer__user_line(sym, &f), -ENOENT);
+		CHECK(f.file == NULL && f.line == 0);
+		symbolizer__begin(sym);
+	}
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.line_hits, 0);
+	CHECK_EQ_U64(st.line_misses, 2);
+	CHECK_EQ_U64(st.dwarf_errors, 0);
+	CHECK_EQ_U64(child__reap(&c), 0);
+	symbolizer__free(sym);
+}
+
+/* This test's own code, as the build compiled it (optimized in a plain build). */
+static unsigned int probe_call_line;
+
+static __attribute__((noinline)) uint64_t line_probe_callee(void)
+{
+	return (uint64_t)(uintptr_t)__builtin_return_address(0);
+}
+
+static __attribute__((noinline)) uint64_t line_probe(volatile uint64_t *sink)
+{
+	uint64_t ra;
+
+	probe_call_line = __LINE__, ra = line_probe_callee();
+	*sink = ra;
+	return ra;
+}
+
+static void test_self_lines(void)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	volatile uint64_t sink = 0;
+	uint64_t ra = line_probe(&sink);
+	struct sym_frame f;
+
+	CHECK(sym != NULL);
+	if (!sym)
+		return;
+	CHECK_EQ_U64(symbolizer__user(sym, (uint32_t)getpid(), ra - 1, &f), 0);
+	CHECK_STR(f.name, "line_probe");
+	CHECK_EQ_U64(symbolizer__user_line(sym, &f), 0);
+	CHECK(ends_with(f.file, "/tests/test_symbolizer.c"));
+	CHECK_EQ_U64(f.line, probe_call_line);
 	symbolizer__free(sym);
 }
 
@@ -1537,6 +1950,15 @@ int main(void)
 	test_deleted_exe(dir);
 	test_vdso();
 	test_self_libc();
+	test_user_lines(FIXTURE_PIE, NULL);
+	test_user_lines(FIXTURE_NOPIE, NULL);
+	test_user_lines(FIXTURE_STRIPPED, FIXTURE_DEBUG_DIR);
+	test_line_cache();
+	test_inline_index();
+	test_nested_inline();
+	test_asm_lines();
+	test_user_no_lines();
+	test_self_lines();
 	test_missing_pid(dir);
 	if (beta_off) {
 		test_exited(dir, beta_off, 0, true);	 /* the default: 10 minutes */

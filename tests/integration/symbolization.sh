@@ -8,7 +8,9 @@
 #    independent client (go tool pprof with the binaries) names by itself;
 #  - stripped binaries named from a separate debug file: one installed under
 #    /usr/lib/debug/.build-id (removed afterwards), one found by .gnu_debuglink,
-#    and one that carries its functions as MiniDebugInfo (.gnu_debugdata).
+#    and one that carries its functions as MiniDebugInfo (.gnu_debugdata);
+#  - source lines from DWARF: go tool pprof -list, -raw and -traces show
+#    where in hot_alpha the time goes (inlined calls: tests/test_symbolizer.c).
 source "$(dirname "$0")/lib.bash"
 require_bpf
 command -v unshare >/dev/null || { echo "FAIL: unshare is missing (util-linux)"; exit 1; }
@@ -166,6 +168,49 @@ echo "stripped, MiniDebugInfo in .gnu_debugdata: hot functions $MINI"
 check "named from MiniDebugInfo (>= 90%)" at_least "$MINI" 0.90
 check "MiniDebugInfo files are counted" test "$(metric sonde_minidebug_files_total)" -ge 1
 check "no MiniDebugInfo errors" test "$(metric sonde_minidebug_errors_total)" -eq 0
+
+# --- Source lines from DWARF: go tool pprof -list shows where in hot_alpha the time goes. ---
+SRC=$SONDE_SOURCE_DIR/tests/workloads/cpu_hog.c
+FIRST=$(grep -n '^__attribute__((noinline)) void hot_alpha(int units)$' "$SRC" | cut -d: -f1)
+LAST=$(awk -v f="$FIRST" 'NR > f && /^}/ { print NR; exit }' "$SRC")
+CALL=$(awk -v f="$FIRST" -v l="$LAST" 'NR > f && NR < l && /WORK_UNIT\(x\)/ { print NR; exit }' "$SRC")
+echo "hot_alpha is at cpu_hog.c:$FIRST-$LAST, its work at line $CALL"
+check "hot_alpha and its work are found in cpu_hog.c" test -n "$FIRST" -a -n "$LAST" -a -n "$CALL"
+LINES0=$(metric sonde_symbolize_lines_total)
+"$SONDE_WORKLOADS/cpu_hog" --seconds 3 --no-sys >"$TMP/lines.out" &
+LJOB=$!
+wait_for_line "$TMP/lines.out" '^pid' || fail "cpu_hog did not start"
+LPID=$(awk '$1 == "pid" { print $2; exit }' "$TMP/lines.out")
+curl -sf -o "$TMP/lines.pb.gz" "$URL/debug/pprof/profile?seconds=2&pid=$LPID"
+wait $LJOB
+check "lines: the consumer rules hold" "$SONDE_WORKLOADS/pprof_lint" "$TMP/lines.pb.gz" >/dev/null
+# -source_path: else pprof trims the path after a directory named like the working one's.
+go tool pprof -source_path "$SONDE_SOURCE_DIR" -list '^hot_alpha$' "$TMP/lines.pb.gz" \
+	>"$TMP/list.txt" 2>&1
+sed -n '1,40p' "$TMP/list.txt"
+check "-list: hot_alpha's source is cpu_hog.c" \
+	grep -Eq "^ROUTINE =+ hot_alpha in (.*/)?tests/workloads/cpu_hog\.c\$" "$TMP/list.txt"
+check "-list: the source file was found and read" sh -c "! grep -qi 'error' '$TMP/list.txt'"
+# Source lines inside hot_alpha with samples: "flat cum N: text", '.' for none.
+HOT_LINES=$(awk -v lo="$FIRST" -v hi="$LAST" '$3 ~ /^[0-9]+:$/ {
+	n = $3 + 0; if (n >= lo && n <= hi && ($1 != "." || $2 != ".")) c++ } END { print c + 0 }' "$TMP/list.txt")
+echo "lines of hot_alpha carrying samples: $HOT_LINES"
+check "-list: lines inside hot_alpha carry samples" test "$HOT_LINES" -ge 1
+# The work loop (a macro) is the line where hot_alpha spends its own time.
+CALL_FLAT=$(awk -v l="$CALL" '$3 == l ":" { print $1; exit }' "$TMP/list.txt")
+echo "flat at cpu_hog.c:$CALL (the work loop): ${CALL_FLAT:-none}"
+check "-list: hot_alpha's own time is on its work line" test -n "$CALL_FLAT" -a "$CALL_FLAT" != "."
+go tool pprof -raw "$TMP/lines.pb.gz" >"$TMP/lines.raw" 2>/dev/null
+check "-raw: hot_alpha frames carry cpu_hog.c:LINE" \
+	grep -Eq "hot_alpha .*/tests/workloads/cpu_hog\.c:$CALL( |$)" "$TMP/lines.raw"
+check "-raw: hot_thread, the caller, carries its line too" \
+	grep -Eq "hot_thread .*/tests/workloads/cpu_hog\.c:[0-9]+" "$TMP/lines.raw"
+go tool pprof -traces -lines "$TMP/lines.pb.gz" >"$TMP/lines.traces" 2>/dev/null
+check "-traces -lines: stacks show hot_alpha at cpu_hog.c:$CALL" \
+	grep -Eq "hot_alpha .*cpu_hog\.c:$CALL" "$TMP/lines.traces"
+check "line look-ups are counted" test "$(metric sonde_symbolize_lines_total)" -gt "$LINES0"
+check "no DWARF errors" test "$(metric sonde_dwarf_errors_total)" -eq 0
+check "symbolize=0: no source lines for build-ID frames" sh -c "! grep -q 'cpu_hog\.c:' '$TMP/raw.txt'"
 
 check "SIGTERM exits 0" stop_daemon
 finish

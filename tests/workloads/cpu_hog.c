@@ -45,20 +45,24 @@ __attribute__((noinline)) void publish(uint64_t x)
 	sink = x;
 }
 
-/* One unit of work: a fixed number of dependent multiply-adds. */
-static inline __attribute__((always_inline)) uint64_t work_unit(uint64_t x)
-{
-	for (int i = 0; i < 200000; i++)
-		x = x * 6364136223846793005ull + 1442695040888963407ull;
-	return x;
-}
+/*
+ * One unit of work: a fixed number of dependent multiply-adds. A macro rather
+ * than an inline function: the DWARF of inlined code names the inlined
+ * function, and profiles that report inlined calls (pprof Lines) would then
+ * put the time in it rather than in hot_*.
+ */
+#define WORK_UNIT(x)                                                                               \
+	do {                                                                                       \
+		for (int i_ = 0; i_ < 200000; i_++)                                                \
+			(x) = (x)*6364136223846793005ull + 1442695040888963407ull;                 \
+	} while (0)
 
 __attribute__((noinline)) void hot_alpha(int units)
 {
 	uint64_t x = sink;
 
 	for (int u = 0; u < units; u++)
-		x = work_unit(x);
+		WORK_UNIT(x);
 	publish(x);
 }
 
@@ -67,7 +71,7 @@ __attribute__((noinline)) void hot_beta(int units)
 	uint64_t x = sink;
 
 	for (int u = 0; u < units; u++)
-		x = work_unit(x);
+		WORK_UNIT(x);
 	publish(x);
 }
 
@@ -76,7 +80,7 @@ __attribute__((noinline)) void hot_gamma(int units)
 	uint64_t x = sink;
 
 	for (int u = 0; u < units; u++)
-		x = work_unit(x);
+		WORK_UNIT(x);
 	publish(x);
 }
 
