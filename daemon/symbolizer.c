@@ -1677,6 +1677,55 @@ int symbolizer__user_of(struct symbolizer *sym, uint32_t pid, uint64_t start_ns,
 	return 0;
 }
 
+int symbolizer__mapping(struct symbolizer *sym, uint32_t pid, uint64_t start_ns, uint64_t addr,
+			struct sym_mapping *out)
+{
+	const struct elf_image *img = NULL;
+	const struct elf_file *f;
+	const struct proc_map *m;
+	struct proc *p;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = proc_cache__get(sym, pid, start_ticks_of(sym, start_ns), &p);
+	if (err)
+		return err;
+	m = proc__find(p, addr);
+	if (!m)
+		return -ENOENT;
+	if (m->kind == MAP_FILE && m->inode) {
+		f = elf_cache__lookup(sym, pid, m, p->paths.buf + m->path);
+		img = f ? &f->img : NULL;
+	} else if (m->kind == MAP_VDSO) {
+		img = vdso_get(sym, m);
+		out->vdso = true;
+	}
+	if (!img || elf_image__vaddr(img, addr - m->start + m->offset, &out->elf_addr))
+		return -ENOENT;
+	out->start = m->start;
+	out->end = m->end;
+	out->offset = m->offset;
+	out->inode = m->inode;
+	out->dev_major = m->dev_major;
+	out->dev_minor = m->dev_minor;
+	return 0;
+}
+
+int symbolizer__open_mapping(struct symbolizer *sym, uint32_t pid, uint64_t start_ns, uint64_t addr)
+{
+	const struct proc_map *m;
+	struct proc *p;
+	int err;
+
+	err = proc_cache__get(sym, pid, start_ticks_of(sym, start_ns), &p);
+	if (err)
+		return err;
+	m = proc__find(p, addr);
+	if (!m || m->kind != MAP_FILE || !m->inode)
+		return -ENOENT;
+	return open_mapped_file(sym, pid, m, p->paths.buf + m->path);
+}
+
 void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *out)
 {
 	*out = sym->stats;

@@ -104,6 +104,8 @@ int elf_image__add_minidebug(struct elf_image *img, Elf *e);
  * max bytes. 0, -EFBIG past max, -EINVAL for a truncated or corrupt stream.
  */
 int xz_decompress(const void *in, size_t in_len, size_t max, void **out, size_t *out_len);
+/* The virtual address of file offset off (through the PT_LOAD holding it); -ENOENT if none. */
+int elf_image__vaddr(const struct elf_image *img, uint64_t off, uint64_t *vaddr);
 /*
  * Names the code at file offset off. 0 with *name and *sym_offset set, or
  * -ENOENT when no segment holds off or no symbol covers it.
