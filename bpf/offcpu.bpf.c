@@ -42,6 +42,7 @@ const volatile __u32 slot_mask = 0;	    /* slots - 1: slots is a power of two */
 const volatile __u32 max_per_sec = 0;	    /* records per second per CPU; 0: no cap */
 const volatile __u64 wakeup_bytes = 0;	    /* 0: wake userspace on every record */
 const volatile __u64 stale_ns = 1000000000; /* a slot older than this may be taken over */
+const volatile __u32 ucopy_bytes = 0;	    /* user stack copied for unwinding; 0: none */
 
 extern int bpf_task_work_schedule_resume_impl(struct task_struct *task, struct bpf_task_work *tw,
 					      void *map__map, bpf_task_work_callback_t callback,
@@ -125,7 +126,19 @@ struct {
 	__type(value, struct rate);
 } rates SEC(".maps");
 
+/*
+ * Per-CPU room to complete a record with its user-stack copy at sys_exit:
+ * the slots keep only header and frames, the copy never waits in them.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sonde_sample_uc);
+} uscratch SEC(".maps");
+
 #include "sonde_bpf.h"
+#include "sonde_ucopy.h"
 
 /* Kernels before 5.14 call the field `state`. */
 struct task_struct___pre514 {
@@ -251,6 +264,53 @@ static __always_inline void complete_slot(struct slot *sl, long ubytes_ret)
 	stack_bytes(ubytes_ret, &sl->s.hdr.ustack_sz, &cnt->v[SONDE_OFF_USTACK_ERR]);
 	emit(&sl->s, cnt);
 	sl->busy = 0;
+}
+
+/*
+ * Completes a pending record at sys_exit, in the context of its thread,
+ * with its user frames and, when copying is on, the user registers and
+ * stack (raw_tp ctx: args[0] is the thread's user pt_regs). false when the
+ * copy is off or there is no room: the caller completes it the plain way.
+ */
+static __always_inline bool complete_with_copy(void *ctx, struct sonde_sample *pending)
+{
+	struct sonde_offcpu_counters *cnt;
+	struct sonde_sample_uc *u;
+	long kbytes, ubytes, cbytes, total;
+	__u64 ip = 0, sp = 0, bp = 0;
+	__u32 zero = 0;
+
+	if (!ucopy_bytes)
+		return false;
+	u = bpf_map_lookup_elem(&uscratch, &zero);
+	cnt = counters_get();
+	if (!u || !cnt)
+		return false;
+	kbytes = recorded_bytes(pending->hdr.kstack_sz);
+	if (bpf_probe_read_kernel(&u->s, sizeof(u->s.hdr) + kbytes, pending))
+		return false;
+	ubytes = stack_bytes(bpf_get_stack(ctx, (void *)u->s.frames + kbytes, SONDE_STACK_BYTES,
+					   BPF_F_USER_STACK),
+			     &u->s.hdr.ustack_sz, &cnt->v[SONDE_OFF_USTACK_ERR]);
+#if defined(__TARGET_ARCH_x86)
+	{
+		struct pt_regs *regs =
+			(struct pt_regs *)((struct bpf_raw_tracepoint_args *)ctx)->args[0];
+
+		ip = BPF_CORE_READ(regs, ip);
+		sp = BPF_CORE_READ(regs, sp);
+		bp = BPF_CORE_READ(regs, bp);
+	}
+#endif
+	cbytes = ucopy_append(u, sizeof(u->s.hdr) + kbytes + ubytes, ip, sp, bp);
+	total = sizeof(u->s.hdr) + kbytes + ubytes + cbytes;
+	if (total > (long)sizeof(*u))
+		total = sizeof(*u);
+	if (bpf_ringbuf_output(&events, u, total, submit_flags()))
+		cnt->v[SONDE_OFF_RB_DROPS]++;
+	else
+		cnt->v[SONDE_OFF_EMITTED]++;
+	return true;
 }
 
 static int task_work_cb(struct bpf_map *map, void *key, void *value)
@@ -474,6 +534,10 @@ int sonde_off_sysx(struct bpf_raw_tracepoint_args *ctx)
 	sl = bpf_map_lookup_elem(&slots, &key);
 	if (!sl || sl->busy != tid)
 		return 0;
+	if (complete_with_copy(ctx, &sl->s)) {
+		sl->busy = 0;
+		return 0;
+	}
 	kbytes = recorded_bytes(sl->s.hdr.kstack_sz);
 	complete_slot(sl, bpf_get_stack(ctx, (void *)sl->s.frames + kbytes, SONDE_STACK_BYTES,
 					BPF_F_USER_STACK));
@@ -560,6 +624,10 @@ int sonde_off_sysx_h(struct bpf_raw_tracepoint_args *ctx)
 	hs = bpf_map_lookup_elem(&hash_states, &tid);
 	if (!hs || !hs->pending)
 		return 0;
+	if (complete_with_copy(ctx, &hs->s)) {
+		bpf_map_delete_elem(&hash_states, &tid);
+		return 0;
+	}
 	cnt = counters_get();
 	if (!cnt)
 		return 0;

@@ -74,6 +74,7 @@ static int try_load(struct loader_offcpu *off, const struct loader_opts *opts,
 	skel->rodata->slot_mask = OFFCPU_SLOTS - 1;
 	skel->rodata->max_per_sec = opts->offcpu_max_rate;
 	skel->rodata->wakeup_bytes = ringbuf_bytes / 4;
+	skel->rodata->ucopy_bytes = opts->unwind_stack_bytes;
 
 	bpf_program__set_autoload(skel->progs.sonde_off_btf, btf);
 	bpf_program__set_autoload(skel->progs.sonde_off_sysx, btf && done == COMPLETE_SYS_EXIT);
