@@ -8,7 +8,7 @@ set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libdeflate-dev
 	libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
-	libsystemd-dev libcap-dev liblzma-dev binutils xz-utils)
+	libsystemd-dev libcap-dev liblzma-dev libdw-dev binutils xz-utils)
 # The browser test drives Debian's chromium through playwright-core from npm (tests/browser).
 test_pkgs=(golang-go curl procps clang-format openssl systemd strace python3 debootstrap chromium binutils
 	util-linux)
