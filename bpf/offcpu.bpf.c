@@ -43,6 +43,7 @@ const volatile __u32 max_per_sec = 0;	    /* records per second per CPU; 0: no c
 const volatile __u64 wakeup_bytes = 0;	    /* 0: wake userspace on every record */
 const volatile __u64 stale_ns = 1000000000; /* a slot older than this may be taken over */
 const volatile __u32 ucopy_bytes = 0;	    /* user stack copied for unwinding; 0: none */
+const volatile __u32 ucopy_max_per_sec = 0; /* records a second per CPU with a copy; 0: no cap */
 
 extern int bpf_task_work_schedule_resume_impl(struct task_struct *task, struct bpf_task_work *tw,
 					      void *map__map, bpf_task_work_callback_t callback,
@@ -117,6 +118,8 @@ struct {
 struct rate {
 	__u64 window_start;
 	__u64 n;
+	__u64 ucopy_window_start; /* the same for records with a user-stack copy */
+	__u64 ucopies;
 };
 
 struct {
@@ -286,6 +289,22 @@ static __always_inline bool complete_with_copy(void *ctx, struct sonde_sample *p
 	cnt = counters_get();
 	if (!u || !cnt)
 		return false;
+	if (ucopy_max_per_sec) {
+		struct rate *r = bpf_map_lookup_elem(&rates, &zero);
+		__u64 now = bpf_ktime_get_ns();
+
+		if (!r)
+			return false;
+		if (now - r->ucopy_window_start >= 1000000000ull) {
+			r->ucopy_window_start = now;
+			r->ucopies = 0;
+		}
+		/* Waits are many more than samples can be: bound the ring-buffer bytes. */
+		if (++r->ucopies > ucopy_max_per_sec) {
+			cnt->v[SONDE_OFF_UCOPY_CAPPED]++;
+			return false;
+		}
+	}
 	kbytes = recorded_bytes(pending->hdr.kstack_sz);
 	if (bpf_probe_read_kernel(&u->s, sizeof(u->s.hdr) + kbytes, pending))
 		return false;

@@ -66,6 +66,7 @@ enum sonde_offcpu_counter {
 	SONDE_OFF_TASK_WORK_ERR, /* the resume callback could not be scheduled */
 	SONDE_OFF_STORAGE_ERR,	 /* no per-thread state could be stored (hash full) */
 	SONDE_OFF_EARLY,	 /* stacks read at switch-out: the thread was outside a syscall */
+	SONDE_OFF_UCOPY_CAPPED,	 /* records sent without a stack copy: over its per-CPU rate cap */
 	SONDE_OFF__MAX,
 };
 
