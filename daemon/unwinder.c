@@ -23,6 +23,8 @@
 #define EVAL_STACK 8
 /* A file that could not be opened is tried again after this long (another process may map it). */
 #define FILE_RETRY_NS 10000000000ull
+/* Files whose debug sections are bigger than this are not opened for their .debug_frame. */
+#define DEBUG_FRAME_MAX_DWARF (64ull << 20)
 /* A frame-pointer step is believed only within this distance of sp. */
 #define FP_MAX_SPAN (8ull << 20)
 
@@ -270,6 +272,31 @@ static int vdso_image(char **base, size_t *size)
 	return 0;
 }
 
+/* Whether e has a .debug_frame, and its debug sections together are small enough to read. */
+static bool has_debug_frame(Elf *e)
+{
+	uint64_t debug_bytes = 0;
+	bool found = false;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(e, &shstrndx))
+		return false;
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(e, shstrndx, sh.sh_name)))
+			continue;
+		if (strncmp(name, ".debug_", 7) && strncmp(name, ".zdebug_", 8))
+			continue;
+		if (sh.sh_type != SHT_NOBITS)
+			debug_bytes += sh.sh_size;
+		found |= strcmp(name, ".debug_frame") == 0 && sh.sh_type != SHT_NOBITS;
+	}
+	return found && debug_bytes <= DEBUG_FRAME_MAX_DWARF;
+}
+
 static int file__open(struct unwinder *u, struct uw_file *f, uint32_t pid, uint64_t start_ns,
 		      uint64_t pc)
 {
@@ -286,15 +313,22 @@ static int file__open(struct unwinder *u, struct uw_file *f, uint32_t pid, uint6
 		f->fd = symbolizer__open_mapping(u->sym, pid, start_ns, pc);
 		if (f->fd < 0)
 			return f->fd;
-		f->elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL);
+		/* Read, not mapped: a file truncated under us must not fault the daemon. */
+		f->elf = elf_begin(f->fd, ELF_C_READ, NULL);
 	}
 	if (!f->elf)
 		return -ENOEXEC;
 	f->eh = dwarf_getcfi_elf(f->elf);
-	/* .debug_frame, where a file has one (it may have both, or only that). */
-	f->dw = dwarf_begin_elf(f->elf, DWARF_C_READ, NULL);
-	if (f->dw)
-		f->dbg = dwarf_getcfi(f->dw);
+	/*
+	 * .debug_frame, where a file has one (it may have both, or only that).
+	 * libdw reads every debug section when it opens a file's DWARF: not past
+	 * the cap.
+	 */
+	if (has_debug_frame(f->elf)) {
+		f->dw = dwarf_begin_elf(f->elf, DWARF_C_READ, NULL);
+		if (f->dw)
+			f->dbg = dwarf_getcfi(f->dw);
+	}
 	if (!f->eh && !f->dbg)
 		return -ENODATA;
 	return 0;

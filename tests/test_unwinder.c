@@ -112,6 +112,23 @@ static NO_FP void sort_caller(struct snap *s)
 	__asm__ volatile("" ::: "memory");
 }
 
+/* In tests/fixtures/fixture_debugframe.c: CFI in .debug_frame only. */
+void fixture_df_outer(void (*cb)(void *), void *arg);
+
+static volatile int df_calls;
+
+static NO_FP void df_callback(void *arg)
+{
+	capture(arg);
+	df_calls++; /* unlike unwind_level2, so that the two are not folded into one */
+}
+
+static NO_FP void df_caller(struct snap *s)
+{
+	fixture_df_outer(df_callback, s);
+	__asm__ volatile("" ::: "memory");
+}
+
 static size_t unwind_snap(struct unwinder *u, const struct snap *s, const uint64_t *fp, size_t n_fp,
 			  uint64_t *out, size_t max)
 {
@@ -229,6 +246,30 @@ static NO_FP void test_through_libc(struct symbolizer *sym, struct unwinder *u, 
 	CHECK(in_libc);
 	CHECK(caller > cmp + 1);
 	CHECK(index_of(names, n, "test_through_libc") == caller + 1);
+}
+
+/* Through a library whose rows are in .debug_frame alone. */
+static NO_FP void test_debug_frame(struct symbolizer *sym, struct unwinder *u, struct snap *s)
+{
+	uint64_t out[MAX_FRAMES];
+	char names[MAX_FRAMES][64], maps[MAX_FRAMES][64];
+	size_t n;
+
+	memset(s, 0, sizeof(*s));
+	df_caller(s);
+	__asm__ volatile("" ::: "memory");
+	n = unwind_snap(u, s, NULL, 0, out, MAX_FRAMES);
+	name_frames(sym, out, n, names, maps);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "  #%zu %s (%s)\n", i, names[i], maps[i]);
+	CHECK(n >= 7);
+	CHECK_STR(names[1], "df_callback");
+	CHECK_STR(names[2], "fixture_df_inner");
+	CHECK(strstr(maps[2], "libfixture_debugframe") != NULL); /* the path may be cut */
+	CHECK_STR(names[3], "fixture_df_outer");
+	CHECK_STR(names[4], "df_caller");
+	CHECK_STR(names[5], "test_debug_frame");
+	CHECK_STR(names[6], "main");
 }
 
 /* Copies that lie: no crash, every walk ends and is counted by cause. */
@@ -434,6 +475,7 @@ int main(void)
 	symbolizer__begin(sym);
 	main_return = test_self_capture(sym, u, s);
 	test_through_libc(sym, u, q);
+	test_debug_frame(sym, u, q);
 	test_hostile(u, s, main_return);
 	test_bounded(sym, s, unwind_snap(u, s, NULL, 0, out, MAX_FRAMES));
 	test_collector(u, s);
