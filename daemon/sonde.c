@@ -394,6 +394,9 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 us.files_cached},
 		{"sonde_unwind_file_evictions_total", "counter",
 		 "ELF files closed to make room (least recently used first).", us.file_evictions},
+		{"sonde_unwind_maps_rereads_total", "counter",
+		 "Process maps read again (at most every 250 ms) for a pc in no mapping.",
+		 us.maps_rereads},
 		{"sonde_unwind_file_errors_total", "counter",
 		 "Mapped files that could not be opened or had no CFI.", us.file_errors},
 	};

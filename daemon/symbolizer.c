@@ -110,6 +110,7 @@ struct proc {
 	struct lru lru;
 	uint32_t pid;
 	uint64_t batch;	       /* when maps were last read */
+	uint64_t read_ns;      /* the same, in monotonic ns */
 	int err;	       /* the read failed: remembered for the batch */
 	struct proc_map *maps; /* sorted by start */
 	size_t nr_maps;
@@ -674,6 +675,7 @@ static int proc__load(struct symbolizer *sym, struct proc *p)
 
 	lru__touch(&sym->proc_lru, &p->lru);
 	p->batch = sym->batch;
+	p->read_ns = clock__monotonic_ns();
 	err = proc__refresh(sym, p);
 	p->err = err;
 	if (!err)
@@ -1701,7 +1703,7 @@ int symbolizer__mapping(struct symbolizer *sym, uint32_t pid, uint64_t start_ns,
 		out->vdso = true;
 	}
 	if (!img || elf_image__vaddr(img, addr - m->start + m->offset, &out->elf_addr))
-		return -ENOENT;
+		return -ENODATA;
 	out->start = m->start;
 	out->end = m->end;
 	out->offset = m->offset;
@@ -1709,6 +1711,18 @@ int symbolizer__mapping(struct symbolizer *sym, uint32_t pid, uint64_t start_ns,
 	out->dev_major = m->dev_major;
 	out->dev_minor = m->dev_minor;
 	return 0;
+}
+
+int symbolizer__refresh(struct symbolizer *sym, uint32_t pid, uint64_t start_ns,
+			uint64_t min_age_ns)
+{
+	struct proc *p = proc_cache__find(sym, pid, start_ticks_of(sym, start_ns));
+
+	if (!p)
+		return -ESRCH;
+	if (p->exited_ns || clock__monotonic_ns() - p->read_ns < min_age_ns)
+		return -EAGAIN;
+	return proc__load(sym, p);
 }
 
 int symbolizer__open_mapping(struct symbolizer *sym, uint32_t pid, uint64_t start_ns, uint64_t addr)

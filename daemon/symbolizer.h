@@ -140,11 +140,21 @@ struct sym_mapping {
 };
 /*
  * Fills *out for addr in the process (pid, start_ns; 0: whichever has the
- * pid). 0, -ENOENT when addr is in no mapping or in one without an ELF file
- * (anonymous, JIT), or another -errno (-ESRCH: the process is unknown).
+ * pid). 0, -ENOENT when addr is in no mapping, -ENODATA when in one without
+ * an ELF file (anonymous, JIT), or another -errno (-ESRCH: the process is
+ * unknown).
  */
 int symbolizer__mapping(struct symbolizer *sym, uint32_t pid, uint64_t start_ns, uint64_t addr,
 			struct sym_mapping *out);
+/*
+ * Reads the maps of the process again, now, if they were read more than
+ * min_age_ns ago: an address in no mapping may be in a library mapped since
+ * (dlopen, or a first read that met the dynamic linker at work). 0 when read
+ * again, -EAGAIN when read too recently (or the process has exited), or
+ * another -errno (-ESRCH: the process is unknown or gone).
+ */
+int symbolizer__refresh(struct symbolizer *sym, uint32_t pid, uint64_t start_ns,
+			uint64_t min_age_ns);
 /*
  * Opens the file mapped at addr for reading, as the symbolizer opens it
  * (through /proc/PID/root or /proc/PID/map_files). An fd or -errno.

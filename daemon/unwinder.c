@@ -25,6 +25,11 @@
 #define FILE_RETRY_NS 10000000000ull
 /* Files whose debug sections are bigger than this are not opened for their .debug_frame. */
 #define DEBUG_FRAME_MAX_DWARF (64ull << 20)
+/*
+ * A process's maps are read again for a pc in none at most this often: the
+ * first read may have met the dynamic linker before it mapped libc.
+ */
+#define MAPS_REREAD_NS 250000000ull
 /* A frame-pointer step is believed only within this distance of sp. */
 #define FP_MAX_SPAN (8ull << 20)
 
@@ -752,8 +757,16 @@ static const struct uw_rule *rule_for(struct unwinder *u, const struct unwinder_
 	struct sym_mapping m;
 	struct file_key key;
 	const struct uw_rule *rule;
+	int err;
 
-	if (symbolizer__mapping(u->sym, in->pid, in->start_ns, addr, &m)) {
+	err = symbolizer__mapping(u->sym, in->pid, in->start_ns, addr, &m);
+	/* In no mapping: maybe in one made since the maps were read. */
+	if (err == -ENOENT &&
+	    symbolizer__refresh(u->sym, in->pid, in->start_ns, MAPS_REREAD_NS) == 0) {
+		u->stats.maps_rereads++;
+		err = symbolizer__mapping(u->sym, in->pid, in->start_ns, addr, &m);
+	}
+	if (err) {
 		*why = STOP_NO_CFI;
 		return NULL;
 	}

@@ -48,7 +48,8 @@ struct unwinder_stats {
 	uint64_t rule_hits;
 	uint64_t rule_misses;
 	uint64_t rule_evictions;
-	uint64_t file_errors; /* mapped files that could not be opened or had no CFI */
+	uint64_t maps_rereads; /* maps read again for a pc in no mapping */
+	uint64_t file_errors;  /* mapped files that could not be opened or had no CFI */
 	uint64_t file_evictions;
 	uint64_t rules_cached; /* gauge */
 	uint64_t files_cached; /* gauge */

@@ -7,12 +7,15 @@
  * hostile copies, the caches' caps, and the collector putting it together.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "collector.h"
@@ -272,6 +275,51 @@ static NO_FP void test_debug_frame(struct symbolizer *sym, struct unwinder *u, s
 	CHECK_STR(names[6], "main");
 }
 
+/*
+ * A pc in a file mapped after the maps were read: they are read again (not
+ * more often than every 250 ms) and the pc unwinds. The test binary mapped a
+ * second time, executable like code, stands for a library loaded late.
+ */
+static void test_late_mapping(struct symbolizer *sym, struct unwinder *u, const struct snap *real)
+{
+	struct unwinder_stats st0, st;
+	uint64_t out[MAX_FRAMES], want[MAX_FRAMES];
+	struct sym_mapping m;
+	static struct snap s;
+	size_t n_want, n, size;
+	struct stat sb;
+	void *base;
+	int fd;
+
+	CHECK(symbolizer__mapping(sym, (uint32_t)getpid(), 0, real->ip, &m) == 0);
+	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0 && fstat(fd, &sb) == 0);
+	if (fd < 0)
+		return;
+	size = (size_t)sb.st_size;
+	base = mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	close(fd);
+	CHECK(base != MAP_FAILED);
+	if (base == MAP_FAILED)
+		return;
+	n_want = unwind_snap(u, real, NULL, 0, want, MAX_FRAMES);
+	s = *real;
+	s.ip = (uint64_t)(uintptr_t)base + (real->ip - m.start + m.offset);
+	usleep(300 * 1000); /* older than the re-read interval */
+	unwinder__stats(u, &st0);
+	n = unwind_snap(u, &s, NULL, 0, out, MAX_FRAMES);
+	unwinder__stats(u, &st);
+	CHECK_EQ_U64(st.maps_rereads - st0.maps_rereads, 1);
+	CHECK_EQ_U64(n, n_want);
+	CHECK(n > 1 && memcmp(out + 1, want + 1, (n - 1) * sizeof(out[0])) == 0);
+	/* Read again only once per interval, however many pcs miss. */
+	s.ip = 0x1000;
+	unwind_snap(u, &s, NULL, 0, out, MAX_FRAMES);
+	unwinder__stats(u, &st0);
+	CHECK_EQ_U64(st0.maps_rereads, st.maps_rereads);
+	munmap(base, size);
+}
+
 /* Copies that lie: no crash, every walk ends and is counted by cause. */
 static void test_hostile(struct unwinder *u, const struct snap *real, uint64_t main_return)
 {
@@ -476,6 +524,7 @@ int main(void)
 	main_return = test_self_capture(sym, u, s);
 	test_through_libc(sym, u, q);
 	test_debug_frame(sym, u, q);
+	test_late_mapping(sym, u, s);
 	test_hostile(u, s, main_return);
 	test_bounded(sym, s, unwind_snap(u, s, NULL, 0, out, MAX_FRAMES));
 	test_collector(u, s);
