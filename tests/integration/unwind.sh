@@ -18,16 +18,24 @@ HOG=$SONDE_WORKLOADS/unwind_hog
 # profile_mode MODE ENDPOINT OUT: runs unwind_hog MODE for 6 s and fetches a 4 s profile
 # of it (pid filter) from ENDPOINT into OUT.
 profile_mode() {
-	local mode=$1 endpoint=$2 out=$3 pid
+	local mode=$1 endpoint=$2 out=$3 pid code
 	"$HOG" "$mode" --seconds 6 >"$TMP/$mode.hog" &
 	local hp=$!
-	wait_for_line "$TMP/$mode.hog" '^pid ' || { kill $hp; return 1; }
+	if ! wait_for_line "$TMP/$mode.hog" '^pid ' 10; then
+		echo "unwind_hog $mode printed no pid"
+		kill $hp
+		return 1
+	fi
 	pid=$(awk '$1 == "pid" { print $2 }' "$TMP/$mode.hog")
 	sleep 0.5
-	curl -sf -o "$out" "$URL/debug/pprof/$endpoint?seconds=4&pid=$pid"
-	local rc=$?
-	wait $hp
-	return $rc
+	code=$(curl -s -o "$out" -w '%{http_code}' "$URL/debug/pprof/$endpoint?seconds=4&pid=$pid") ||
+		code="curl failed ($?)"
+	wait $hp || true
+	if [ "$code" != 200 ]; then
+		echo "$endpoint of unwind_hog $mode: $code; the daemon's log ends:"
+		tail -5 "$TMP/daemon.log"
+		return 1
+	fi
 }
 
 # chain_share FILE: of the samples whose stack holds hot_leaf, the share (0..1) in which
@@ -72,20 +80,21 @@ time_share() {
 measure() {
 	local label=$1 r
 	check "$label: cpu profile fetched" profile_mode cpu profile "$TMP/$label.cpu.pb.gz"
-	r=$(chain_share "$TMP/$label.cpu.pb.gz")
+	r=$(chain_share "$TMP/$label.cpu.pb.gz") || r="0 0"
 	CPU_SHARE=${r% *}
 	CPU_N=${r#* }
 	echo "$label: hot_leaf <- hot_caller <- main in $CPU_SHARE of $CPU_N hot_leaf samples"
 
 	check "$label: off-CPU profile fetched" profile_mode block offcpu "$TMP/$label.block.pb.gz"
-	BLOCK_SHARE=$(time_share "$TMP/$label.block.pb.gz" off_cpu nap_site,pipe_site,writer_site)
+	BLOCK_SHARE=$(time_share "$TMP/$label.block.pb.gz" off_cpu nap_site,pipe_site,writer_site) ||
+		BLOCK_SHARE=0
 	echo "$label: off-CPU time under nap_site/pipe_site/writer_site: $BLOCK_SHARE of" \
 		"$(sum_of "$TMP/$label.block.pb.gz" off_cpu) ns"
 	go tool pprof -symbolize=none -traces "$TMP/$label.block.pb.gz" 2>/dev/null |
-		grep -v ':  ' | head -40 >"$TMP/$label.block.traces"
+		grep -v ':  ' | head -40 >"$TMP/$label.block.traces" || true
 
 	check "$label: libc profile fetched" profile_mode libc profile "$TMP/$label.libc.pb.gz"
-	LIBC_SHARE=$(time_share "$TMP/$label.libc.pb.gz" samples copy_site,sort_site)
+	LIBC_SHARE=$(time_share "$TMP/$label.libc.pb.gz" samples copy_site,sort_site) || LIBC_SHARE=0
 	echo "$label: samples under copy_site/sort_site: $LIBC_SHARE of" \
 		"$(sum_of "$TMP/$label.libc.pb.gz" samples)"
 }
