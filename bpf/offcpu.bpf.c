@@ -44,6 +44,7 @@ const volatile __u64 wakeup_bytes = 0;	    /* 0: wake userspace on every record 
 const volatile __u64 stale_ns = 1000000000; /* a slot older than this may be taken over */
 const volatile __u32 ucopy_bytes = 0;	    /* user stack copied for unwinding; 0: none */
 const volatile __u32 ucopy_max_per_sec = 0; /* records a second per CPU with a copy; 0: no cap */
+const volatile __u32 ucopy_proc_max_per_sec = 0; /* the same for one process; 0: no cap */
 
 extern int bpf_task_work_schedule_resume_impl(struct task_struct *task, struct bpf_task_work *tw,
 					      void *map__map, bpf_task_work_callback_t callback,
@@ -128,6 +129,19 @@ struct {
 	__type(key, __u32);
 	__type(value, struct rate);
 } rates SEC(".maps");
+
+/* Copies a second per process on this CPU, so that one busy process cannot use up the cap. */
+struct proc_rate {
+	__u64 window_start;
+	__u64 n;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct proc_rate);
+} proc_ucopies SEC(".maps");
 
 /*
  * Per-CPU room to complete a record with its user-stack copy at sys_exit:
@@ -270,6 +284,53 @@ static __always_inline void complete_slot(struct slot *sl, long ubytes_ret)
 }
 
 /*
+ * Whether this record may carry a stack copy. Waits can be many more than
+ * samples: the copies a second on a CPU are capped to bound the ring-buffer
+ * bytes, and so are one process's, so that a process with a storm of waits
+ * leaves copies for the others.
+ */
+static __always_inline bool ucopy_allowed(struct sonde_offcpu_counters *cnt)
+{
+	__u32 zero = 0, tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 now = bpf_ktime_get_ns();
+	struct proc_rate *pr = NULL;
+	struct rate *r;
+
+	r = bpf_map_lookup_elem(&rates, &zero);
+	if (!r)
+		return false;
+	if (now - r->ucopy_window_start >= 1000000000ull) {
+		r->ucopy_window_start = now;
+		r->ucopies = 0;
+	}
+	if (r->ucopies >= ucopy_max_per_sec)
+		goto capped;
+	if (ucopy_proc_max_per_sec) {
+		pr = bpf_map_lookup_elem(&proc_ucopies, &tgid);
+		if (!pr) {
+			struct proc_rate fresh = {.window_start = now};
+
+			bpf_map_update_elem(&proc_ucopies, &tgid, &fresh, BPF_ANY);
+			pr = bpf_map_lookup_elem(&proc_ucopies, &tgid);
+		}
+		if (pr && now - pr->window_start >= 1000000000ull) {
+			pr->window_start = now;
+			pr->n = 0;
+		}
+		if (pr && pr->n >= ucopy_proc_max_per_sec)
+			goto capped;
+		if (pr)
+			pr->n++;
+	}
+	r->ucopies++;
+	return true;
+
+capped:
+	cnt->v[SONDE_OFF_UCOPY_CAPPED]++;
+	return false;
+}
+
+/*
  * Completes a pending record at sys_exit, in the context of its thread,
  * with its user frames and, when copying is on, the user registers and
  * stack (raw_tp ctx: args[0] is the thread's user pt_regs). false when the
@@ -289,22 +350,8 @@ static __always_inline bool complete_with_copy(void *ctx, struct sonde_sample *p
 	cnt = counters_get();
 	if (!u || !cnt)
 		return false;
-	if (ucopy_max_per_sec) {
-		struct rate *r = bpf_map_lookup_elem(&rates, &zero);
-		__u64 now = bpf_ktime_get_ns();
-
-		if (!r)
-			return false;
-		if (now - r->ucopy_window_start >= 1000000000ull) {
-			r->ucopy_window_start = now;
-			r->ucopies = 0;
-		}
-		/* Waits are many more than samples can be: bound the ring-buffer bytes. */
-		if (++r->ucopies > ucopy_max_per_sec) {
-			cnt->v[SONDE_OFF_UCOPY_CAPPED]++;
-			return false;
-		}
-	}
+	if (ucopy_max_per_sec && !ucopy_allowed(cnt))
+		return false;
 	kbytes = recorded_bytes(pending->hdr.kstack_sz);
 	if (bpf_probe_read_kernel(&u->s, sizeof(u->s.hdr) + kbytes, pending))
 		return false;

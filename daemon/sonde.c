@@ -377,8 +377,8 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		{"sonde_unwind_stacks_total", "counter",
 		 "User stacks unwound with CFI from the stack copy of their record.", us.stacks},
 		{"sonde_offcpu_unwind_capped_total", "counter",
-		 "Off-CPU records sent without a user-stack copy, over its rate cap of 1000 a "
-		 "second per CPU: their user stacks are frame-pointer walks.",
+		 "Off-CPU records sent without a user-stack copy, over its rate caps (2000 a "
+		 "second per CPU, 1000 of one process): their user stacks are frame-pointer walks.",
 		 off[SONDE_OFF_UCOPY_CAPPED]},
 		{"sonde_unwind_no_copy_total", "counter",
 		 "Records with a copy but no usable registers or stack: frame pointers only.",

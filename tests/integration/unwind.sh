@@ -91,7 +91,7 @@ measure() {
 	echo "$label: off-CPU time under nap_site/pipe_site/writer_site: $BLOCK_SHARE of" \
 		"$(sum_of "$TMP/$label.block.pb.gz" off_cpu) ns"
 	go tool pprof -symbolize=none -traces "$TMP/$label.block.pb.gz" 2>/dev/null |
-		grep -v ':  ' | head -40 >"$TMP/$label.block.traces" || true
+		grep -v ':  ' | head -80 >"$TMP/$label.block.traces" || true
 
 	check "$label: libc profile fetched" profile_mode libc profile "$TMP/$label.libc.pb.gz"
 	LIBC_SHARE=$(time_share "$TMP/$label.libc.pb.gz" samples copy_site,sort_site) || LIBC_SHARE=0
@@ -106,13 +106,14 @@ measure cfi
 check "cpu: enough hot_leaf samples" test "$CPU_N" -ge 200
 check "cpu: >= 90% of hot_leaf samples carry hot_caller and main" at_least "$CPU_SHARE" 0.90
 check "block: >= 95% of off-CPU time names the caller of nanosleep/read" at_least "$BLOCK_SHARE" 0.95
+at_least "$BLOCK_SHARE" 0.95 || cat "$TMP/cfi.block.traces"
 check "block: nanosleep's caller follows libc's wrapper" \
 	grep -Eq '^ +nap_site$' "$TMP/cfi.block.traces"
 check "libc: >= 90% of samples name copy_site or sort_site" at_least "$LIBC_SHARE" 0.90
 check "libc: memcpy is under copy_site" test "$(sum_of "$TMP/cfi.libc.pb.gz" samples \
 	@copy_site)" -gt 0
 curl -sf "$URL/metrics" >"$TMP/metrics.txt"
-grep '^sonde_unwind' "$TMP/metrics.txt"
+grep -E '^sonde_(unwind|offcpu_unwind|offcpu_records)' "$TMP/metrics.txt"
 CFI_FRAMES=$(awk '$1 == "sonde_unwind_frames_total{method=\"cfi\"}" { print $2 }' "$TMP/metrics.txt")
 check "/metrics counts frames recovered with CFI" test "${CFI_FRAMES:-0}" -gt 0
 for cause in complete truncated no_cfi bad_rule; do
