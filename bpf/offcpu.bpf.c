@@ -42,6 +42,9 @@ const volatile __u32 slot_mask = 0;	    /* slots - 1: slots is a power of two */
 const volatile __u32 max_per_sec = 0;	    /* records per second per CPU; 0: no cap */
 const volatile __u64 wakeup_bytes = 0;	    /* 0: wake userspace on every record */
 const volatile __u64 stale_ns = 1000000000; /* a slot older than this may be taken over */
+const volatile __u32 ucopy_bytes = 0;	    /* user stack copied for unwinding; 0: none */
+const volatile __u32 ucopy_max_per_sec = 0; /* records a second per CPU with a copy; 0: no cap */
+const volatile __u32 ucopy_proc_max_per_sec = 0; /* the same for one process; 0: no cap */
 
 extern int bpf_task_work_schedule_resume_impl(struct task_struct *task, struct bpf_task_work *tw,
 					      void *map__map, bpf_task_work_callback_t callback,
@@ -116,6 +119,8 @@ struct {
 struct rate {
 	__u64 window_start;
 	__u64 n;
+	__u64 ucopy_window_start; /* the same for records with a user-stack copy */
+	__u64 ucopies;
 };
 
 struct {
@@ -125,7 +130,32 @@ struct {
 	__type(value, struct rate);
 } rates SEC(".maps");
 
+/* Copies a second per process on this CPU, so that one busy process cannot use up the cap. */
+struct proc_rate {
+	__u64 window_start;
+	__u64 n;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct proc_rate);
+} proc_ucopies SEC(".maps");
+
+/*
+ * Per-CPU room to complete a record with its user-stack copy at sys_exit:
+ * the slots keep only header and frames, the copy never waits in them.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sonde_sample_uc);
+} uscratch SEC(".maps");
+
 #include "sonde_bpf.h"
+#include "sonde_ucopy.h"
 
 /* Kernels before 5.14 call the field `state`. */
 struct task_struct___pre514 {
@@ -251,6 +281,102 @@ static __always_inline void complete_slot(struct slot *sl, long ubytes_ret)
 	stack_bytes(ubytes_ret, &sl->s.hdr.ustack_sz, &cnt->v[SONDE_OFF_USTACK_ERR]);
 	emit(&sl->s, cnt);
 	sl->busy = 0;
+}
+
+/*
+ * Whether this record may carry a stack copy. Waits can be many more than
+ * samples: the copies a second on a CPU are capped to bound the ring-buffer
+ * bytes, and so are one process's, so that a process with a storm of waits
+ * leaves copies for the others.
+ */
+static __always_inline bool ucopy_allowed(struct sonde_offcpu_counters *cnt)
+{
+	__u32 zero = 0, tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 now = bpf_ktime_get_ns();
+	struct proc_rate *pr = NULL;
+	struct rate *r;
+
+	r = bpf_map_lookup_elem(&rates, &zero);
+	if (!r)
+		return false;
+	if (now - r->ucopy_window_start >= 1000000000ull) {
+		r->ucopy_window_start = now;
+		r->ucopies = 0;
+	}
+	if (r->ucopies >= ucopy_max_per_sec)
+		goto capped;
+	if (ucopy_proc_max_per_sec) {
+		pr = bpf_map_lookup_elem(&proc_ucopies, &tgid);
+		if (!pr) {
+			struct proc_rate fresh = {.window_start = now};
+
+			bpf_map_update_elem(&proc_ucopies, &tgid, &fresh, BPF_ANY);
+			pr = bpf_map_lookup_elem(&proc_ucopies, &tgid);
+		}
+		if (pr && now - pr->window_start >= 1000000000ull) {
+			pr->window_start = now;
+			pr->n = 0;
+		}
+		if (pr && pr->n >= ucopy_proc_max_per_sec)
+			goto capped;
+		if (pr)
+			pr->n++;
+	}
+	r->ucopies++;
+	return true;
+
+capped:
+	cnt->v[SONDE_OFF_UCOPY_CAPPED]++;
+	return false;
+}
+
+/*
+ * Completes a pending record at sys_exit, in the context of its thread,
+ * with its user frames and, when copying is on, the user registers and
+ * stack (raw_tp ctx: args[0] is the thread's user pt_regs). false when the
+ * copy is off or there is no room: the caller completes it the plain way.
+ */
+static __always_inline bool complete_with_copy(void *ctx, struct sonde_sample *pending)
+{
+	struct sonde_offcpu_counters *cnt;
+	struct sonde_sample_uc *u;
+	long kbytes, ubytes, cbytes, total;
+	__u64 ip = 0, sp = 0, bp = 0;
+	__u32 zero = 0;
+
+	if (!ucopy_bytes)
+		return false;
+	u = bpf_map_lookup_elem(&uscratch, &zero);
+	cnt = counters_get();
+	if (!u || !cnt)
+		return false;
+	if (ucopy_max_per_sec && !ucopy_allowed(cnt))
+		return false;
+	kbytes = recorded_bytes(pending->hdr.kstack_sz);
+	if (bpf_probe_read_kernel(&u->s, sizeof(u->s.hdr) + kbytes, pending))
+		return false;
+	ubytes = stack_bytes(bpf_get_stack(ctx, (void *)u->s.frames + kbytes, SONDE_STACK_BYTES,
+					   BPF_F_USER_STACK),
+			     &u->s.hdr.ustack_sz, &cnt->v[SONDE_OFF_USTACK_ERR]);
+#if defined(__TARGET_ARCH_x86)
+	{
+		struct pt_regs *regs =
+			(struct pt_regs *)((struct bpf_raw_tracepoint_args *)ctx)->args[0];
+
+		ip = BPF_CORE_READ(regs, ip);
+		sp = BPF_CORE_READ(regs, sp);
+		bp = BPF_CORE_READ(regs, bp);
+	}
+#endif
+	cbytes = ucopy_append(u, sizeof(u->s.hdr) + kbytes + ubytes, ip, sp, bp);
+	total = sizeof(u->s.hdr) + kbytes + ubytes + cbytes;
+	if (total > (long)sizeof(*u))
+		total = sizeof(*u);
+	if (bpf_ringbuf_output(&events, u, total, submit_flags()))
+		cnt->v[SONDE_OFF_RB_DROPS]++;
+	else
+		cnt->v[SONDE_OFF_EMITTED]++;
+	return true;
 }
 
 static int task_work_cb(struct bpf_map *map, void *key, void *value)
@@ -474,6 +600,10 @@ int sonde_off_sysx(struct bpf_raw_tracepoint_args *ctx)
 	sl = bpf_map_lookup_elem(&slots, &key);
 	if (!sl || sl->busy != tid)
 		return 0;
+	if (complete_with_copy(ctx, &sl->s)) {
+		sl->busy = 0;
+		return 0;
+	}
 	kbytes = recorded_bytes(sl->s.hdr.kstack_sz);
 	complete_slot(sl, bpf_get_stack(ctx, (void *)sl->s.frames + kbytes, SONDE_STACK_BYTES,
 					BPF_F_USER_STACK));
@@ -560,6 +690,10 @@ int sonde_off_sysx_h(struct bpf_raw_tracepoint_args *ctx)
 	hs = bpf_map_lookup_elem(&hash_states, &tid);
 	if (!hs || !hs->pending)
 		return 0;
+	if (complete_with_copy(ctx, &hs->s)) {
+		bpf_map_delete_elem(&hash_states, &tid);
+		return 0;
+	}
 	cnt = counters_get();
 	if (!cnt)
 		return 0;

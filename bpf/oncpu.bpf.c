@@ -15,6 +15,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by the loader before load. */
 const volatile bool include_idle = false;
 const volatile __u64 wakeup_bytes = 0; /* 0: wake userspace on every record */
+const volatile __u32 ucopy_bytes = 0;  /* user stack copied for unwinding; 0: none */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -26,7 +27,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct sonde_sample);
+	__type(value, struct sonde_sample_uc);
 } scratch SEC(".maps");
 
 struct {
@@ -53,6 +54,28 @@ struct {
 } seen_mm SEC(".maps");
 
 #include "sonde_bpf.h"
+#include "sonde_ucopy.h"
+
+/*
+ * The user registers at the sample: the interrupted ones when the sample hit
+ * user mode, else those the task entered the kernel with.
+ */
+static __always_inline void sample_uregs(struct bpf_perf_event_data *ctx, __u64 *ip, __u64 *sp,
+					 __u64 *bp)
+{
+#if defined(__TARGET_ARCH_x86)
+	/* The context allows only whole-u64 reads of regs: cs is a u16 in its own 8 bytes. */
+	__u64 cs = *(volatile __u64 *)((char *)&ctx->regs + __builtin_offsetof(struct pt_regs, cs));
+
+	if (cs & 3) {
+		*ip = ctx->regs.ip;
+		*sp = ctx->regs.sp;
+		*bp = ctx->regs.bp;
+		return;
+	}
+#endif
+	ucopy_task_regs(ip, sp, bp);
+}
 
 SEC("perf_event")
 int sonde_oncpu(struct bpf_perf_event_data *ctx)
@@ -62,10 +85,12 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 	__u32 tid = (__u32)id;
 	struct sonde_counters *cnt;
 	struct task_struct *task;
+	struct sonde_sample_uc *u;
 	struct sonde_sample *s;
 	__u32 zero = 0;
-	long kbytes, ubytes;
-	__u64 flags;
+	long kbytes, ubytes, cbytes, total;
+	__u64 flags, ip, sp, bp;
+	bool user;
 
 	cnt = bpf_map_lookup_elem(&counters, &zero);
 	if (!cnt)
@@ -75,9 +100,10 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 		cnt->v[SONDE_CNT_IDLE_SKIPPED]++;
 		return 0;
 	}
-	s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!s)
+	u = bpf_map_lookup_elem(&scratch, &zero);
+	if (!u)
 		return 0;
+	s = &u->s;
 
 	s->hdr.kind = SONDE_EV_ONCPU;
 	s->hdr.cpu = bpf_get_smp_processor_id();
@@ -100,7 +126,8 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 	/* User frames go right after the kernel frames. Kernel threads have none. */
 	ubytes = 0;
 	s->hdr.ustack_sz = 0;
-	if (!(BPF_CORE_READ(task, flags) & SONDE_PF_KTHREAD))
+	user = !(BPF_CORE_READ(task, flags) & SONDE_PF_KTHREAD);
+	if (user)
 		ubytes = stack_bytes(bpf_get_stack(ctx, (void *)s->frames + kbytes,
 						   SONDE_STACK_BYTES, BPF_F_USER_STACK),
 				     &s->hdr.ustack_sz, &cnt->v[SONDE_CNT_USTACK_ERR]);
@@ -124,7 +151,16 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 			flags = BPF_RB_FORCE_WAKEUP;
 		}
 	}
-	if (bpf_ringbuf_output(&events, s, sizeof(s->hdr) + kbytes + ubytes, flags))
+	/* The stack copy for unwinding with CFI goes after the user frames. */
+	cbytes = 0;
+	if (user && ucopy_bytes) {
+		sample_uregs(ctx, &ip, &sp, &bp);
+		cbytes = ucopy_append(u, sizeof(s->hdr) + kbytes + ubytes, ip, sp, bp);
+	}
+	total = sizeof(s->hdr) + kbytes + ubytes + cbytes;
+	if (total > (long)sizeof(*u))
+		total = sizeof(*u);
+	if (bpf_ringbuf_output(&events, u, total, flags))
 		cnt->v[SONDE_CNT_RB_DROPS]++;
 	return 0;
 }

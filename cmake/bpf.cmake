@@ -44,7 +44,7 @@ function(sonde_bpf_skeletons out_var)
 				-I ${SONDE_BPF_OUT} -I ${CMAKE_SOURCE_DIR}/include
 				-c ${src} -o ${obj}
 			DEPENDS ${src} ${VMLINUX_H} ${CMAKE_SOURCE_DIR}/include/sonde_events.h
-				${CMAKE_SOURCE_DIR}/bpf/sonde_bpf.h
+				${CMAKE_SOURCE_DIR}/bpf/sonde_bpf.h ${CMAKE_SOURCE_DIR}/bpf/sonde_ucopy.h
 			COMMENT "clang -target bpf ${name}.bpf.c")
 		add_custom_command(OUTPUT ${skel}
 			COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name}_bpf > ${skel}.tmp

@@ -11,6 +11,7 @@
 #include "collector.h"
 #include "log.h"
 #include "sonde_events.h"
+#include "unwinder.h"
 
 struct collector_session {
 	uint64_t start_ns;
@@ -30,7 +31,14 @@ struct collector {
 	uint64_t rng; /* xorshift state for unbiased rounding of sampled counts */
 	collector_new_mm_fn new_mm_fn;
 	void *new_mm_ctx;
+	struct unwinder *unwinder; /* NULL: user stacks as the frame pointers gave them */
+	uint64_t ustack[SONDE_MAX_STACK_DEPTH]; /* the stack the unwinder made of a record */
 };
+
+void collector__set_unwinder(struct collector *c, struct unwinder *u)
+{
+	c->unwinder = u;
+}
 
 void collector__set_new_mm_fn(struct collector *c, collector_new_mm_fn fn, void *ctx)
 {
@@ -164,6 +172,7 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 {
 	const struct sonde_sample *ev = data;
 	char comm[SONDE_COMM_LEN + 1], thread_name[SONDE_COMM_LEN + 1];
+	const struct sonde_ustack_copy *copy;
 	struct agg_sample s = {0};
 	size_t n, kbytes, ubytes;
 	uint32_t kind_bit, weight;
@@ -183,6 +192,17 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 	    size < sizeof(ev->hdr) + kbytes + ubytes) {
 		c->stats.malformed++;
 		return -EINVAL;
+	}
+	/* The user-stack copy, when the record carries one, follows the user frames. */
+	copy = NULL;
+	if (ev->hdr.kind != SONDE_EV_BLOCKIO &&
+	    size >= sizeof(ev->hdr) + kbytes + ubytes + sizeof(*copy)) {
+		copy = (const void *)((const char *)data + sizeof(ev->hdr) + kbytes + ubytes);
+		if (copy->copy_sz > size - sizeof(ev->hdr) - kbytes - ubytes - sizeof(*copy) ||
+		    copy->copy_sz > SONDE_UCOPY_MAX) {
+			c->stats.malformed++;
+			return -EINVAL;
+		}
 	}
 	offcpu = ev->hdr.kind == SONDE_EV_OFFCPU;
 	if (offcpu)
@@ -215,6 +235,23 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 	s.n_kstack = (uint32_t)(kbytes / 8);
 	s.ustack = s.kstack + s.n_kstack;
 	s.n_ustack = (uint32_t)(ubytes / 8);
+	if (copy && c->unwinder) {
+		struct unwinder_input in = {
+			.pid = ev->hdr.pid,
+			.start_ns = ev->hdr.start_ns,
+			.ip = copy->ip,
+			.sp = copy->sp,
+			.bp = copy->bp,
+			.stack = (const uint8_t *)(copy + 1),
+			.stack_len = copy->copy_sz,
+			.fp_frames = s.ustack,
+			.n_fp = s.n_ustack,
+		};
+
+		s.n_ustack = (uint32_t)unwinder__unwind(c->unwinder, &in, c->ustack,
+							SONDE_MAX_STACK_DEPTH);
+		s.ustack = c->ustack;
+	}
 	s.count = 1;
 	s.value = ev->hdr.value;
 	kind_bit = 1u << ev->hdr.kind;

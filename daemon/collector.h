@@ -16,6 +16,7 @@
 
 struct collector;
 struct collector_session;
+struct unwinder;
 
 /* Kinds of record a session takes, as a mask of 1 << enum sonde_event_kind. */
 #define COLLECTOR_ONCPU	  (1u << SONDE_EV_ONCPU)
@@ -45,6 +46,13 @@ int collector__add_ringbuf(struct collector *c, int ringbuf_fd);
 void collector__free(struct collector *c);
 /* Sets the new-address-space callback (NULL: none). */
 void collector__set_new_mm_fn(struct collector *c, collector_new_mm_fn fn, void *ctx);
+
+/*
+ * Unwinds the user stack of every record that carries a stack copy with u
+ * (borrowed; NULL: none) before sessions see it: the unwound stack replaces
+ * the frame-pointer one, so aggregation and everything after are unchanged.
+ */
+void collector__set_unwinder(struct collector *c, struct unwinder *u);
 
 /* The fd to wait on for readability (ring-buffer epoll fd), or -1. */
 int collector__fd(const struct collector *c);

@@ -25,6 +25,7 @@ void config__defaults(struct config *cfg)
 	cfg->blockio = true;
 	cfg->blockio_hook = BLOCKIO_HOOK_AUTO;
 	cfg->blockio_max_rate = CONFIG_DEFAULT_BLOCKIO_MAX_RATE;
+	cfg->unwind_stack_bytes = CONFIG_DEFAULT_UNWIND_STACK_BYTES;
 	cfg->window_ns = CONFIG_DEFAULT_WINDOW_S * 1000000000ull;
 	cfg->retention_ns = CONFIG_DEFAULT_RETENTION_S * 1000000000ull;
 	cfg->max_memory = (uint64_t)CONFIG_DEFAULT_MAX_MEMORY_MB << 20;
@@ -198,6 +199,9 @@ void config__usage(FILE *f)
 		"      --blockio-max-rate N block-I/O requests recorded with their stacks a\n"
 		"                           second per CPU (default %u), 0 for every one; above\n"
 		"                           it one in k is kept and weighted by k\n"
+		"      --unwind-stack-bytes N user stack copied per on-CPU and off-CPU sample\n"
+		"                           to unwind it with the binaries' CFI (default %u,\n"
+		"                           at most %u); 0 for frame pointers only\n"
 		"      --window DUR         length of a history window, 1s..1h (default 10s)\n"
 		"      --retention DUR      how long windows are kept (default 10m, at most 7 "
 		"days)\n"
@@ -231,7 +235,8 @@ void config__usage(FILE *f)
 		"/debug/pprof/, /metrics, /healthz\n",
 		CONFIG_DEFAULT_LISTEN, CONFIG_MAX_FREQUENCY, CONFIG_DEFAULT_FREQUENCY,
 		CONFIG_DEFAULT_MAX_SECONDS, CONFIG_DEFAULT_OFFCPU_MAX_RATE,
-		CONFIG_DEFAULT_BLOCKIO_MAX_RATE);
+		CONFIG_DEFAULT_BLOCKIO_MAX_RATE, CONFIG_DEFAULT_UNWIND_STACK_BYTES,
+		CONFIG_MAX_UNWIND_STACK_BYTES);
 }
 
 enum {
@@ -254,6 +259,7 @@ enum {
 	OPT_NO_BLOCKIO,
 	OPT_BLOCKIO_HOOK,
 	OPT_BLOCKIO_MAX_RATE,
+	OPT_UNWIND_STACK_BYTES,
 	OPT_WINDOW,
 	OPT_RETENTION,
 	OPT_MAX_MEMORY,
@@ -286,6 +292,7 @@ static const struct option long_opts[] = {
 	{"no-blockio", no_argument, NULL, OPT_NO_BLOCKIO},
 	{"blockio-hook", required_argument, NULL, OPT_BLOCKIO_HOOK},
 	{"blockio-max-rate", required_argument, NULL, OPT_BLOCKIO_MAX_RATE},
+	{"unwind-stack-bytes", required_argument, NULL, OPT_UNWIND_STACK_BYTES},
 	{"window", required_argument, NULL, OPT_WINDOW},
 	{"retention", required_argument, NULL, OPT_RETENTION},
 	{"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
@@ -505,6 +512,17 @@ int config__parse_args(struct config *cfg, int argc, char **argv, char *err, siz
 				return -EINVAL;
 			}
 			cfg->blockio_max_rate = (uint32_t)v;
+			break;
+		case OPT_UNWIND_STACK_BYTES:
+			if (config__parse_u64(optarg, 0, CONFIG_MAX_UNWIND_STACK_BYTES, &v)) {
+				snprintf(err, err_len,
+					 "invalid --unwind-stack-bytes '%s': expected an integer "
+					 "from 0 (frame pointers only) to %u",
+					 optarg, CONFIG_MAX_UNWIND_STACK_BYTES);
+				return -EINVAL;
+			}
+			/* Whole words: the unwinder reads the copy 8 bytes at a time. */
+			cfg->unwind_stack_bytes = (uint32_t)(v & ~7ull);
 			break;
 		case OPT_CONFIG:
 		case OPT_AUTH_TOKEN_FILE:

@@ -43,6 +43,10 @@ enum offcpu_hook {
 /* Block-I/O request starts kept with their stacks, a second per CPU (docs/blockio.md). */
 #define CONFIG_DEFAULT_BLOCKIO_MAX_RATE 1000
 
+/* User stack copied per sample for CFI unwinding (docs/unwinding.md); 0: frame pointers only. */
+#define CONFIG_DEFAULT_UNWIND_STACK_BYTES 8192
+#define CONFIG_MAX_UNWIND_STACK_BYTES	  16384
+
 enum blockio_hook {
 	BLOCKIO_HOOK_AUTO = 0, /* tp_btf (block_io_start), falling back to raw_tp */
 	BLOCKIO_HOOK_TP_BTF,
@@ -74,6 +78,8 @@ struct config {
 	char pyroscope_url[512];   /* "" : no push */
 	char pyroscope_app[128];   /* application name in pushes */
 	char push_tags[1024];	   /* "k=v,k2=v2": static tags of every push */
+	/* User stack copied per on-CPU and off-CPU sample for CFI unwinding; 0: none. */
+	uint32_t unwind_stack_bytes;
 	enum log_level log_level;
 	/* Service and security. Empty strings: not set. */
 	char config_file[CONFIG_PATH_MAX];     /* --config: the settings file to read */

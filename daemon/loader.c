@@ -163,10 +163,12 @@ int loader__online_cpus(bool *cpus, size_t n)
 	return loader__parse_cpulist(buf, cpus, n);
 }
 
-static uint32_t default_ringbuf_bytes(uint32_t n_cpus, uint32_t freq)
+static uint32_t default_ringbuf_bytes(uint32_t n_cpus, uint32_t freq, uint32_t ucopy)
 {
 	/* One second of samples from every CPU, at least 4 MiB, at most 256 MiB. */
-	uint64_t want = (uint64_t)n_cpus * freq * sizeof(struct sonde_sample);
+	uint64_t per = sizeof(struct sonde_sample) +
+		       (ucopy ? sizeof(struct sonde_ustack_copy) + ucopy : 0);
+	uint64_t want = (uint64_t)n_cpus * freq * per;
 	uint64_t size = 4u << 20;
 
 	while (size < want && size < (256u << 20))
@@ -264,9 +266,11 @@ int loader__new(const struct loader_opts *opts, struct loader **out, char *err, 
 	}
 	ld->ringbuf_bytes = opts->ringbuf_bytes
 				    ? opts->ringbuf_bytes
-				    : default_ringbuf_bytes((uint32_t)n_cpus, opts->frequency);
+				    : default_ringbuf_bytes((uint32_t)n_cpus, opts->frequency,
+							    opts->unwind_stack_bytes);
 	ld->period_ns = opts->event == SONDE_EVENT_CPU_CLOCK ? 1000000000ull / opts->frequency : 0;
 	ld->skel->rodata->include_idle = opts->include_idle;
+	ld->skel->rodata->ucopy_bytes = opts->unwind_stack_bytes;
 	/* Wake the daemon early only when a quarter of the buffer is in use. */
 	ld->skel->rodata->wakeup_bytes = ld->ringbuf_bytes / 4;
 	err_code = bpf_map__set_max_entries(ld->skel->maps.events, ld->ringbuf_bytes);

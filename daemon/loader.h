@@ -20,6 +20,8 @@ struct loader_opts {
 	uint32_t frequency; /* Hz per CPU */
 	bool include_idle;
 	uint32_t ringbuf_bytes; /* power of two; 0: sized from CPUs and frequency */
+	/* User stack copied per on-CPU and off-CPU record for CFI unwinding; 0: none. */
+	uint32_t unwind_stack_bytes;
 
 	bool offcpu; /* load the scheduler hook too */
 	uint64_t offcpu_min_ns;

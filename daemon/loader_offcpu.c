@@ -23,6 +23,14 @@
 #define OFFCPU_SLOTS 256
 /* Threads the raw-tracepoint fallback can follow while they are blocked. */
 #define OFFCPU_HASH_ENTRIES 4096
+/*
+ * Off-CPU records a second per CPU that carry a user-stack copy (about 8 KiB
+ * each): at most 16 MiB/s of ring buffer per CPU; and of one process, so that
+ * a storm of waits in one leaves copies for the others. Waits beyond them
+ * keep their frame-pointer stack (docs/unwinding.md).
+ */
+#define OFFCPU_UCOPY_MAX_RATE	   2000
+#define OFFCPU_UCOPY_PROC_MAX_RATE 1000
 
 enum completion {
 	COMPLETE_TASK_WORK,
@@ -74,6 +82,9 @@ static int try_load(struct loader_offcpu *off, const struct loader_opts *opts,
 	skel->rodata->slot_mask = OFFCPU_SLOTS - 1;
 	skel->rodata->max_per_sec = opts->offcpu_max_rate;
 	skel->rodata->wakeup_bytes = ringbuf_bytes / 4;
+	skel->rodata->ucopy_bytes = opts->unwind_stack_bytes;
+	skel->rodata->ucopy_max_per_sec = OFFCPU_UCOPY_MAX_RATE;
+	skel->rodata->ucopy_proc_max_per_sec = OFFCPU_UCOPY_PROC_MAX_RATE;
 
 	bpf_program__set_autoload(skel->progs.sonde_off_btf, btf);
 	bpf_program__set_autoload(skel->progs.sonde_off_sysx, btf && done == COMPLETE_SYS_EXIT);

@@ -21,6 +21,7 @@
 #include "prom.h"
 #include "recorder.h"
 #include "symbolizer.h"
+#include "unwinder.h"
 #include "tls.h"
 
 /* How often the ring buffer is drained when BPF has not woken us sooner. */
@@ -32,7 +33,8 @@ struct sonde {
 	struct loader *loader;
 	struct collector *collector;
 	struct symbolizer *sym;
-	struct ksymwatch *ksyms; /* BPF programs loaded and unloaded; NULL if unavailable */
+	struct unwinder *unwinder; /* NULL when no stack is copied (--unwind-stack-bytes 0) */
+	struct ksymwatch *ksyms;   /* BPF programs loaded and unloaded; NULL if unavailable */
 	struct blockdev *blockdev;
 	struct http_server *http;
 	struct notifier *notify; /* from sonde__run on */
@@ -225,6 +227,7 @@ static int render_metrics(void *ctx, struct strbuf *out)
 	uint64_t bpf[SONDE_CNT__MAX] = {0}, off[SONDE_OFF__MAX] = {0}, bio[SONDE_BIO__MAX] = {0};
 	struct collector_stats cs;
 	struct symbolizer_stats ss;
+	struct unwinder_stats us = {0};
 	struct ksymwatch_stats ks;
 	uint64_t unmatched;
 	int err;
@@ -242,6 +245,8 @@ static int render_metrics(void *ctx, struct strbuf *out)
 			    : 0;
 	collector__stats(s->collector, &cs);
 	symbolizer__stats(s->sym, &ss);
+	if (s->unwinder)
+		unwinder__stats(s->unwinder, &us);
 	ksymwatch__stats(s->ksyms, &ks);
 
 	const struct plain_metric plain[] = {
@@ -396,6 +401,31 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 "Line look-ups that searched a whole compile unit for inlined calls, its "
 		 "functions being over the index's cap.",
 		 ss.line_scope_walks},
+		{"sonde_unwind_stacks_total", "counter",
+		 "User stacks unwound with CFI from the stack copy of their record.", us.stacks},
+		{"sonde_offcpu_unwind_capped_total", "counter",
+		 "Off-CPU records sent without a user-stack copy, over its rate caps (2000 a "
+		 "second per CPU, 1000 of one process): their user stacks are frame-pointer walks.",
+		 off[SONDE_OFF_UCOPY_CAPPED]},
+		{"sonde_unwind_no_copy_total", "counter",
+		 "Records with a copy but no usable registers or stack: frame pointers only.",
+		 us.no_copy},
+		{"sonde_unwind_rule_cache_hits_total", "counter", "CFI rows found compiled.",
+		 us.rule_hits},
+		{"sonde_unwind_rule_cache_misses_total", "counter",
+		 "CFI rows looked up with libdw.", us.rule_misses},
+		{"sonde_unwind_rule_cache_evictions_total", "counter",
+		 "Compiled CFI rows evicted (least recently used first).", us.rule_evictions},
+		{"sonde_unwind_rules_cached", "gauge", "Compiled CFI rows held.", us.rules_cached},
+		{"sonde_unwind_files_cached", "gauge", "ELF files held open for their CFI.",
+		 us.files_cached},
+		{"sonde_unwind_file_evictions_total", "counter",
+		 "ELF files closed to make room (least recently used first).", us.file_evictions},
+		{"sonde_unwind_maps_rereads_total", "counter",
+		 "Process maps read again (at most every 250 ms) for a pc in no mapping.",
+		 us.maps_rereads},
+		{"sonde_unwind_file_errors_total", "counter",
+		 "Mapped files that could not be opened or had no CFI.", us.file_errors},
 	};
 	const struct labelled_metric labelled[] = {
 		{"sonde_symbolize_failures_total",
@@ -408,6 +438,24 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		  {"no_symbol", ss.user_no_symbol},
 		  {"maps_unreadable", ss.maps_read_errors},
 		  {"elf_unreadable", ss.elf_errors}}},
+		{"sonde_unwind_stops_total",
+		 "counter",
+		 "CFI-unwound stacks by how the CFI walk ended: complete (outermost frame), "
+		 "truncated (ran off the stack copy), no_cfi (a pc with no mapping, file or CFI "
+		 "row), bad_rule (a read error or an unsupported rule); all but complete continue "
+		 "with frame pointers where they can.",
+		 "cause",
+		 4,
+		 {{"complete", us.complete},
+		  {"truncated", us.truncated},
+		  {"no_cfi", us.no_cfi},
+		  {"bad_rule", us.bad_rule}}},
+		{"sonde_unwind_frames_total",
+		 "counter",
+		 "User frames recovered by the unwinder, by method.",
+		 "method",
+		 2,
+		 {{"cfi", us.frames_cfi}, {"frame_pointer", us.frames_fp}}},
 		{"sonde_offcpu_dropped_total",
 		 "counter",
 		 "Off-CPU waits that were to be recorded but were lost, by reason.",
@@ -468,6 +516,7 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 		.blockio = cfg->blockio,
 		.blockio_hook = cfg->blockio_hook,
 		.blockio_max_rate = cfg->blockio_max_rate,
+		.unwind_stack_bytes = cfg->unwind_stack_bytes,
 	};
 	struct symbolizer_opts sopts = {.proc_root = "/proc", .keep_exited_ns = cfg->retention_ns};
 	struct recorder_opts ropts = {0};
@@ -533,6 +582,15 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 		goto err_free_sym;
 	}
 	collector__set_new_mm_fn(s->collector, on_new_address_space, s);
+	if (cfg->unwind_stack_bytes) {
+		s->unwinder = unwinder__new(s->sym, NULL);
+		if (!s->unwinder) {
+			rc = -ENOMEM;
+			snprintf(err, err_len, "cannot create the unwinder");
+			goto err_free_sym;
+		}
+		collector__set_unwinder(s->collector, s->unwinder);
+	}
 	/* Without it (kernels before 5.1), BPF programs are named from kallsyms alone. */
 	rc = ksymwatch__new(on_ksymbol, on_ksymbol_lost, s, &s->ksyms);
 	if (rc)
@@ -633,6 +691,12 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 	else if (cfg->blockio)
 		log_info("block I/O: %s; every request kept with its stacks",
 			 loader__blockio_mode(s->loader));
+	if (cfg->unwind_stack_bytes)
+		log_info("unwinding user stacks with CFI from a %u-byte stack copy per on-CPU and "
+			 "off-CPU sample; frame pointers where CFI is missing",
+			 cfg->unwind_stack_bytes);
+	else
+		log_info("user stacks: frame pointers only (--unwind-stack-bytes 0)");
 	log_info("history: %llu s windows kept %llu s within %llu MiB%s%s",
 		 (unsigned long long)(cfg->window_ns / 1000000000ull),
 		 (unsigned long long)(cfg->retention_ns / 1000000000ull),
@@ -663,6 +727,7 @@ err_restore_mask:
 err_free_sym:
 	ksymwatch__free(s->ksyms);
 	blockdev__free(s->blockdev);
+	unwinder__free(s->unwinder);
 	symbolizer__free(s->sym);
 err_free_collector:
 	collector__free(s->collector);
@@ -706,6 +771,7 @@ void sonde__free(struct sonde *s)
 	loader__free(s->loader);
 	blockdev__free(s->blockdev);
 	ksymwatch__free(s->ksyms);
+	unwinder__free(s->unwinder);
 	symbolizer__free(s->sym);
 	evloop__free(s->loop);
 	tls__free(s->tls);

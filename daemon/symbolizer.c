@@ -114,6 +114,7 @@ struct proc {
 	struct lru lru;
 	uint32_t pid;
 	uint64_t batch;	       /* when maps were last read */
+	uint64_t read_ns;      /* the same, in monotonic ns */
 	int err;	       /* the read failed: remembered for the batch */
 	struct proc_map *maps; /* sorted by start */
 	size_t nr_maps;
@@ -701,6 +702,7 @@ static int proc__load(struct symbolizer *sym, struct proc *p)
 
 	lru__touch(&sym->proc_lru, &p->lru);
 	p->batch = sym->batch;
+	p->read_ns = clock__monotonic_ns();
 	err = proc__refresh(sym, p);
 	p->err = err;
 	if (!err)
@@ -1815,6 +1817,67 @@ int symbolizer__user_line(struct symbolizer *sym, struct sym_frame *out)
 out_miss:
 	sym->stats.line_misses++;
 	return -ENOENT;
+}
+
+int symbolizer__mapping(struct symbolizer *sym, uint32_t pid, uint64_t start_ns, uint64_t addr,
+			struct sym_mapping *out)
+{
+	const struct elf_image *img = NULL;
+	const struct elf_file *f;
+	const struct proc_map *m;
+	struct proc *p;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = proc_cache__get(sym, pid, start_ticks_of(sym, start_ns), &p);
+	if (err)
+		return err;
+	m = proc__find(p, addr);
+	if (!m)
+		return -ENOENT;
+	if (m->kind == MAP_FILE && m->inode) {
+		f = elf_cache__lookup(sym, pid, m, p->paths.buf + m->path);
+		img = f ? &f->img : NULL;
+	} else if (m->kind == MAP_VDSO) {
+		img = vdso_get(sym, m);
+		out->vdso = true;
+	}
+	if (!img || elf_image__vaddr(img, addr - m->start + m->offset, &out->elf_addr))
+		return -ENODATA;
+	out->start = m->start;
+	out->end = m->end;
+	out->offset = m->offset;
+	out->inode = m->inode;
+	out->dev_major = m->dev_major;
+	out->dev_minor = m->dev_minor;
+	return 0;
+}
+
+int symbolizer__refresh(struct symbolizer *sym, uint32_t pid, uint64_t start_ns,
+			uint64_t min_age_ns)
+{
+	struct proc *p = proc_cache__find(sym, pid, start_ticks_of(sym, start_ns));
+
+	if (!p)
+		return -ESRCH;
+	if (p->exited_ns || clock__monotonic_ns() - p->read_ns < min_age_ns)
+		return -EAGAIN;
+	return proc__load(sym, p);
+}
+
+int symbolizer__open_mapping(struct symbolizer *sym, uint32_t pid, uint64_t start_ns, uint64_t addr)
+{
+	const struct proc_map *m;
+	struct proc *p;
+	int err;
+
+	err = proc_cache__get(sym, pid, start_ticks_of(sym, start_ns), &p);
+	if (err)
+		return err;
+	m = proc__find(p, addr);
+	if (!m || m->kind != MAP_FILE || !m->inode)
+		return -ENOENT;
+	return open_mapped_file(sym, pid, m, p->paths.buf + m->path);
 }
 
 void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *out)

@@ -172,6 +172,40 @@ int symbolizer__user_line(struct symbolizer *sym, struct sym_frame *out);
  */
 int symbolizer__prefetch(struct symbolizer *sym, uint32_t pid, uint64_t start_ns);
 
+/*
+ * The file mapping of a process that holds an address, for the unwinder
+ * (daemon/unwinder.c): the same maps, files and caches that name its frames.
+ */
+struct sym_mapping {
+	uint64_t start, end, offset, inode;
+	uint32_t dev_major, dev_minor;
+	uint64_t elf_addr; /* the address as a virtual address of the file (its PT_LOAD) */
+	bool vdso;	   /* the [vdso]: no file; elf_addr is in the daemon's own image */
+};
+/*
+ * Fills *out for addr in the process (pid, start_ns; 0: whichever has the
+ * pid). 0, -ENOENT when addr is in no mapping, -ENODATA when in one without
+ * an ELF file (anonymous, JIT), or another -errno (-ESRCH: the process is
+ * unknown).
+ */
+int symbolizer__mapping(struct symbolizer *sym, uint32_t pid, uint64_t start_ns, uint64_t addr,
+			struct sym_mapping *out);
+/*
+ * Reads the maps of the process again, now, if they were read more than
+ * min_age_ns ago: an address in no mapping may be in a library mapped since
+ * (dlopen, or a first read that met the dynamic linker at work). 0 when read
+ * again, -EAGAIN when read too recently (or the process has exited), or
+ * another -errno (-ESRCH: the process is unknown or gone).
+ */
+int symbolizer__refresh(struct symbolizer *sym, uint32_t pid, uint64_t start_ns,
+			uint64_t min_age_ns);
+/*
+ * Opens the file mapped at addr for reading, as the symbolizer opens it
+ * (through /proc/PID/root or /proc/PID/map_files). An fd or -errno.
+ */
+int symbolizer__open_mapping(struct symbolizer *sym, uint32_t pid, uint64_t start_ns,
+			     uint64_t addr);
+
 void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *out);
 
 /* One /proc/PID/maps line, parsed. Exposed for tests and fuzzing. */

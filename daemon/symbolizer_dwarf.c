@@ -30,25 +30,6 @@
 /* Nesting followed below a function: scopes deeper than this are not searched. */
 #define DWARF_MAX_DEPTH 64
 
-int elf_image__vaddr(const struct elf_image *img, uint64_t off, uint64_t *vaddr)
-{
-	const struct elf_seg *seg = NULL;
-
-	/* Where segments overlap in the file, the executable one holds code. */
-	for (size_t i = 0; i < img->nr_segs; i++) {
-		const struct elf_seg *s = &img->segs[i];
-
-		if (off < s->off || off - s->off >= s->filesz)
-			continue;
-		if (!seg || (s->exec && !seg->exec))
-			seg = s;
-	}
-	if (!seg)
-		return -ENOENT;
-	*vaddr = off - seg->off + seg->vaddr;
-	return 0;
-}
-
 /* Whether e has a section named .debug_info (plain or compressed, SHF_COMPRESSED). */
 static bool elf__has_debug_info(Elf *e)
 {

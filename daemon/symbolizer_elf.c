@@ -609,13 +609,11 @@ static const struct elf_sec *find_section(const struct elf_image *img, uint64_t 
 	return &img->secs[lo - 1];
 }
 
-int elf_image__find(const struct elf_image *img, uint64_t off, const char **name,
-		    uint64_t *sym_offset)
+int elf_image__vaddr(const struct elf_image *img, uint64_t off, uint64_t *vaddr)
 {
 	const struct elf_seg *seg = NULL;
-	size_t lo = 0, hi = img->nr_syms;
-	uint64_t vaddr;
 
+	/* Where segments overlap in the file, the executable one holds code. */
 	for (size_t i = 0; i < img->nr_segs; i++) {
 		const struct elf_seg *s = &img->segs[i];
 
@@ -626,7 +624,18 @@ int elf_image__find(const struct elf_image *img, uint64_t off, const char **name
 	}
 	if (!seg)
 		return -ENOENT;
-	vaddr = off - seg->off + seg->vaddr;
+	*vaddr = off - seg->off + seg->vaddr;
+	return 0;
+}
+
+int elf_image__find(const struct elf_image *img, uint64_t off, const char **name,
+		    uint64_t *sym_offset)
+{
+	size_t lo = 0, hi = img->nr_syms;
+	uint64_t vaddr;
+
+	if (elf_image__vaddr(img, off, &vaddr))
+		return -ENOENT;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;

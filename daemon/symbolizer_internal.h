@@ -105,6 +105,8 @@ int elf_image__add_minidebug(struct elf_image *img, Elf *e);
  * max bytes. 0, -EFBIG past max, -EINVAL for a truncated or corrupt stream.
  */
 int xz_decompress(const void *in, size_t in_len, size_t max, void **out, size_t *out_len);
+/* The virtual address of file offset off (through the PT_LOAD holding it); -ENOENT if none. */
+int elf_image__vaddr(const struct elf_image *img, uint64_t off, uint64_t *vaddr);
 /*
  * Names the code at file offset off. 0 with *name and *sym_offset set, or
  * -ENOENT when no segment holds off or no symbol covers it.
@@ -170,8 +172,6 @@ void sym_dwarf__release(struct sym_dwarf *d);
  */
 int sym_dwarf__find(struct sym_dwarf *d, uint64_t vaddr, const char **file, uint32_t *line,
 		    struct sym_inline *inl, size_t max_inl, size_t *n_inl);
-/* The link-time address of file offset off, through img's PT_LOAD segments; -ENOENT if none. */
-int elf_image__vaddr(const struct elf_image *img, uint64_t off, uint64_t *vaddr);
 
 /* ---- user: JIT perf maps (/tmp/perf-PID.map) ---- */
 

@@ -66,6 +66,7 @@ enum sonde_offcpu_counter {
 	SONDE_OFF_TASK_WORK_ERR, /* the resume callback could not be scheduled */
 	SONDE_OFF_STORAGE_ERR,	 /* no per-thread state could be stored (hash full) */
 	SONDE_OFF_EARLY,	 /* stacks read at switch-out: the thread was outside a syscall */
+	SONDE_OFF_UCOPY_CAPPED,	 /* records sent without a stack copy: over its per-CPU rate cap */
 	SONDE_OFF__MAX,
 };
 
@@ -148,9 +149,11 @@ struct sonde_sample_hdr {
 
 /*
  * A ring-buffer record is the header followed by kstack_sz bytes of kernel
- * frames and then ustack_sz bytes of user frames (leaf first), and nothing
- * more: records are only as long as their stacks, so the BPF program writes
- * a few hundred bytes per sample instead of 2 KiB of mostly zeroes.
+ * frames and then ustack_sz bytes of user frames (leaf first), then, when
+ * the program copies user stacks, a struct sonde_ustack_copy and its
+ * copy_sz bytes of stack, and nothing more: records are only as long as
+ * their stacks, so the BPF program writes a few hundred bytes per sample
+ * instead of 2 KiB of mostly zeroes (plus the stack copy when asked for).
  */
 struct sonde_sample {
 	struct sonde_sample_hdr hdr;
@@ -171,11 +174,46 @@ struct sonde_offcpu_slot {
 	struct sonde_sample s;
 };
 
+/*
+ * What a record carries, after its user frames, for unwinding in userspace
+ * with the file's call-frame information (daemon/unwinder.c): the user
+ * registers the unwinding starts from and copy_sz bytes of the user stack
+ * from sp up. A record without it ends with its user frames; copy_sz 0 with
+ * err < 0 says why the copy is missing. The frame-pointer frames stay: they
+ * are the fallback.
+ */
+struct sonde_ustack_copy {
+	__u64 ip;
+	__u64 sp;
+	__u64 bp;
+	__u32 copy_sz; /* bytes of stack that follow */
+	__s32 err;     /* 0, or why nothing (or less than asked) was copied: a negative errno */
+};
+
+/* The most stack a record carries (--unwind-stack-bytes), and how it is read: page by page. */
+#define SONDE_UCOPY_MAX	 16384
+#define SONDE_UCOPY_PAGE 4096
+
+/*
+ * A per-CPU scratch record with room for the copy. The copy goes right after
+ * the user frames, wherever they end, so the tail is only bytes: the
+ * registers, the stack, and a page of slack so that the BPF verifier can
+ * bound each page read by its start alone.
+ */
+struct sonde_sample_uc {
+	struct sonde_sample s;
+	__u8 tail[sizeof(struct sonde_ustack_copy) + SONDE_UCOPY_MAX + SONDE_UCOPY_PAGE];
+};
+
 _Static_assert(sizeof(struct sonde_sample_hdr) == 104, "sonde_sample_hdr layout changed");
 _Static_assert(sizeof(struct sonde_sample) == 104 + 2 * SONDE_STACK_BYTES,
 	       "sonde_sample layout changed");
 
 _Static_assert(sizeof(struct sonde_offcpu_slot) == 24 + sizeof(struct sonde_sample),
 	       "sonde_offcpu_slot layout changed");
+
+_Static_assert(sizeof(struct sonde_ustack_copy) == 32, "sonde_ustack_copy layout changed");
+/* Per-CPU map values are limited to 32 KiB (PCPU_MIN_UNIT_SIZE): the scratch record must fit. */
+_Static_assert(sizeof(struct sonde_sample_uc) <= 32768, "sonde_sample_uc fits a per-CPU value");
 
 #endif /* SONDE_EVENTS_H */

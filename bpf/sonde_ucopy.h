@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The user-stack copy for unwinding in userspace (daemon/unwinder.c): the
+ * registers unwinding starts from and a bounded slice of the user stack from
+ * sp up, appended to a record after its user frames. The including object
+ * defines the `ucopy_bytes` rodata (0: no copy) before including this.
+ */
+#ifndef SONDE_UCOPY_H
+#define SONDE_UCOPY_H
+
+/*
+ * Appends the copy to the record being built at rec, whose header and frames
+ * take off bytes. Reads page by page, so that a stack whose top is nearer
+ * than ucopy_bytes still gives what it has (a page is mapped or not as a
+ * whole). Returns the bytes appended (0 when copying is off or the registers
+ * are unknown).
+ */
+static __always_inline long ucopy_append(void *rec, long off, __u64 ip, __u64 sp, __u64 bp)
+{
+	struct sonde_ustack_copy *uc;
+	__u64 want = ucopy_bytes, got = 0, addr, chunk;
+	__u8 *dst;
+	long err;
+
+	if (!want || !sp)
+		return 0;
+	if (off < 0 || off > (long)sizeof(struct sonde_sample))
+		return 0;
+	if (want > SONDE_UCOPY_MAX)
+		want = SONDE_UCOPY_MAX;
+	uc = rec + off;
+	uc->ip = ip;
+	uc->sp = sp;
+	uc->bp = bp;
+	uc->err = 0;
+	dst = (__u8 *)(uc + 1);
+	for (int i = 0; i < SONDE_UCOPY_MAX / SONDE_UCOPY_PAGE + 1; i++) {
+		if (got >= want || got > SONDE_UCOPY_MAX)
+			break;
+		addr = sp + got;
+		chunk = SONDE_UCOPY_PAGE - (addr & (SONDE_UCOPY_PAGE - 1));
+		if (chunk > want - got)
+			chunk = want - got;
+		if (chunk > SONDE_UCOPY_PAGE)
+			break;
+		err = bpf_probe_read_user(dst + got, chunk, (void *)addr);
+		if (err) {
+			uc->err = (__s32)err;
+			break;
+		}
+		got += chunk;
+	}
+	uc->copy_sz = (__u32)got;
+	return sizeof(*uc) + got;
+}
+
+/* The user registers of the current task as it entered the kernel. */
+static __always_inline void ucopy_task_regs(__u64 *ip, __u64 *sp, __u64 *bp)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	*ip = *sp = *bp = 0;
+	if (!regs)
+		return;
+#if defined(__TARGET_ARCH_x86)
+	*ip = BPF_CORE_READ(regs, ip);
+	*sp = BPF_CORE_READ(regs, sp);
+	*bp = BPF_CORE_READ(regs, bp);
+#endif
+}
+
+#endif /* SONDE_UCOPY_H */

@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The unwinder against stacks captured from this very process: functions
+ * compiled without frame pointers record their registers and a copy of the
+ * stack, as the BPF programs do, and the unwound chain must name their known
+ * callers through the symbolizer, including through libc's qsort. Then
+ * hostile copies, the caches' caps, and the collector putting it together.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "sonde_events.h"
+#include "symbolizer.h"
+#include "testutil.h"
+#include "unwinder.h"
+
+#define NO_FP __attribute__((noinline, noclone, optimize("omit-frame-pointer")))
+
+#define MAX_FRAMES 64
+
+struct snap {
+	uint64_t ip, sp, bp;
+	size_t len;
+	uint8_t stack[SONDE_UCOPY_MAX];
+};
+
+/* The first byte past the main thread's stack. */
+static uintptr_t stack_end(void)
+{
+	pthread_attr_t attr;
+	void *addr = NULL;
+	size_t size = 0;
+
+	if (pthread_getattr_np(pthread_self(), &attr))
+		return 0;
+	pthread_attr_getstack(&attr, &addr, &size);
+	pthread_attr_destroy(&attr);
+	return (uintptr_t)addr + size;
+}
+
+/*
+ * Copies the live stack as bpf_probe_read_user would: byte by byte, unseen by
+ * ASan (the stack holds its redzones, which a checked read would report).
+ */
+__attribute__((no_sanitize_address, noinline)) static void copy_raw(uint8_t *dst, uintptr_t src,
+								    size_t len)
+{
+	const volatile uint8_t *p = (const volatile uint8_t *)src;
+
+	for (size_t i = 0; i < len; i++)
+		dst[i] = p[i];
+}
+
+/* Records ip, sp, bp and the stack above sp, from a frame without a frame pointer. */
+static NO_FP void capture(struct snap *s)
+{
+	uint64_t ip, sp, bp;
+	uintptr_t end = stack_end();
+
+	__asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
+			 : "=r"(ip), "=r"(sp), "=r"(bp));
+	s->ip = ip;
+	s->sp = sp;
+	s->bp = bp;
+	s->len = end > sp ? end - sp : 0;
+	if (s->len > sizeof(s->stack))
+		s->len = sizeof(s->stack);
+	copy_raw(s->stack, sp, s->len);
+}
+
+/* The asm after each call keeps it a call (no tail jump), so each caller has a frame. */
+static NO_FP void unwind_level2(struct snap *s)
+{
+	capture(s);
+	__asm__ volatile("" ::: "memory");
+}
+
+static NO_FP void unwind_level1(struct snap *s)
+{
+	unwind_level2(s);
+	__asm__ volatile("" ::: "memory");
+}
+
+static struct snap *qsort_snap;
+
+static NO_FP int compare_and_capture(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	if (qsort_snap) {
+		capture(qsort_snap);
+		qsort_snap = NULL;
+	}
+	return (x > y) - (x < y);
+}
+
+static NO_FP void sort_caller(struct snap *s)
+{
+	int v[16];
+
+	for (int i = 0; i < 16; i++)
+		v[i] = (i * 7919) % 16;
+	qsort_snap = s;
+	qsort(v, 16, sizeof(v[0]), compare_and_capture);
+	__asm__ volatile("" ::: "memory");
+}
+
+/* In tests/fixtures/fixture_debugframe.c: CFI in .debug_frame only. */
+void fixture_df_outer(void (*cb)(void *), void *arg);
+
+static volatile int df_calls;
+
+static NO_FP void df_callback(void *arg)
+{
+	capture(arg);
+	df_calls++; /* unlike unwind_level2, so that the two are not folded into one */
+}
+
+static NO_FP void df_caller(struct snap *s)
+{
+	fixture_df_outer(df_callback, s);
+	__asm__ volatile("" ::: "memory");
+}
+
+static size_t unwind_snap(struct unwinder *u, const struct snap *s, const uint64_t *fp, size_t n_fp,
+			  uint64_t *out, size_t max)
+{
+	struct unwinder_input in = {
+		.pid = (uint32_t)getpid(),
+		.ip = s->ip,
+		.sp = s->sp,
+		.bp = s->bp,
+		.stack = s->stack,
+		.stack_len = s->len,
+		.fp_frames = fp,
+		.n_fp = n_fp,
+	};
+
+	return unwinder__unwind(u, &in, out, max);
+}
+
+/* The function names of the frames, as profiles name them (return addresses at pc - 1). */
+static void name_frames(struct symbolizer *sym, const uint64_t *pcs, size_t n, char names[][64],
+			char maps[][64])
+{
+	struct sym_frame f;
+
+	for (size_t i = 0; i < n; i++) {
+		names[i][0] = maps[i][0] = '\0';
+		if (symbolizer__user(sym, (uint32_t)getpid(), i ? pcs[i] - 1 : pcs[i], &f))
+			continue;
+		snprintf(names[i], 64, "%s", f.name ? f.name : "?");
+		snprintf(maps[i], 64, "%s", f.map_path ? f.map_path : "?");
+	}
+}
+
+static int index_of(char names[][64], size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Returns the return address into main's caller, found by CFI. */
+static NO_FP uint64_t test_self_capture(struct symbolizer *sym, struct unwinder *u, struct snap *s)
+{
+	uint64_t out[MAX_FRAMES];
+	char names[MAX_FRAMES][64], maps[MAX_FRAMES][64];
+	struct unwinder_stats st;
+	size_t n;
+	int self;
+
+	unwind_level1(s);
+	__asm__ volatile("" ::: "memory");
+	CHECK(s->len > 64);
+	/* No frame-pointer walk to lean on: CFI alone. */
+	n = unwind_snap(u, s, NULL, 0, out, MAX_FRAMES);
+	name_frames(sym, out, n, names, maps);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "  #%zu %#llx %s (%s)\n", i, (unsigned long long)out[i], names[i],
+			maps[i]);
+	CHECK(n >= 5);
+	CHECK_STR(names[0], "capture");
+	CHECK_STR(names[1], "unwind_level2");
+	CHECK_STR(names[2], "unwind_level1");
+	CHECK_STR(names[3], "test_self_capture");
+	self = index_of(names, n, "main");
+	CHECK(self > 3);
+	/* Past main, into libc's start code, up to the outermost frame. */
+	CHECK(index_of(names, n, "__libc_start_call_main") > self);
+	unwinder__stats(u, &st);
+	CHECK_EQ_U64(st.stacks, 1);
+	CHECK_EQ_U64(st.complete, 1);
+	CHECK(st.frames_cfi >= n - 1);
+	CHECK_EQ_U64(st.frames_fp, 0);
+	CHECK(st.rule_misses >= 4);
+	CHECK(st.files_cached >= 1);
+
+	/* The second time, every row comes from the cache. */
+	n = unwind_snap(u, s, NULL, 0, out, MAX_FRAMES);
+	unwinder__stats(u, &st);
+	CHECK(st.rule_hits >= n - 1);
+	CHECK_EQ_U64(st.complete, 2);
+
+	/* At most max frames, leaf first. */
+	CHECK_EQ_U64(unwind_snap(u, s, NULL, 0, out, 0), 0);
+	n = unwind_snap(u, s, NULL, 0, out, MAX_FRAMES);
+	CHECK_EQ_U64(unwind_snap(u, s, NULL, 0, out, 2), 2);
+	return self >= 0 && (size_t)self + 1 < n ? out[self + 1] : 0;
+}
+
+static NO_FP void test_through_libc(struct symbolizer *sym, struct unwinder *u, struct snap *s)
+{
+	uint64_t out[MAX_FRAMES];
+	char names[MAX_FRAMES][64], maps[MAX_FRAMES][64];
+	bool in_libc = false;
+	int cmp, caller;
+	size_t n;
+
+	memset(s, 0, sizeof(*s));
+	sort_caller(s);
+	__asm__ volatile("" ::: "memory");
+	CHECK(s->len > 0);
+	n = unwind_snap(u, s, NULL, 0, out, MAX_FRAMES);
+	name_frames(sym, out, n, names, maps);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "  #%zu %s (%s)\n", i, names[i], maps[i]);
+	cmp = index_of(names, n, "compare_and_capture");
+	caller = index_of(names, n, "sort_caller");
+	/*
+	 * qsort's frames lie between the two, in a library built without frame
+	 * pointers: Debian's libc (or, under ASan, libasan's qsort interceptor).
+	 */
+	for (int i = cmp + 1; cmp > 0 && i < caller; i++)
+		in_libc |= strcmp(maps[i], maps[0]) != 0 && strstr(maps[i], ".so") != NULL;
+	CHECK_STR(names[0], "capture");
+	CHECK_EQ_U64(cmp, 1);
+	CHECK(in_libc);
+	CHECK(caller > cmp + 1);
+	CHECK(index_of(names, n, "test_through_libc") == caller + 1);
+}
+
+/* Through a library whose rows are in .debug_frame alone. */
+static NO_FP void test_debug_frame(struct symbolizer *sym, struct unwinder *u, struct snap *s)
+{
+	uint64_t out[MAX_FRAMES];
+	char names[MAX_FRAMES][64], maps[MAX_FRAMES][64];
+	size_t n;
+
+	memset(s, 0, sizeof(*s));
+	df_caller(s);
+	__asm__ volatile("" ::: "memory");
+	n = unwind_snap(u, s, NULL, 0, out, MAX_FRAMES);
+	name_frames(sym, out, n, names, maps);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "  #%zu %s (%s)\n", i, names[i], maps[i]);
+	CHECK(n >= 7);
+	CHECK_STR(names[1], "df_callback");
+	CHECK_STR(names[2], "fixture_df_inner");
+	CHECK(strstr(maps[2], "libfixture_debugframe") != NULL); /* the path may be cut */
+	CHECK_STR(names[3], "fixture_df_outer");
+	CHECK_STR(names[4], "df_caller");
+	CHECK_STR(names[5], "test_debug_frame");
+	CHECK_STR(names[6], "main");
+}
+
+/*
+ * A pc in a file mapped after the maps were read: they are read again (not
+ * more often than every 250 ms) and the pc unwinds. The test binary mapped a
+ * second time, executable like code, stands for a library loaded late.
+ */
+static void test_late_mapping(struct symbolizer *sym, struct unwinder *u, const struct snap *real)
+{
+	struct unwinder_stats st0, st;
+	uint64_t out[MAX_FRAMES], want[MAX_FRAMES];
+	struct sym_mapping m;
+	static struct snap s;
+	size_t n_want, n, size;
+	struct stat sb;
+	void *base;
+	int fd;
+
+	CHECK(symbolizer__mapping(sym, (uint32_t)getpid(), 0, real->ip, &m) == 0);
+	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0 && fstat(fd, &sb) == 0);
+	if (fd < 0)
+		return;
+	size = (size_t)sb.st_size;
+	base = mmap(NULL, size, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	close(fd);
+	CHECK(base != MAP_FAILED);
+	if (base == MAP_FAILED)
+		return;
+	n_want = unwind_snap(u, real, NULL, 0, want, MAX_FRAMES);
+	s = *real;
+	s.ip = (uint64_t)(uintptr_t)base + (real->ip - m.start + m.offset);
+	usleep(300 * 1000); /* older than the re-read interval */
+	unwinder__stats(u, &st0);
+	n = unwind_snap(u, &s, NULL, 0, out, MAX_FRAMES);
+	unwinder__stats(u, &st);
+	CHECK_EQ_U64(st.maps_rereads - st0.maps_rereads, 1);
+	CHECK_EQ_U64(n, n_want);
+	CHECK(n > 1 && memcmp(out + 1, want + 1, (n - 1) * sizeof(out[0])) == 0);
+	/* Read again only once per interval, however many pcs miss. */
+	s.ip = 0x1000;
+	unwind_snap(u, &s, NULL, 0, out, MAX_FRAMES);
+	unwinder__stats(u, &st0);
+	CHECK_EQ_U64(st0.maps_rereads, st.maps_rereads);
+	munmap(base, size);
+}
+
+/* Copies that lie: no crash, every walk ends and is counted by cause. */
+static void test_hostile(struct unwinder *u, const struct snap *real, uint64_t main_return)
+{
+	struct unwinder_stats st0, st;
+	static struct snap s;
+	uint64_t out[MAX_FRAMES], fp[3];
+	uint32_t rng = 12345;
+	size_t n;
+
+	unwinder__stats(u, &st0);
+
+	/* A real pc over a stack of random words. */
+	s = *real;
+	for (size_t i = 0; i < s.len; i++) {
+		rng = rng * 1103515245u + 12345u;
+		s.stack[i] = (uint8_t)(rng >> 16);
+	}
+	for (int round = 0; round < 50; round++) {
+		s.bp = s.sp + (rng % 512) * 8;
+		n = unwind_snap(u, &s, NULL, 0, out, MAX_FRAMES);
+		CHECK(n >= 1 && n <= MAX_FRAMES);
+		CHECK_EQ_U64(out[0], s.ip);
+		rng = rng * 1103515245u + 12345u;
+		s.stack[rng % s.len] ^= 0xff;
+	}
+
+	/*
+	 * A pc in no mapping: frame pointers from there. main keeps one (the
+	 * project builds with them), so bp leads into the copy, to main's caller.
+	 */
+	s = *real;
+	s.ip = 0x1000;
+	n = unwind_snap(u, &s, NULL, 0, out, MAX_FRAMES);
+	CHECK(n >= 2);
+	CHECK_EQ_U64(out[1], main_return);
+
+	/* The same with bp out of the copy: the kernel's walk goes on from the same pc. */
+	s.bp = 0;
+	fp[0] = 0x1000;
+	fp[1] = 0x2000;
+	fp[2] = 0x3000;
+	n = unwind_snap(u, &s, fp, 3, out, MAX_FRAMES);
+	CHECK_EQ_U64(n, 3);
+	CHECK_EQ_U64(out[1], 0x2000);
+	CHECK_EQ_U64(out[2], 0x3000);
+
+	/* A copy too short for the first return address: truncated, then the kernel's walk. */
+	s = *real;
+	s.len = 8;
+	fp[0] = s.ip;
+	fp[1] = 0x4000;
+	fp[2] = 0x5000;
+	n = unwind_snap(u, &s, fp, 3, out, MAX_FRAMES);
+	CHECK_EQ_U64(n, 3);
+	CHECK_EQ_U64(out[0], s.ip);
+	CHECK_EQ_U64(out[2], 0x5000);
+
+	/* No copy at all: the frame-pointer walk as it is. */
+	s.len = 0;
+	n = unwind_snap(u, &s, fp, 3, out, MAX_FRAMES);
+	CHECK_EQ_U64(n, 3);
+	CHECK_EQ_U64(out[1], 0x4000);
+	CHECK_EQ_U64(unwind_snap(u, &s, fp, 3, out, 2), 2);
+
+	/* sp at the top of the address space: reads must not wrap. */
+	s = *real;
+	s.sp = UINT64_MAX - 3;
+	s.len = 64;
+	n = unwind_snap(u, &s, NULL, 0, out, MAX_FRAMES);
+	CHECK(n >= 1);
+
+	unwinder__stats(u, &st);
+	CHECK_EQ_U64(st.no_copy - st0.no_copy, 2);
+	/* Every walk from a copy ends one way, and is counted once. */
+	CHECK_EQ_U64((st.complete + st.truncated + st.no_cfi + st.bad_rule) -
+			     (st0.complete + st0.truncated + st0.no_cfi + st0.bad_rule),
+		     st.stacks - st0.stacks);
+	CHECK(st.no_cfi > st0.no_cfi);
+	CHECK(st.truncated > st0.truncated);
+	CHECK(st.frames_fp >= st0.frames_fp + 4);
+}
+
+/* Tiny caps: the caches stay within them, evict, and the answers stay right. */
+static void test_bounded(struct symbolizer *sym, const struct snap *s, size_t n_expected)
+{
+	struct unwinder_opts opts = {.max_files = 1, .max_rules = 2};
+	struct unwinder *u = unwinder__new(sym, &opts);
+	uint64_t out[MAX_FRAMES];
+	struct unwinder_stats st;
+	size_t n = 0;
+
+	CHECK(u != NULL);
+	if (!u)
+		return;
+	for (int i = 0; i < 20; i++)
+		n = unwind_snap(u, s, NULL, 0, out, MAX_FRAMES);
+	CHECK_EQ_U64(n, n_expected);
+	unwinder__stats(u, &st);
+	CHECK(st.rules_cached <= 2);
+	CHECK(st.files_cached <= 1);
+	CHECK(st.rule_evictions > 0);
+	CHECK(st.file_evictions > 0); /* the test binary and libc take turns */
+	CHECK_EQ_U64(st.complete, 20);
+	unwinder__free(u);
+	unwinder__free(NULL);
+}
+
+struct first_stack {
+	uint32_t n;
+	uint64_t pcs[MAX_FRAMES];
+};
+
+static int first_stack_fn(const struct agg_sample *e, void *ctx)
+{
+	struct first_stack *f = ctx;
+
+	f->n = e->n_ustack;
+	for (uint32_t i = 0; i < e->n_ustack && i < MAX_FRAMES; i++)
+		f->pcs[i] = e->ustack[i];
+	return 0;
+}
+
+/* A record with a stack copy: the collector hands the unwound stack to the session. */
+static void test_collector(struct unwinder *u, const struct snap *s)
+{
+	size_t fp_bytes = 2 * 8, size;
+	struct sonde_ustack_copy uc = {.ip = s->ip, .sp = s->sp, .bp = s->bp};
+	struct collector_session *ses;
+	struct first_stack got = {0};
+	uint64_t want[MAX_FRAMES];
+	struct collector_stats st;
+	struct collector *c;
+	struct agg *a;
+	uint8_t *rec;
+	size_t n;
+
+	uc.copy_sz = (uint32_t)(s->len < 4096 ? s->len : 4096);
+	size = sizeof(struct sonde_sample_hdr) + fp_bytes + sizeof(uc) + uc.copy_sz;
+	rec = calloc(1, size);
+	CHECK(rec != NULL);
+	if (!rec)
+		return;
+	{
+		struct sonde_sample_hdr *h = (void *)rec;
+		uint64_t fp[2] = {s->ip, 0x1234};
+
+		h->kind = SONDE_EV_ONCPU;
+		h->pid = (uint32_t)getpid();
+		h->tid = h->pid;
+		h->ts_ns = 150;
+		h->value = 1;
+		h->ustack_sz = (int32_t)fp_bytes;
+		memcpy(rec + sizeof(*h), fp, fp_bytes);
+		memcpy(rec + sizeof(*h) + fp_bytes, &uc, sizeof(uc));
+		memcpy(rec + sizeof(*h) + fp_bytes + sizeof(uc), s->stack, uc.copy_sz);
+	}
+	{
+		struct snap *t = malloc(sizeof(*t));
+
+		CHECK(t != NULL);
+		if (!t) {
+			free(rec);
+			return;
+		}
+		*t = *s;
+		t->len = uc.copy_sz;
+		n = unwind_snap(u, t, NULL, 0, want, MAX_FRAMES);
+		free(t);
+	}
+	CHECK(n > 2);
+
+	CHECK(collector__new(-1, &c) == 0);
+	collector__set_unwinder(c, u);
+	CHECK(collector__session_open(c, 100, 200, 0, COLLECTOR_ONCPU, NULL, &ses) == 0);
+	CHECK(collector__handle_event(c, rec, size) == 0);
+	/* A copy that claims more bytes than the record holds is malformed. */
+	((struct sonde_ustack_copy *)(rec + sizeof(struct sonde_sample_hdr) + fp_bytes))->copy_sz =
+		uc.copy_sz + 8;
+	CHECK(collector__handle_event(c, rec, size) == -EINVAL);
+	a = collector__session_close(c, ses);
+	agg__for_each(a, first_stack_fn, &got);
+	agg__free(a);
+	CHECK_EQ_U64(got.n, n);
+	CHECK(memcmp(got.pcs, want, n * sizeof(want[0])) == 0);
+	collector__stats(c, &st);
+	CHECK_EQ_U64(st.malformed, 1);
+	collector__free(c);
+	free(rec);
+}
+
+int main(void)
+{
+	struct symbolizer *sym = symbolizer__new(NULL);
+	struct unwinder *u = unwinder__new(sym, NULL);
+	struct snap *s = calloc(1, sizeof(*s)), *q = calloc(1, sizeof(*q));
+	uint64_t out[MAX_FRAMES], main_return;
+
+	CHECK(sym && u && s && q);
+	if (!sym || !u || !s || !q)
+		return test__finish("test_unwinder");
+	symbolizer__begin(sym);
+	main_return = test_self_capture(sym, u, s);
+	test_through_libc(sym, u, q);
+	test_debug_frame(sym, u, q);
+	test_late_mapping(sym, u, s);
+	test_hostile(u, s, main_return);
+	test_bounded(sym, s, unwind_snap(u, s, NULL, 0, out, MAX_FRAMES));
+	test_collector(u, s);
+	free(q);
+	free(s);
+	unwinder__free(u);
+	symbolizer__free(sym);
+	return test__finish("test_unwinder");
+}
