@@ -299,7 +299,13 @@ int loader__new(const struct loader_opts *opts, struct loader **out, char *err, 
 			goto err_destroy_links;
 	}
 	if (opts->blockio) {
-		err_code = loader_blockio__load(&ld->bio, opts, ld->ringbuf_bytes, err, err_len);
+		/* Block-I/O records carry no stack copy: the ring is sized without it. */
+		err_code = loader_blockio__load(
+			&ld->bio, opts,
+			opts->ringbuf_bytes
+				? opts->ringbuf_bytes
+				: default_ringbuf_bytes((uint32_t)n_cpus, opts->frequency, 0),
+			err, err_len);
 		if (err_code)
 			goto err_unload_offcpu;
 	}

@@ -46,6 +46,7 @@
 
 #include "clock.h"
 #include "linecache.h"
+#include "log.h"
 #include "symbolizer_internal.h"
 
 #define DEFAULT_MAX_ELF_FILES 128
@@ -1223,6 +1224,7 @@ static struct elf_file *elf_cache__lookup(struct symbolizer *sym, uint32_t pid,
 	if (fd >= 0)
 		close(fd);
 	if (f->err) {
+		log_debug("symbolizer: %s of pid %u unreadable: %s", path, pid, strerror(-f->err));
 		sym->stats.elf_errors++;
 		return NULL;
 	}

@@ -55,6 +55,9 @@ E_UNIX=$((T_MID + 1))
 S_RFC=$(date -u -d "@$S_UNIX" +%Y-%m-%dT%H:%M:%SZ)
 # An offset, with its '+' percent-encoded as a URL query needs.
 E_RFC=$(date -u -d "@$E_UNIX" +%Y-%m-%dT%H:%M:%S%%2B00:00)
+# Both queries must see the same windows: wait until the one holding E_UNIX has closed
+# (2 s windows, and a second of slack), or a window closing between them tells them apart.
+while [ "$(date +%s)" -le $((E_UNIX + 3)) ]; do sleep 0.2; done
 check "start/end in unix seconds answers 200" \
 	test "$(fetch unix.pb.gz "/debug/pprof/profile?start=$S_UNIX&end=$E_UNIX&pid=$HOG")" = 200
 check "start/end in RFC 3339 answers 200" \
