@@ -76,8 +76,12 @@ profile_checks() {
 	go tool pprof -traces "$prof" 2>/dev/null >"$TMP/$label.traces"
 	check "$label: /proc/PID/maps of a root process read (no [unknown] frame)" \
 		sh -c "! grep -q '\[unknown\]' '$TMP/$label.traces'"
-	check "$label: a binary only root may read opened (no [cpu_hog] frame)" \
-		sh -c "! grep -q '\[cpu_hog\]' '$TMP/$label.traces'"
+	# Unreadable, every cpu_hog frame would be [cpu_hog]; read, only code no symbol
+	# covers (a PLT stub) is, in a sample now and then.
+	unnamed=$(go tool pprof -sample_index=samples -top -nodecount=1000 "$prof" 2>/dev/null |
+		awk '$6 == "[cpu_hog]" { v = $1 } END { print v + 0 }')
+	check "$label: a binary only root may read opened ($unnamed of $sum samples in [cpu_hog])" \
+		test "$((unnamed * 50))" -le "$sum"
 	check "$label: every kernel address named" test "$(failures kernel_no_symbol)" = 0
 	check "$label: stops cleanly" stop_daemon
 	check "$label: BPF programs released" daemon_progs_released
