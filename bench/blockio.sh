@@ -31,6 +31,7 @@ for v in FIO_DIR SIZE IODEPTHS SONDE_FLAGS; do
 	[ -n "${!v:-}" ] && CMDLINE="$v=$(printf '%q' "${!v}") $CMDLINE"
 done
 cd "$(dirname "$0")/.."
+. bench/lib.bash
 
 SEGMENT=${1:-5}
 PAIRS=${2:-12}
@@ -116,14 +117,7 @@ fi
 printf 'no-blockio = false\n' >"$OUT/sonde.conf"
 "$SONDE" --listen 127.0.0.1:0 --config "$OUT/sonde.conf" "${SFLAGS[@]}" 2>"$OUT/sonde.log" &
 SPID=$!
-PORT=
-for _ in $(seq 1 100); do
-	PORT=$(sed -n 's#.*serving on http://127.0.0.1:\([0-9]*\)/.*#\1#p' "$OUT/sonde.log")
-	[ -n "$PORT" ] && break
-	kill -0 "$SPID" 2>/dev/null || break
-	sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$OUT/sonde.log" >&2; die "the daemon did not start serving"; }
+PORT=$(daemon_port "$OUT/sonde.log" "$SPID") || die "the daemon did not start serving"
 [ "$(metric sonde_blockio_attached)" = 1 ] || die "the daemon has no block-I/O hooks attached"
 TOTAL=$(((2 * PAIRS + 1) * SEGMENT))
 curl -s --max-time $((TOTAL * 2 + 60)) -o /dev/null \
