@@ -153,6 +153,7 @@ static size_t unwind_snap(struct unwinder *u, const struct snap *s, const uint64
 static void name_frames(struct symbolizer *sym, const uint64_t *pcs, size_t n, char names[][64],
 			char maps[][64])
 {
+	const char *base;
 	struct sym_frame f;
 
 	for (size_t i = 0; i < n; i++) {
@@ -160,7 +161,9 @@ static void name_frames(struct symbolizer *sym, const uint64_t *pcs, size_t n, c
 		if (symbolizer__user(sym, (uint32_t)getpid(), i ? pcs[i] - 1 : pcs[i], &f))
 			continue;
 		snprintf(names[i], 64, "%s", f.name ? f.name : "?");
-		snprintf(maps[i], 64, "%s", f.map_path ? f.map_path : "?");
+		/* The file name only: a build tree's path may not fit (64 bytes each). */
+		base = f.map_path ? strrchr(f.map_path, '/') : NULL;
+		snprintf(maps[i], 64, "%s", base ? base + 1 : f.map_path ? f.map_path : "?");
 	}
 }
 
