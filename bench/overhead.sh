@@ -46,7 +46,7 @@ sysctl -qw kernel.bpf_stats_enabled=1
 CONFIGS="sonde sonde-fp perf-dwarf perf-fp"
 
 # cpu_ns PID: CPU time of every thread of PID in ns (schedstat: exact, not 10 ms ticks).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 work() { awk '$1 == "hot_rounds" { h = $2 } $1 == "sys_reads" { s = $2 } END { print h, s }' "$1"; }
 
 start_sonde() { # start_sonde CONFIG HZ LOG: runs the daemon, sets SPID and PORT

@@ -35,7 +35,7 @@ command -v go >/dev/null || { echo "unwind.sh: needs go (go tool pprof)" >&2; ex
 sysctl -qw kernel.bpf_stats_enabled=1
 
 # cpu_ns PID: CPU time of every thread of PID in ns (schedstat: exact, not 10 ms ticks).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 metric() { # metric NAME: a sample of /metrics, the full name with its labels
 	curl -sf "http://127.0.0.1:$PORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'
 }
