@@ -341,8 +341,9 @@ static __always_inline bool complete_with_copy(void *ctx, struct sonde_sample *p
 	struct sonde_offcpu_counters *cnt;
 	struct sonde_sample_uc *u;
 	long kbytes, ubytes, cbytes, total;
-	__u64 ip = 0, sp = 0, bp = 0;
+	__u64 ip = 0, sp = 0, bp = 0, mm, want;
 	__u32 zero = 0;
+	bool to_top;
 
 	if (!ucopy_bytes)
 		return false;
@@ -355,9 +356,6 @@ static __always_inline bool complete_with_copy(void *ctx, struct sonde_sample *p
 	kbytes = recorded_bytes(pending->hdr.kstack_sz);
 	if (bpf_probe_read_kernel(&u->s, sizeof(u->s.hdr) + kbytes, pending))
 		return false;
-	ubytes = stack_bytes(bpf_get_stack(ctx, (void *)u->s.frames + kbytes, SONDE_STACK_BYTES,
-					   BPF_F_USER_STACK),
-			     &u->s.hdr.ustack_sz, &cnt->v[SONDE_OFF_USTACK_ERR]);
 #if defined(__TARGET_ARCH_x86)
 	{
 		struct pt_regs *regs =
@@ -368,7 +366,17 @@ static __always_inline bool complete_with_copy(void *ctx, struct sonde_sample *p
 		bp = BPF_CORE_READ(regs, bp);
 	}
 #endif
-	cbytes = ucopy_append(u, sizeof(u->s.hdr) + kbytes + ubytes, ip, sp, bp);
+	/* As on-CPU: no frame-pointer walk when the copy reaches the known stack top. */
+	mm = ucopy_mm_tag((struct task_struct *)bpf_get_current_task(), u->s.hdr.start_ns);
+	want = ucopy_plan(u->s.hdr.tid, mm, sp, &to_top);
+	ubytes = 0;
+	u->s.hdr.ustack_sz = 0;
+	if (!to_top)
+		ubytes = stack_bytes(bpf_get_stack(ctx, (void *)u->s.frames + kbytes,
+						   SONDE_STACK_BYTES, BPF_F_USER_STACK),
+				     &u->s.hdr.ustack_sz, &cnt->v[SONDE_OFF_USTACK_ERR]);
+	cbytes = ucopy_append(u, sizeof(u->s.hdr) + kbytes + ubytes, ip, sp, bp, mm, want,
+			      to_top ? SONDE_UCOPY_TO_TOP : 0);
 	total = sizeof(u->s.hdr) + kbytes + ubytes + cbytes;
 	if (total > (long)sizeof(*u))
 		total = sizeof(*u);

@@ -89,8 +89,8 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 	struct sonde_sample *s;
 	__u32 zero = 0;
 	long kbytes, ubytes, cbytes, total;
-	__u64 flags, ip, sp, bp;
-	bool user;
+	__u64 flags, ip = 0, sp = 0, bp = 0, mm, want;
+	bool user, to_top;
 
 	cnt = bpf_map_lookup_elem(&counters, &zero);
 	if (!cnt)
@@ -123,24 +123,36 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 
 	kbytes = stack_bytes(bpf_get_stack(ctx, s->frames, SONDE_STACK_BYTES, 0), &s->hdr.kstack_sz,
 			     &cnt->v[SONDE_CNT_KSTACK_ERR]);
-	/* User frames go right after the kernel frames. Kernel threads have none. */
+	/*
+	 * User frames go right after the kernel frames. Kernel threads have
+	 * none. When the stack copy will hold the whole stack (the thread's top
+	 * is known), the frame-pointer walk is left out: it reads user memory
+	 * once a frame, the copy once a page.
+	 */
 	ubytes = 0;
 	s->hdr.ustack_sz = 0;
 	user = !(BPF_CORE_READ(task, flags) & SONDE_PF_KTHREAD);
-	if (user)
-		ubytes = stack_bytes(bpf_get_stack(ctx, (void *)s->frames + kbytes,
-						   SONDE_STACK_BYTES, BPF_F_USER_STACK),
-				     &s->hdr.ustack_sz, &cnt->v[SONDE_CNT_USTACK_ERR]);
-
-	flags = submit_flags();
-	if (ubytes) {
+	want = 0;
+	to_top = false;
+	mm = 0;
+	if (user) {
 		/*
 		 * The address space and the process's start time: a reused pid may
 		 * get its mm_struct at the very address the exited process's had.
 		 */
-		__u64 mm = ((__u64)BPF_CORE_READ(task, mm) ^
-			    (s->hdr.start_ns * 0x9e3779b97f4a7c15ull)) &
-			   ~7ull;
+		mm = ucopy_mm_tag(task, s->hdr.start_ns);
+		if (ucopy_bytes) {
+			sample_uregs(ctx, &ip, &sp, &bp);
+			want = ucopy_plan(tid, mm, sp, &to_top);
+		}
+		if (!to_top)
+			ubytes = stack_bytes(bpf_get_stack(ctx, (void *)s->frames + kbytes,
+							   SONDE_STACK_BYTES, BPF_F_USER_STACK),
+					     &s->hdr.ustack_sz, &cnt->v[SONDE_CNT_USTACK_ERR]);
+	}
+
+	flags = submit_flags();
+	if (ubytes || to_top) {
 		__u64 *seen = bpf_map_lookup_elem(&seen_mm, &tgid);
 
 		if (!seen || (*seen & ~7ull) != mm || (*seen & 7) < 2) {
@@ -153,10 +165,9 @@ int sonde_oncpu(struct bpf_perf_event_data *ctx)
 	}
 	/* The stack copy for unwinding with CFI goes after the user frames. */
 	cbytes = 0;
-	if (user && ucopy_bytes) {
-		sample_uregs(ctx, &ip, &sp, &bp);
-		cbytes = ucopy_append(u, sizeof(s->hdr) + kbytes + ubytes, ip, sp, bp);
-	}
+	if (want)
+		cbytes = ucopy_append(u, sizeof(s->hdr) + kbytes + ubytes, ip, sp, bp, mm, want,
+				      to_top ? SONDE_UCOPY_TO_TOP : 0);
 	total = sizeof(s->hdr) + kbytes + ubytes + cbytes;
 	if (total > (long)sizeof(*u))
 		total = sizeof(*u);

@@ -32,12 +32,53 @@ struct collector {
 	collector_new_mm_fn new_mm_fn;
 	void *new_mm_ctx;
 	struct unwinder *unwinder; /* NULL: user stacks as the frame pointers gave them */
+	collector_stack_top_fn stack_top_fn;
+	void *stack_top_ctx;
 	uint64_t ustack[SONDE_MAX_STACK_DEPTH]; /* the stack the unwinder made of a record */
 };
 
 void collector__set_unwinder(struct collector *c, struct unwinder *u)
 {
 	c->unwinder = u;
+}
+
+void collector__set_stack_top_fn(struct collector *c, collector_stack_top_fn fn, void *ctx)
+{
+	c->stack_top_fn = fn;
+	c->stack_top_ctx = ctx;
+}
+
+/*
+ * Slack above the highest word an unwinding read: another sample of the
+ * thread may evaluate its outermost frames a word or two higher.
+ */
+#define STACK_TOP_SLACK 64
+
+/*
+ * Tells the BPF side what a record's unwinding taught of its thread's stack
+ * top: learnt when a full copy reached the outermost frame, withdrawn when a
+ * copy cut at the learnt top did not (the thread's stack changed: a new
+ * thread with the tid, a stack switch).
+ */
+static void stack_top_feedback(struct collector *c, const struct sonde_sample_hdr *hdr,
+			       const struct sonde_ustack_copy *copy,
+			       const struct unwinder_result *res)
+{
+	bool to_top = copy->flags & SONDE_UCOPY_TO_TOP;
+
+	if (to_top)
+		c->stats.copies_to_top++;
+	if (!c->stack_top_fn)
+		return;
+	if (!to_top && res->outermost && copy->copy_sz) {
+		uint64_t top = (res->top + STACK_TOP_SLACK + 15) & ~15ull;
+
+		c->stats.stack_tops_learnt++;
+		c->stack_top_fn(c->stack_top_ctx, hdr->tid, copy->mm_tag, top);
+	} else if (to_top && !res->outermost) {
+		c->stats.stack_tops_cleared++;
+		c->stack_top_fn(c->stack_top_ctx, hdr->tid, copy->mm_tag, 0);
+	}
 }
 
 void collector__set_new_mm_fn(struct collector *c, collector_new_mm_fn fn, void *ctx)
@@ -248,9 +289,12 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 			.n_fp = s.n_ustack,
 		};
 
+		struct unwinder_result res;
+
 		s.n_ustack = (uint32_t)unwinder__unwind(c->unwinder, &in, c->ustack,
-							SONDE_MAX_STACK_DEPTH);
+							SONDE_MAX_STACK_DEPTH, &res);
 		s.ustack = c->ustack;
+		stack_top_feedback(c, &ev->hdr, copy, &res);
 	}
 	s.count = 1;
 	s.value = ev->hdr.value;

@@ -34,10 +34,20 @@ struct collector_stats {
 	uint64_t sessions_open;	     /* gauge */
 	uint64_t sessions_total;     /* sessions ever opened */
 	uint64_t new_address_spaces; /* on-CPU records flagged SONDE_ONCPU_NEW_MM */
+	uint64_t copies_to_top;	     /* stack copies cut at a learnt top (SONDE_UCOPY_TO_TOP) */
+	uint64_t stack_tops_learnt;  /* stack tops handed to the stack-top callback */
+	uint64_t stack_tops_cleared; /* learnt tops withdrawn: a copy cut there fell short */
 };
 
 /* Called for the first sample of a process in a new address space (see bpf/oncpu.bpf.c). */
 typedef void (*collector_new_mm_fn)(void *ctx, uint32_t pid, uint64_t start_ns);
+
+/*
+ * Called with a thread's stack top (struct sonde_stack_top) after one of its
+ * full copies unwound to the outermost frame, and with top 0 to withdraw it
+ * after a copy cut at it did not.
+ */
+typedef void (*collector_stack_top_fn)(void *ctx, uint32_t tid, uint64_t mm_tag, uint64_t top);
 
 /* ringbuf_fd < 0 makes a collector fed only by collector__handle_event() (tests). */
 int collector__new(int ringbuf_fd, struct collector **out);
@@ -53,6 +63,8 @@ void collector__set_new_mm_fn(struct collector *c, collector_new_mm_fn fn, void 
  * the frame-pointer one, so aggregation and everything after are unchanged.
  */
 void collector__set_unwinder(struct collector *c, struct unwinder *u);
+/* Sets the stack-top callback (NULL: none); it only fires with an unwinder. */
+void collector__set_stack_top_fn(struct collector *c, collector_stack_top_fn fn, void *ctx);
 
 /* The fd to wait on for readability (ring-buffer epoll fd), or -1. */
 int collector__fd(const struct collector *c);

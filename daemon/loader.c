@@ -294,7 +294,9 @@ int loader__new(const struct loader_opts *opts, struct loader **out, char *err, 
 		goto err_destroy_links;
 
 	if (opts->offcpu) {
-		err_code = loader_offcpu__load(&ld->off, opts, ld->ringbuf_bytes, err, err_len);
+		err_code =
+			loader_offcpu__load(&ld->off, opts, ld->ringbuf_bytes,
+					    bpf_map__fd(ld->skel->maps.stack_tops), err, err_len);
 		if (err_code)
 			goto err_destroy_links;
 	}
@@ -342,6 +344,22 @@ void loader__free(struct loader *ld)
 int loader__ringbuf_fd(const struct loader *ld)
 {
 	return bpf_map__fd(ld->skel->maps.events);
+}
+
+int loader__set_stack_top(struct loader *ld, uint32_t tid, uint64_t mm_tag, uint64_t top)
+{
+	struct sonde_stack_top v = {.top = top, .mm_tag = mm_tag};
+
+	if (bpf_map_update_elem(bpf_map__fd(ld->skel->maps.stack_tops), &tid, &v, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int loader__clear_stack_top(struct loader *ld, uint32_t tid)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.stack_tops), &tid))
+		return -errno;
+	return 0;
 }
 
 uint32_t loader__ringbuf_bytes(const struct loader *ld)

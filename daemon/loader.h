@@ -75,6 +75,13 @@ const char *loader__blockio_mode(const struct loader *ld);
 int loader__set_blockio(struct loader *ld, bool on, char *err, size_t err_len);
 /* Whether the block-I/O hooks are loaded and attached. */
 bool loader__blockio_attached(const struct loader *ld);
+/*
+ * What the daemon learnt of a thread's stack top (struct sonde_stack_top):
+ * set after a copy unwound to the outermost frame, cleared when a copy cut
+ * at it did not. 0 or -errno (-ENOENT: nothing to clear).
+ */
+int loader__set_stack_top(struct loader *ld, uint32_t tid, uint64_t mm_tag, uint64_t top);
+int loader__clear_stack_top(struct loader *ld, uint32_t tid);
 uint32_t loader__ringbuf_bytes(const struct loader *ld);
 uint32_t loader__n_cpus(const struct loader *ld);
 /* Sampling period: nanoseconds for cpu-clock, 0 for frequency-driven events. */

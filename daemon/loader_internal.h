@@ -21,9 +21,13 @@ struct loader_offcpu {
 	char mode[96];
 };
 
-/* Opens, sizes, loads and attaches the off-CPU programs. 0 or -errno with a reason in err. */
+/*
+ * Opens, sizes, loads and attaches the off-CPU programs; they share the
+ * on-CPU object's stack_tops map when stack_tops_fd >= 0. 0 or -errno with a
+ * reason in err.
+ */
 int loader_offcpu__load(struct loader_offcpu *off, const struct loader_opts *opts,
-			uint32_t ringbuf_bytes, char *err, size_t err_len);
+			uint32_t ringbuf_bytes, int stack_tops_fd, char *err, size_t err_len);
 /* Detaches and unloads. Accepts a zeroed struct. */
 void loader_offcpu__unload(struct loader_offcpu *off);
 int loader_offcpu__ringbuf_fd(const struct loader_offcpu *off);

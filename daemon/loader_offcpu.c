@@ -61,8 +61,8 @@ static struct bpf_link *attach_prog(struct bpf_program *prog, char *err, size_t 
 
 /* One attempt with a given hook and completion. 0 or -errno with a reason in err. */
 static int try_load(struct loader_offcpu *off, const struct loader_opts *opts,
-		    uint32_t ringbuf_bytes, enum offcpu_hook hook, enum completion done, char *err,
-		    size_t err_len)
+		    uint32_t ringbuf_bytes, int stack_tops_fd, enum offcpu_hook hook,
+		    enum completion done, char *err, size_t err_len)
 {
 	bool btf = hook == OFFCPU_HOOK_TP_BTF;
 	struct offcpu_bpf *skel;
@@ -96,6 +96,9 @@ static int try_load(struct loader_offcpu *off, const struct loader_opts *opts,
 	bpf_map__set_autocreate(skel->maps.hash_states, !btf);
 	bpf_map__set_autocreate(skel->maps.hash_zero, !btf);
 	rc = bpf_map__set_max_entries(skel->maps.events, ringbuf_bytes);
+	/* The stack tops the daemon learns serve on-CPU and off-CPU copies alike: one map. */
+	if (stack_tops_fd >= 0)
+		rc = rc ?: bpf_map__reuse_fd(skel->maps.stack_tops, stack_tops_fd);
 	rc = rc ?: bpf_map__set_max_entries(skel->maps.slots, OFFCPU_SLOTS);
 	rc = rc ?: bpf_map__set_max_entries(skel->maps.hash_states, OFFCPU_HASH_ENTRIES);
 	if (rc) {
@@ -150,7 +153,7 @@ err_destroy_skel:
 }
 
 int loader_offcpu__load(struct loader_offcpu *off, const struct loader_opts *opts,
-			uint32_t ringbuf_bytes, char *err, size_t err_len)
+			uint32_t ringbuf_bytes, int stack_tops_fd, char *err, size_t err_len)
 {
 	bool task_work =
 		!opts->offcpu_no_task_work && kernel_has_func("bpf_task_work_schedule_resume_impl");
@@ -165,7 +168,7 @@ int loader_offcpu__load(struct loader_offcpu *off, const struct loader_opts *opt
 			 * a sleepable caller), and sys_exit completion is as exact.
 			 */
 			loader__libbpf_quiet(true);
-			rc = try_load(off, opts, ringbuf_bytes, OFFCPU_HOOK_TP_BTF,
+			rc = try_load(off, opts, ringbuf_bytes, stack_tops_fd, OFFCPU_HOOK_TP_BTF,
 				      COMPLETE_TASK_WORK, err, err_len);
 			loader__libbpf_quiet(false);
 			if (!rc)
@@ -173,15 +176,15 @@ int loader_offcpu__load(struct loader_offcpu *off, const struct loader_opts *opt
 			log_debug("off-CPU: %s; completing records at sys_exit instead", err);
 		}
 		loader__libbpf_quiet(opts->offcpu_hook != OFFCPU_HOOK_TP_BTF);
-		rc = try_load(off, opts, ringbuf_bytes, OFFCPU_HOOK_TP_BTF, COMPLETE_SYS_EXIT, err,
-			      err_len);
+		rc = try_load(off, opts, ringbuf_bytes, stack_tops_fd, OFFCPU_HOOK_TP_BTF,
+			      COMPLETE_SYS_EXIT, err, err_len);
 		loader__libbpf_quiet(false);
 		if (!rc || opts->offcpu_hook == OFFCPU_HOOK_TP_BTF)
 			return rc;
 		log_warn("off-CPU: %s; falling back to the raw tracepoint", err);
 	}
-	return try_load(off, opts, ringbuf_bytes, OFFCPU_HOOK_RAW_TP, COMPLETE_SYS_EXIT, err,
-			err_len);
+	return try_load(off, opts, ringbuf_bytes, stack_tops_fd, OFFCPU_HOOK_RAW_TP,
+			COMPLETE_SYS_EXIT, err, err_len);
 }
 
 void loader_offcpu__unload(struct loader_offcpu *off)

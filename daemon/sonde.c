@@ -115,6 +115,18 @@ static void on_new_address_space(void *ctx, uint32_t pid, uint64_t start_ns)
 	(void)symbolizer__prefetch(s->sym, pid, start_ns);
 }
 
+/* What the unwinder learnt of a thread's stack top, for the BPF programs' next copies. */
+static void on_stack_top(void *ctx, uint32_t tid, uint64_t mm_tag, uint64_t top)
+{
+	struct sonde *s = ctx;
+	int rc;
+
+	rc = top ? loader__set_stack_top(s->loader, tid, mm_tag, top)
+		 : loader__clear_stack_top(s->loader, tid);
+	if (rc && rc != -ENOENT)
+		log_debug("stack top of thread %u: %s", tid, strerror(-rc));
+}
+
 static void on_drain_timer(void *ctx, uint32_t events)
 {
 	struct sonde *s = ctx;
@@ -407,6 +419,17 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 "Off-CPU records sent without a user-stack copy, over its rate caps (2000 a "
 		 "second per CPU, 1000 of one process): their user stacks are frame-pointer walks.",
 		 off[SONDE_OFF_UCOPY_CAPPED]},
+		{"sonde_unwind_copies_to_top_total", "counter",
+		 "Stack copies cut at their thread's learnt stack top, without a frame-pointer "
+		 "walk in BPF.",
+		 cs.copies_to_top},
+		{"sonde_unwind_stack_tops_learnt_total", "counter",
+		 "Thread stack tops handed to BPF after a copy unwound to the outermost frame.",
+		 cs.stack_tops_learnt},
+		{"sonde_unwind_stack_tops_cleared_total", "counter",
+		 "Learnt stack tops withdrawn: a copy cut at one did not reach the outermost "
+		 "frame.",
+		 cs.stack_tops_cleared},
 		{"sonde_unwind_no_copy_total", "counter",
 		 "Records with a copy but no usable registers or stack: frame pointers only.",
 		 us.no_copy},
@@ -590,6 +613,7 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 			goto err_free_sym;
 		}
 		collector__set_unwinder(s->collector, s->unwinder);
+		collector__set_stack_top_fn(s->collector, on_stack_top, s);
 	}
 	/* Without it (kernels before 5.1), BPF programs are named from kallsyms alone. */
 	rc = ksymwatch__new(on_ksymbol, on_ksymbol_lost, s, &s->ksyms);

@@ -503,6 +503,7 @@ struct copy {
 	uint64_t base; /* the sp the copy starts at */
 	const uint8_t *data;
 	size_t len;
+	uint64_t *hi; /* the end of the highest word read so far */
 };
 
 /* 8 bytes of the copied stack at addr; -ERANGE outside the copy. */
@@ -511,6 +512,8 @@ static int copy_read(const struct copy *c, uint64_t addr, uint64_t *out)
 	if (c->len < 8 || addr < c->base || addr - c->base > c->len - 8)
 		return -ERANGE;
 	memcpy(out, c->data + (addr - c->base), 8);
+	if (addr + 8 > *c->hi)
+		*c->hi = addr + 8;
 	return 0;
 }
 
@@ -808,16 +811,19 @@ static size_t splice_fp(struct unwinder *u, const struct unwinder_input *in, uin
 }
 
 size_t unwinder__unwind(struct unwinder *u, const struct unwinder_input *in, uint64_t *out,
-			size_t max)
+			size_t max, struct unwinder_result *res)
 {
-	struct copy c = {.base = in->sp, .data = in->stack, .len = in->stack_len};
+	uint64_t hi = in->sp;
+	struct copy c = {.base = in->sp, .data = in->stack, .len = in->stack_len, .hi = &hi};
 	struct regs r = {.pc = in->ip, .sp = in->sp, .bp = in->bp, .bp_valid = true};
 	enum stop stop = STOP_COMPLETE, why;
-	bool exact = true, outer = false;
+	bool exact = true, outer = false, outermost = false;
 	const struct uw_rule *rule;
 	size_t n = 0;
 	int err;
 
+	if (res)
+		*res = (struct unwinder_result){0};
 	if (!max)
 		return 0;
 	if (!in->stack || !in->stack_len || !in->ip) {
@@ -832,8 +838,10 @@ size_t unwinder__unwind(struct unwinder *u, const struct unwinder_input *in, uin
 		rule = rule_for(u, in, r.pc, exact, &why);
 		if (rule) {
 			err = step_cfi(rule, &r, &c, &outer);
-			if (!err && outer)
+			if (!err && outer) {
+				outermost = true;
 				break;
+			}
 			if (!err) {
 				exact = rule->signal;
 				out[n++] = r.pc;
@@ -852,8 +860,10 @@ size_t unwinder__unwind(struct unwinder *u, const struct unwinder_input *in, uin
 			stop = err == -ERANGE ? STOP_TRUNCATED : why;
 			break;
 		}
-		if (r.pc == 0)
+		if (r.pc == 0) {
+			outermost = true;
 			break;
+		}
 		exact = false;
 		out[n++] = r.pc;
 		u->stats.frames_fp++;
@@ -874,6 +884,10 @@ size_t unwinder__unwind(struct unwinder *u, const struct unwinder_input *in, uin
 	}
 	if (stop != STOP_COMPLETE && n < max)
 		n = splice_fp(u, in, out, n, max);
+	if (res && stop == STOP_COMPLETE && outermost) {
+		res->outermost = true;
+		res->top = hi;
+	}
 	return n;
 }
 

@@ -22,6 +22,7 @@
 #ifndef SONDE_UNWINDER_H
 #define SONDE_UNWINDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,6 +67,17 @@ struct unwinder_input {
 	size_t n_fp;
 };
 
+/*
+ * How an unwinding ended. outermost: it reached the outermost frame (no
+ * return address) inside the copy; top is then the end of the highest stack
+ * word it read, so a copy of [sp, top) of a later sample of the thread holds
+ * every word its unwinding needs (see struct sonde_stack_top).
+ */
+struct unwinder_result {
+	bool outermost;
+	uint64_t top;
+};
+
 /* sym is borrowed: it must outlive the unwinder. NULL on allocation failure. */
 struct unwinder *unwinder__new(struct symbolizer *sym, const struct unwinder_opts *opts);
 void unwinder__free(struct unwinder *u);
@@ -74,10 +86,10 @@ void unwinder__free(struct unwinder *u);
  * Writes the unwound pcs of in to out (at most max, leaf first: the leaf is
  * in->ip, every other one a return address) and returns how many. Never
  * fewer useful frames than the frame-pointer walk when CFI fails at once:
- * it then returns that walk.
+ * it then returns that walk. res (may be NULL) says how it ended.
  */
 size_t unwinder__unwind(struct unwinder *u, const struct unwinder_input *in, uint64_t *out,
-			size_t max);
+			size_t max, struct unwinder_result *res);
 
 void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out);
 

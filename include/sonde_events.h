@@ -186,8 +186,33 @@ struct sonde_ustack_copy {
 	__u64 ip;
 	__u64 sp;
 	__u64 bp;
+	__u64 mm_tag;  /* the address space, mixed with the process's start time */
 	__u32 copy_sz; /* bytes of stack that follow */
-	__s32 err;     /* 0, or why nothing (or less than asked) was copied: a negative errno */
+	__s16 err;     /* 0, or why nothing (or less than asked) was copied: a negative errno */
+	__u16 flags;   /* SONDE_UCOPY_* */
+};
+
+/*
+ * The copy ends at the thread's stack top as the daemon learnt it (see
+ * struct sonde_stack_top), and the program left out the frame-pointer walk:
+ * the copy holds the whole stack.
+ */
+#define SONDE_UCOPY_TO_TOP 0x1
+
+/*
+ * The stack top of a thread (the map stack_tops, keyed by tid), written by
+ * the daemon when it unwound one of the thread's copies to its outermost
+ * frame: the end of the highest stack word the unwinding read, plus slack.
+ * A sample whose sp lies within the copy size below it copies [sp, top)
+ * only and skips the frame-pointer walk of the user stack, which costs a
+ * user-memory read per frame. mm_tag must match the sampled task's, so an
+ * exec or a tid reused by another process falls back to the full copy. The
+ * daemon deletes an entry when a copy that ended at it did not unwind to
+ * the outermost frame.
+ */
+struct sonde_stack_top {
+	__u64 top;
+	__u64 mm_tag;
 };
 
 /* The most stack a record carries (--unwind-stack-bytes), and how it is read: page by page. */
@@ -212,7 +237,8 @@ _Static_assert(sizeof(struct sonde_sample) == 104 + 2 * SONDE_STACK_BYTES,
 _Static_assert(sizeof(struct sonde_offcpu_slot) == 24 + sizeof(struct sonde_sample),
 	       "sonde_offcpu_slot layout changed");
 
-_Static_assert(sizeof(struct sonde_ustack_copy) == 32, "sonde_ustack_copy layout changed");
+_Static_assert(sizeof(struct sonde_ustack_copy) == 40, "sonde_ustack_copy layout changed");
+_Static_assert(sizeof(struct sonde_stack_top) == 16, "sonde_stack_top layout changed");
 /* Per-CPU map values are limited to 32 KiB (PCPU_MIN_UNIT_SIZE): the scratch record must fit. */
 _Static_assert(sizeof(struct sonde_sample_uc) <= 32768, "sonde_sample_uc fits a per-CPU value");
 

@@ -132,6 +132,23 @@ static NO_FP void df_caller(struct snap *s)
 	__asm__ volatile("" ::: "memory");
 }
 
+static size_t unwind_snap_res(struct unwinder *u, const struct snap *s, const uint64_t *fp,
+			      size_t n_fp, uint64_t *out, size_t max, struct unwinder_result *res)
+{
+	struct unwinder_input in = {
+		.pid = (uint32_t)getpid(),
+		.ip = s->ip,
+		.sp = s->sp,
+		.bp = s->bp,
+		.stack = s->stack,
+		.stack_len = s->len,
+		.fp_frames = fp,
+		.n_fp = n_fp,
+	};
+
+	return unwinder__unwind(u, &in, out, max, res);
+}
+
 static size_t unwind_snap(struct unwinder *u, const struct snap *s, const uint64_t *fp, size_t n_fp,
 			  uint64_t *out, size_t max)
 {
@@ -146,7 +163,7 @@ static size_t unwind_snap(struct unwinder *u, const struct snap *s, const uint64
 		.n_fp = n_fp,
 	};
 
-	return unwinder__unwind(u, &in, out, max);
+	return unwinder__unwind(u, &in, out, max, NULL);
 }
 
 /* The function names of the frames, as profiles name them (return addresses at pc - 1). */
@@ -173,6 +190,48 @@ static int index_of(char names[][64], size_t n, const char *name)
 		if (strcmp(names[i], name) == 0)
 			return (int)i;
 	return -1;
+}
+
+/*
+ * The stack top an unwinding reports: a copy of [sp, top) of the same stack
+ * unwinds to the same outermost frame (what BPF copies once the top is
+ * learnt), one word less does not, and a cut-short unwinding reports none.
+ */
+static void test_stack_top(struct unwinder *u, const struct snap *s, const uint64_t *full,
+			   size_t n_full)
+{
+	struct unwinder_result res, res2;
+	uint64_t out[MAX_FRAMES];
+	struct snap *t = malloc(sizeof(*t));
+	size_t n;
+
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	n = unwind_snap_res(u, s, NULL, 0, out, MAX_FRAMES, &res);
+	CHECK_EQ_U64(n, n_full);
+	CHECK(res.outermost);
+	CHECK(res.top > s->sp && res.top <= s->sp + s->len);
+	fprintf(stderr, "  stack top: %llu bytes above sp, of %zu copied\n",
+		(unsigned long long)(res.top - s->sp), s->len);
+
+	*t = *s;
+	t->len = res.top - s->sp;
+	n = unwind_snap_res(u, t, NULL, 0, out, MAX_FRAMES, &res2);
+	CHECK_EQ_U64(n, n_full);
+	CHECK(memcmp(out, full, n * sizeof(out[0])) == 0);
+	CHECK(res2.outermost);
+	CHECK_EQ_U64(res2.top, res.top);
+
+	t->len -= 8;
+	(void)unwind_snap_res(u, t, NULL, 0, out, MAX_FRAMES, &res2);
+	CHECK(!res2.outermost);
+	CHECK_EQ_U64(res2.top, 0);
+
+	/* Stopped by max, not by the outermost frame. */
+	(void)unwind_snap_res(u, s, NULL, 0, out, 2, &res2);
+	CHECK(!res2.outermost);
+	free(t);
 }
 
 /* Returns the return address into main's caller, found by CFI. */
@@ -215,6 +274,8 @@ static NO_FP uint64_t test_self_capture(struct symbolizer *sym, struct unwinder 
 	unwinder__stats(u, &st);
 	CHECK(st.rule_hits >= n - 1);
 	CHECK_EQ_U64(st.complete, 2);
+
+	test_stack_top(u, s, out, n);
 
 	/* At most max frames, leaf first. */
 	CHECK_EQ_U64(unwind_snap(u, s, NULL, 0, out, 0), 0);
@@ -445,11 +506,34 @@ static int first_stack_fn(const struct agg_sample *e, void *ctx)
 	return 0;
 }
 
-/* A record with a stack copy: the collector hands the unwound stack to the session. */
+struct top_calls {
+	int n;
+	uint32_t tid;
+	uint64_t mm_tag, top;
+};
+
+static void top_fn(void *ctx, uint32_t tid, uint64_t mm_tag, uint64_t top)
+{
+	struct top_calls *t = ctx;
+
+	t->n++;
+	t->tid = tid;
+	t->mm_tag = mm_tag;
+	t->top = top;
+}
+
+/*
+ * A record with a stack copy: the collector hands the unwound stack to the
+ * session, and what the unwinding taught of the thread's stack top to the
+ * stack-top callback.
+ */
 static void test_collector(struct unwinder *u, const struct snap *s)
 {
 	size_t fp_bytes = 2 * 8, size;
-	struct sonde_ustack_copy uc = {.ip = s->ip, .sp = s->sp, .bp = s->bp};
+	struct sonde_ustack_copy uc = {.ip = s->ip, .sp = s->sp, .bp = s->bp, .mm_tag = 0xabc0};
+	struct unwinder_result res = {0};
+	struct top_calls tops = {0};
+	struct sonde_ustack_copy *in_rec;
 	struct collector_session *ses;
 	struct first_stack got = {0};
 	uint64_t want[MAX_FRAMES];
@@ -459,7 +543,7 @@ static void test_collector(struct unwinder *u, const struct snap *s)
 	uint8_t *rec;
 	size_t n;
 
-	uc.copy_sz = (uint32_t)(s->len < 4096 ? s->len : 4096);
+	uc.copy_sz = (uint32_t)s->len; /* whole: up to the outermost frame */
 	size = sizeof(struct sonde_sample_hdr) + fp_bytes + sizeof(uc) + uc.copy_sz;
 	rec = calloc(1, size);
 	CHECK(rec != NULL);
@@ -489,19 +573,23 @@ static void test_collector(struct unwinder *u, const struct snap *s)
 		}
 		*t = *s;
 		t->len = uc.copy_sz;
-		n = unwind_snap(u, t, NULL, 0, want, MAX_FRAMES);
+		n = unwind_snap_res(u, t, NULL, 0, want, MAX_FRAMES, &res);
 		free(t);
 	}
 	CHECK(n > 2);
+	CHECK(res.outermost);
 
 	CHECK(collector__new(-1, &c) == 0);
 	collector__set_unwinder(c, u);
+	collector__set_stack_top_fn(c, top_fn, &tops);
 	CHECK(collector__session_open(c, 100, 200, 0, COLLECTOR_ONCPU, NULL, &ses) == 0);
 	CHECK(collector__handle_event(c, rec, size) == 0);
 	/* A copy that claims more bytes than the record holds is malformed. */
 	((struct sonde_ustack_copy *)(rec + sizeof(struct sonde_sample_hdr) + fp_bytes))->copy_sz =
 		uc.copy_sz + 8;
 	CHECK(collector__handle_event(c, rec, size) == -EINVAL);
+	((struct sonde_ustack_copy *)(rec + sizeof(struct sonde_sample_hdr) + fp_bytes))->copy_sz =
+		uc.copy_sz;
 	a = collector__session_close(c, ses);
 	agg__for_each(a, first_stack_fn, &got);
 	agg__free(a);
@@ -509,6 +597,38 @@ static void test_collector(struct unwinder *u, const struct snap *s)
 	CHECK(memcmp(got.pcs, want, n * sizeof(want[0])) == 0);
 	collector__stats(c, &st);
 	CHECK_EQ_U64(st.malformed, 1);
+	collector__free(c);
+
+	/* Again, for the stack tops alone. */
+	CHECK(collector__new(-1, &c) == 0);
+	collector__set_unwinder(c, u);
+	collector__set_stack_top_fn(c, top_fn, &tops);
+	tops = (struct top_calls){0};
+	CHECK(collector__session_open(c, 100, 200, 0, COLLECTOR_ONCPU, NULL, &ses) == 0);
+	CHECK(collector__handle_event(c, rec, size) == 0);
+	/* A full copy that reached the outermost frame teaches the thread's top, with slack. */
+	CHECK_EQ_U64(tops.n, 1);
+	CHECK_EQ_U64(tops.tid, (uint32_t)getpid());
+	CHECK_EQ_U64(tops.mm_tag, 0xabc0);
+	CHECK(tops.top >= res.top + 64 && tops.top < res.top + 64 + 16 && !(tops.top & 15));
+	/* A copy cut at the learnt top: nothing to learn when it reaches the end again. */
+	in_rec = (struct sonde_ustack_copy *)(rec + sizeof(struct sonde_sample_hdr) + fp_bytes);
+	in_rec->flags = SONDE_UCOPY_TO_TOP;
+	CHECK(collector__handle_event(c, rec, size) == 0);
+	CHECK_EQ_U64(tops.n, 1);
+	/* One that falls short of the outermost frame withdraws the top. */
+	in_rec->copy_sz = 64;
+	CHECK(collector__handle_event(
+		      c, rec, sizeof(struct sonde_sample_hdr) + fp_bytes + sizeof(uc) + 64) == 0);
+	CHECK_EQ_U64(tops.n, 2);
+	CHECK_EQ_U64(tops.top, 0);
+	in_rec->copy_sz = uc.copy_sz;
+	in_rec->flags = 0;
+	agg__free(collector__session_close(c, ses));
+	collector__stats(c, &st);
+	CHECK_EQ_U64(st.copies_to_top, 2);
+	CHECK_EQ_U64(st.stack_tops_learnt, 1);
+	CHECK_EQ_U64(st.stack_tops_cleared, 1);
 	collector__free(c);
 	free(rec);
 }

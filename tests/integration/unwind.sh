@@ -123,6 +123,13 @@ done
 check "/metrics has frames by frame pointer" \
 	grep -q '^sonde_unwind_frames_total{method="frame_pointer"} ' "$TMP/metrics.txt"
 check "/metrics caches are bounded gauges" grep -q '^sonde_unwind_rules_cached ' "$TMP/metrics.txt"
+# The shares above hold with the stack tops learnt: most copies of the
+# workloads' threads end at their top, with no frame-pointer walk in BPF.
+TO_TOP=$(awk '$1 == "sonde_unwind_copies_to_top_total" { print $2 }' "$TMP/metrics.txt")
+LEARNT=$(awk '$1 == "sonde_unwind_stack_tops_learnt_total" { print $2 }' "$TMP/metrics.txt")
+echo "copies cut at a learnt stack top: $TO_TOP (tops learnt: $LEARNT)"
+check "stack tops are learnt" test "${LEARNT:-0}" -gt 0
+check "copies are cut at learnt stack tops" test "${TO_TOP:-0}" -gt "$((CPU_N / 2))"
 check "SIGTERM exits 0" stop_daemon
 check "no daemon errors logged" sh -c "! grep -q 'sonde: error' '$TMP/daemon.log'"
 
