@@ -252,9 +252,7 @@ static __always_inline struct pending *build(void *ctx, struct request *rq, bool
 	kbytes = stack_bytes(bpf_get_stack(ctx, p->s.frames, SONDE_STACK_BYTES, 0), &h->kstack_sz,
 			     &cnt->v[SONDE_BIO_KSTACK_ERR]);
 	/* A kernel thread has no user stack: that reads as 0 bytes, not as an error. */
-	stack_bytes(bpf_get_stack(ctx, (void *)p->s.frames + kbytes, SONDE_STACK_BYTES,
-				  BPF_F_USER_STACK),
-		    &h->ustack_sz, &cnt->v[SONDE_BIO_USTACK_ERR]);
+	h->ustack_sz = (__s32)ustack_walk((void *)p->s.frames + kbytes, SONDE_STACK_BYTES);
 	return p;
 }
 
