@@ -37,6 +37,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by the loader before load. */
 const volatile __u64 wakeup_bytes = 0; /* 0: wake userspace on every record */
 const volatile __u32 max_per_sec = 0;  /* kept starts a second per CPU; 0: keep every one */
+const volatile __u32 slot_mask = 1023; /* slots in the in-flight table - 1: a power of two - 1 */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -52,6 +53,7 @@ struct {
 
 /* A kept request between its start and its completion. */
 struct pending {
+	__u64 rq;	/* the request's address; 0: a free slot */
 	__u64 start_ns; /* bpf_ktime_get_ns() at the start, as in its start record */
 	__u64 bytes;	/* completed so far */
 	__u32 issued;	/* raw_tp: block_rq_issue has seen it (a later insert is a requeue) */
@@ -59,16 +61,20 @@ struct pending {
 };
 
 /*
- * Pending entries by request address. Preallocated: requests start on the
- * submitter's CPU and complete on the interrupt's, and a run-time allocated
- * element that is freed on another CPU than it came from costs microseconds
- * (measured: 4 us per completion at iodepth 16) where a preallocated one
- * costs a free-list push.
+ * Kept requests in flight, in the slot their address hashes to. Every start
+ * and completion looks here, kept or not, so this is an array: the verifier
+ * inlines its look-ups, where a hash costs a helper call and a key hash each
+ * (and a run-time allocated hash element freed on another CPU than it came
+ * from costs microseconds: requests start on the submitter's CPU and complete
+ * on the interrupt's). A slot is claimed with a compare-and-swap of rq;
+ * a kept request whose slot holds another request in flight is dropped and
+ * counted (table_full). The loader sizes it well above the requests a host
+ * keeps in flight.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024); /* resized by the loader */
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1024); /* resized by the loader, with slot_mask */
+	__type(key, __u32);
 	__type(value, struct pending);
 } inflight SEC(".maps");
 
@@ -260,19 +266,47 @@ static __always_inline long send_start(void *ctx, struct request *rq, __u64 now,
 }
 
 /*
- * Puts a kept request's entry in the table, replacing one the request's
- * address still held.
+ * The request's address as a number. Where the program has the kernel's
+ * pointer type (tp_btf), the verifier allows no arithmetic on it, so it is
+ * read back from the stack as a plain value.
  */
-static __always_inline void store(__u64 key, struct pending *p, struct sonde_blockio_counters *cnt)
+static __always_inline __u64 rq_key(struct request *rq, bool btf)
 {
-	long err = bpf_map_update_elem(&inflight, &key, p, BPF_NOEXIST);
+	__u64 key = 0;
 
-	if (err == -17) { /* -EEXIST: the previous request here ended unseen (merged away) */
+	if (!btf)
+		return (__u64)rq;
+	bpf_probe_read_kernel(&key, sizeof(key), &rq);
+	return key;
+}
+
+/* The in-flight slot of the request at address key (NULL only for the verifier). */
+static __always_inline struct pending *slot_of(__u64 key)
+{
+	__u32 idx = (__u32)((key * 0x9e3779b97f4a7c15ull) >> 32) & slot_mask;
+
+	return bpf_map_lookup_elem(&inflight, &idx);
+}
+
+/*
+ * Claims the slot of a kept request, taking over an entry the request's
+ * address still held. NULL when another request in flight holds it.
+ */
+static __always_inline struct pending *claim(__u64 key, struct sonde_blockio_counters *cnt)
+{
+	struct pending *p = slot_of(key);
+	__u64 held;
+
+	if (!p)
+		return NULL;
+	held = __sync_val_compare_and_swap(&p->rq, 0, key);
+	if (held == key) /* the previous request here ended unseen (merged away) */
 		cnt->v[SONDE_BIO_STALE]++;
-		err = bpf_map_update_elem(&inflight, &key, p, BPF_ANY);
-	}
-	if (err)
+	else if (held) {
 		cnt->v[SONDE_BIO_TABLE_FULL]++;
+		return NULL;
+	}
+	return p;
 }
 
 /*
@@ -281,10 +315,10 @@ static __always_inline void store(__u64 key, struct pending *p, struct sonde_blo
  */
 static __always_inline void drop_stale(__u64 key, struct sonde_blockio_counters *cnt)
 {
-	if (bpf_map_lookup_elem(&inflight, &key)) {
+	struct pending *p = slot_of(key);
+
+	if (p && p->rq == key && __sync_val_compare_and_swap(&p->rq, key, 0) == key)
 		cnt->v[SONDE_BIO_STALE]++;
-		bpf_map_delete_elem(&inflight, &key);
-	}
 }
 
 /*
@@ -294,23 +328,29 @@ static __always_inline void drop_stale(__u64 key, struct sonde_blockio_counters 
 static __always_inline bool start(void *ctx, struct request *rq, bool btf, __u32 issued,
 				  struct sonde_blockio_counters *cnt)
 {
-	struct pending p = {.issued = issued};
-	__u64 key = (__u64)rq;
+	__u64 key = rq_key(rq, btf), now;
 	__u32 info, weight;
+	struct pending *p;
+	long err;
 
 	cnt->v[SONDE_BIO_STARTED]++;
 	info = op_info(RQ_FIELD(btf, rq, cmd_flags), RQ_FIELD(btf, rq, __data_len));
-	p.start_ns = bpf_ktime_get_ns();
-	weight = sample_weight(p.start_ns, info, cnt);
+	now = bpf_ktime_get_ns();
+	weight = sample_weight(now, info, cnt);
 	if (!weight) {
 		drop_stale(key, cnt);
 		return false;
 	}
-	if (send_start(ctx, rq, p.start_ns, info | weight << SONDE_BIO_WEIGHT_SHIFT, cnt)) {
+	p = claim(key, cnt);
+	if (!p)
+		return false;
+	p->start_ns = now;
+	p->bytes = 0;
+	p->issued = issued;
+	err = send_start(ctx, rq, now, info | weight << SONDE_BIO_WEIGHT_SHIFT, cnt);
+	if (err)
 		cnt->v[SONDE_BIO_RB_DROPS]++;
-		p.no_send = 1;
-	}
-	store(key, &p, cnt);
+	p->no_send = err != 0;
 	return true;
 }
 
@@ -337,11 +377,11 @@ static __always_inline void complete(struct request *rq, bool btf, __u32 nr_byte
 	__u32 left = RQ_FIELD(btf, rq, __data_len);
 	struct sonde_blockio_counters *cnt;
 	struct sonde_blockio_done *d;
-	__u64 key = (__u64)rq;
+	__u64 key = rq_key(rq, btf);
 	struct pending *p;
 
-	p = bpf_map_lookup_elem(&inflight, &key);
-	if (!p) {
+	p = slot_of(key);
+	if (!p || p->rq != key) {
 		cnt = nr_bytes < left ? NULL : counters_get();
 		if (cnt)
 			no_record(rq, btf, left, cnt);
@@ -368,7 +408,7 @@ static __always_inline void complete(struct request *rq, bool btf, __u32 nr_byte
 			cnt->v[SONDE_BIO_RB_DROPS]++;
 		}
 	}
-	bpf_map_delete_elem(&inflight, &key);
+	p->rq = 0; /* the slot is free again */
 }
 
 SEC("tp_btf/block_io_start")
@@ -400,9 +440,9 @@ int sonde_bio_insert(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!cnt)
 		return 0;
-	p = bpf_map_lookup_elem(&inflight, &key);
+	p = slot_of(key);
 	/* Issued before: a requeued request, still timed from its first start. */
-	if (p && p->issued)
+	if (p && p->rq == key && p->issued)
 		return 0;
 	if (start(ctx, rq, false, 0, cnt))
 		bpf_map_delete_elem(&skipped, &key);
@@ -419,8 +459,8 @@ int sonde_bio_issue(struct bpf_raw_tracepoint_args *ctx)
 	__u64 key = (__u64)rq;
 	struct pending *p;
 
-	p = bpf_map_lookup_elem(&inflight, &key);
-	if (p) {
+	p = slot_of(key);
+	if (p && p->rq == key) {
 		p->issued = 1;
 		return 0;
 	}

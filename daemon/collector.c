@@ -15,9 +15,9 @@
 #include "unwinder.h"
 
 /*
- * Block-I/O start records waiting for their completion. Only kept requests
- * send one, and the BPF table of requests in flight holds 1024 by default;
- * the rest is room for requests merged away unseen, which never complete.
+ * Block-I/O start records waiting for their completion: as many as the BPF
+ * in-flight table has slots by default, though only kept requests hold one.
+ * The rest is room for requests merged away unseen, which never complete.
  */
 #define COLLECTOR_BLOCKIO_PENDING 4096
 
