@@ -20,7 +20,7 @@
 #include "log.h"
 
 /*
- * Slots for kept requests in flight, 40 bytes each: 160 KiB. Above
+ * Slots for kept requests in flight, 32 bytes each: 128 KiB. Above
  * --blockio-max-rate only one request in k is kept, so the kept ones in
  * flight stay far below the host's queue depths; the slots are many more so
  * that two requests seldom hash to the same one.

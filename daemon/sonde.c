@@ -488,11 +488,11 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		  {"ringbuf_full", bio[SONDE_BIO_RB_DROPS]}}},
 		{"sonde_blockio_incomplete_total",
 		 "counter",
-		 "Block-I/O records sent without a stack they should have, by reason.",
+		 "Block-I/O records sent without a stack they should have, by reason (the user "
+		 "stack's walk stops where its frames end, and has no failure to count).",
 		 "reason",
-		 2,
-		 {{"kernel_stack", bio[SONDE_BIO_KSTACK_ERR]},
-		  {"user_stack", bio[SONDE_BIO_USTACK_ERR]}}},
+		 1,
+		 {{"kernel_stack", bio[SONDE_BIO_KSTACK_ERR]}}},
 		{"sonde_blockio_join_failures_total",
 		 "counter",
 		 "Block-I/O records the daemon could not join: start records dropped before "

@@ -103,7 +103,6 @@ enum sonde_blockio_counter {
 	SONDE_BIO_TABLE_FULL,  /* no room for a pending entry in the in-flight table */
 	SONDE_BIO_RB_DROPS,    /* start or completion records lost: the ring buffer was full */
 	SONDE_BIO_KSTACK_ERR,  /* kernel stack unreadable */
-	SONDE_BIO_USTACK_ERR,  /* user stack unreadable */
 	SONDE_BIO__MAX,
 };
 
