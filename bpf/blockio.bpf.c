@@ -6,8 +6,8 @@
  *  - When a request starts, in the context of the task that submits it, the
  *    task's kernel and user stacks, names, the request's operation and disk
  *    go to the ring buffer at once (the start record), and a small pending
- *    entry (start time, bytes so far) into a bounded hash keyed by the
- *    request's address until it completes.
+ *    entry (start time, bytes so far) into the in-flight table, in a slot
+ *    found by the request's address, until it completes.
  *  - At completion (any context, usually an interrupt) a completion record
  *    (address, start and end times, bytes) goes to the ring buffer and the
  *    entry leaves the table; the daemon joins it with the start record. A
@@ -99,6 +99,8 @@ struct rate {
 	__u64 window_start;
 	__u32 n;
 	__u32 k;
+	__u32 check; /* n at which the window's rate is projected again */
+	__u32 pad;
 };
 
 struct {
@@ -181,12 +183,20 @@ static __always_inline __u32 disk_devt(struct request *rq)
  * How many requests a start kept now stands for: 1 below the rate cap, k
  * (one in k kept) above it, 0 when this one is left out. Flushes are rare
  * and always kept.
+ *
+ * k comes from the previous second's starts. A burst after a quiet second
+ * would then be kept whole for a second, so every max_per_sec starts within
+ * the window its rate is projected from the time elapsed, and k raised to
+ * match: the kept starts of a window stay under about twice the cap. Each
+ * kept request weighs the k in force when it was drawn, so the estimate stays
+ * unbiased.
  */
 static __always_inline __u32 sample_weight(__u64 now, __u32 info,
 					   struct sonde_blockio_counters *cnt)
 {
 	struct rate *r;
 	__u32 zero = 0, k;
+	__u64 pace;
 
 	if (!max_per_sec || (info & SONDE_BIO_OP_MASK) == SONDE_BIO_OP_FLUSH)
 		return 1;
@@ -203,8 +213,18 @@ static __always_inline __u32 sample_weight(__u64 now, __u32 info,
 		r->window_start = now;
 		r->n = 0;
 		r->k = k;
+		r->check = max_per_sec;
 	}
-	r->n++;
+	if (++r->n == r->check) {
+		/* This window's pace so far, in starts a second, then the k it needs. */
+		pace = (__u64)r->n * NSEC_PER_SEC / (now - r->window_start + 1);
+		pace = (pace + max_per_sec - 1) / max_per_sec;
+		if (pace > SONDE_BIO_WEIGHT_MAX)
+			pace = SONDE_BIO_WEIGHT_MAX;
+		if (pace > r->k)
+			r->k = (__u32)pace;
+		r->check += max_per_sec;
+	}
 	if (r->k <= 1)
 		return 1;
 	if (bpf_get_prandom_u32() % r->k) {
@@ -226,14 +246,14 @@ static __always_inline __u32 sample_weight(__u64 now, __u32 info,
  * the submitting task's stacks and names, the operation and disk, the
  * request's address (aux) and the start time (ts_ns). 0 or -errno.
  */
-static __always_inline long send_start(void *ctx, struct request *rq, __u64 now, __u32 info,
-				       struct sonde_blockio_counters *cnt)
+static __always_inline long send_start(void *ctx, struct request *rq, __u64 key, __u64 now,
+				       __u32 info, struct sonde_blockio_counters *cnt)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct sonde_sample_hdr *h;
 	struct sonde_sample *rec;
-	long kbytes, ubytes;
+	long kbytes, size;
 	__u32 zero = 0;
 
 	rec = bpf_map_lookup_elem(&scratch, &zero);
@@ -248,7 +268,7 @@ static __always_inline long send_start(void *ctx, struct request *rq, __u64 now,
 	h->cgroup_id = bpf_get_current_cgroup_id();
 	h->start_ns = proc_start_ns(task);
 	h->value = 0;
-	h->aux = (__u64)rq;
+	h->aux = key;
 	h->info = info;
 	h->info2 = disk_devt(rq);
 	bpf_get_current_comm(&h->thread_name, sizeof(h->thread_name));
@@ -257,12 +277,11 @@ static __always_inline long send_start(void *ctx, struct request *rq, __u64 now,
 	kbytes = stack_bytes(bpf_get_stack(ctx, rec->frames, SONDE_STACK_BYTES, 0), &h->kstack_sz,
 			     &cnt->v[SONDE_BIO_KSTACK_ERR]);
 	/* A kernel thread has no user stack: that reads as 0 bytes, not as an error. */
-	ubytes = ustack_walk((void *)rec->frames + kbytes, SONDE_STACK_BYTES);
-	h->ustack_sz = (__s32)ubytes;
-	ubytes = sizeof(*h) + kbytes + recorded_bytes(h->ustack_sz);
-	if (ubytes > sizeof(*rec))
+	h->ustack_sz = (__s32)ustack_walk((void *)rec->frames + kbytes, SONDE_STACK_BYTES);
+	size = sizeof(*h) + kbytes + recorded_bytes(h->ustack_sz);
+	if (size > sizeof(*rec))
 		return -22; /* -EINVAL, for the verifier */
-	return bpf_ringbuf_output(&events, rec, ubytes, submit_flags());
+	return bpf_ringbuf_output(&events, rec, size, submit_flags());
 }
 
 /*
@@ -347,7 +366,7 @@ static __always_inline bool start(void *ctx, struct request *rq, bool btf, __u32
 	p->start_ns = now;
 	p->bytes = 0;
 	p->issued = issued;
-	err = send_start(ctx, rq, now, info | weight << SONDE_BIO_WEIGHT_SHIFT, cnt);
+	err = send_start(ctx, rq, key, now, info | weight << SONDE_BIO_WEIGHT_SHIFT, cnt);
 	if (err)
 		cnt->v[SONDE_BIO_RB_DROPS]++;
 	p->no_send = err != 0;
