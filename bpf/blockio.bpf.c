@@ -39,6 +39,9 @@ const volatile __u64 wakeup_bytes = 0; /* 0: wake userspace on every record */
 const volatile __u32 max_per_sec = 0;  /* kept starts a second per CPU; 0: keep every one */
 const volatile __u32 slot_mask = 1023; /* slots in the in-flight table - 1: a power of two - 1 */
 
+/* The kernel's tick rate, from its config where libbpf finds it; else 0. */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20); /* resized by the loader */
@@ -177,6 +180,19 @@ static __always_inline __u32 disk_devt(struct request *rq)
 	if (!disk)
 		return 0;
 	return ((__u32)BPF_CORE_READ(disk, major) << 20) | (__u32)BPF_CORE_READ(disk, first_minor);
+}
+
+/*
+ * The clock of the sampling windows, in nanoseconds: the tick count where the
+ * tick rate is known, since every start reads it and bpf_ktime_get_ns()
+ * reads the clock source (a paravirtual clock in a VM); a tick is precise
+ * enough for one-second windows. Kept requests still read the exact time.
+ */
+static __always_inline __u64 window_clock(void)
+{
+	if (CONFIG_HZ)
+		return bpf_jiffies64() * (NSEC_PER_SEC / CONFIG_HZ);
+	return bpf_ktime_get_ns();
 }
 
 /*
@@ -354,8 +370,7 @@ static __always_inline bool start(void *ctx, struct request *rq, bool btf, __u32
 
 	cnt->v[SONDE_BIO_STARTED]++;
 	info = op_info(RQ_FIELD(btf, rq, cmd_flags), RQ_FIELD(btf, rq, __data_len));
-	now = bpf_ktime_get_ns();
-	weight = sample_weight(now, info, cnt);
+	weight = sample_weight(window_clock(), info, cnt);
 	if (!weight) {
 		drop_stale(key, cnt);
 		return false;
@@ -363,6 +378,7 @@ static __always_inline bool start(void *ctx, struct request *rq, bool btf, __u32
 	p = claim(key, cnt);
 	if (!p)
 		return false;
+	now = bpf_ktime_get_ns();
 	p->start_ns = now;
 	p->bytes = 0;
 	p->issued = issued;
