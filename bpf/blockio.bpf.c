@@ -5,12 +5,14 @@
  *
  *  - When a request starts, in the context of the task that submits it, the
  *    task's kernel and user stacks, names, the request's operation and disk
- *    go into a pending record, kept in a bounded hash keyed by the request's
- *    address until it completes.
- *  - At completion (any context, usually an interrupt) the record gets the
- *    latency and the bytes completed, goes to the ring buffer and leaves the
- *    table. A completion with no record (the request started before sonde
- *    attached, or was left out by sampling) is only counted.
+ *    go to the ring buffer at once (the start record), and a small pending
+ *    entry (start time, bytes so far) into the in-flight table, in a slot
+ *    found by the request's address, until it completes.
+ *  - At completion (any context, usually an interrupt) a completion record
+ *    (address, start and end times, bytes) goes to the ring buffer and the
+ *    entry leaves the table; the daemon joins it with the start record. A
+ *    completion with no entry (the request started before sonde attached, or
+ *    was left out by sampling) is only counted.
  *  - Above max_per_sec starts a second on a CPU, one request in k is kept and
  *    stands for k (k from the previous second's rate), so the stack walks,
  *    the costly part, stay bounded and the totals stay unbiased.
@@ -35,6 +37,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by the loader before load. */
 const volatile __u64 wakeup_bytes = 0; /* 0: wake userspace on every record */
 const volatile __u32 max_per_sec = 0;  /* kept starts a second per CPU; 0: keep every one */
+const volatile __u32 slot_mask = 1023; /* slots in the in-flight table - 1: a power of two - 1 */
+
+/* The kernel's tick rate, from its config where libbpf finds it; else 0. */
+extern unsigned int CONFIG_HZ __kconfig __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -48,33 +54,39 @@ struct {
 	__type(value, struct sonde_blockio_counters);
 } counters SEC(".maps");
 
-/* A request between its start and its completion. hdr.ts_ns holds the start. */
+/* A kept request between its start and its completion. */
 struct pending {
-	__u32 issued; /* raw_tp: block_rq_issue has seen it (a later insert is a requeue) */
-	__u32 pad;
-	struct sonde_sample s;
+	__u64 rq;	/* the request's address; 0: a free slot */
+	__u64 start_ns; /* bpf_ktime_get_ns() at the start, as in its start record */
+	__u64 bytes;	/* completed so far */
+	__u32 issued;	/* raw_tp: block_rq_issue has seen it (a later insert is a requeue) */
+	__u32 no_send;	/* its start record was lost: its completion sends nothing either */
 };
 
 /*
- * Pending records by request address. Preallocated: requests start on the
- * submitter's CPU and complete on the interrupt's, and a run-time allocated
- * element that is freed on another CPU than it came from costs microseconds
- * (measured: 4 us per completion at iodepth 16) where a preallocated one
- * costs a free-list push.
+ * Kept requests in flight, in the slot their address hashes to. Every start
+ * and completion looks here, kept or not, so this is an array: the verifier
+ * inlines its look-ups, where a hash costs a helper call and a key hash each
+ * (and a run-time allocated hash element freed on another CPU than it came
+ * from costs microseconds: requests start on the submitter's CPU and complete
+ * on the interrupt's). A slot is claimed with a compare-and-swap of rq;
+ * a kept request whose slot holds another request in flight is dropped and
+ * counted (table_full). The loader sizes it well above the requests a host
+ * keeps in flight.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024); /* resized by the loader */
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1024); /* resized by the loader, with slot_mask */
+	__type(key, __u32);
 	__type(value, struct pending);
 } inflight SEC(".maps");
 
-/* Where a pending record is built before it is copied into the table: too big for the stack. */
+/* Where a start record is built before it goes to the ring buffer: too big for the stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct pending);
+	__type(value, struct sonde_sample);
 } scratch SEC(".maps");
 
 /* raw_tp with sampling: requests left out at insert, so that their issue does not draw again. */
@@ -90,6 +102,8 @@ struct rate {
 	__u64 window_start;
 	__u32 n;
 	__u32 k;
+	__u32 check; /* n at which the window's rate is projected again */
+	__u32 pad;
 };
 
 struct {
@@ -169,15 +183,36 @@ static __always_inline __u32 disk_devt(struct request *rq)
 }
 
 /*
+ * The clock of the sampling windows, in nanoseconds: the tick count where the
+ * tick rate is known, since every start reads it and bpf_ktime_get_ns()
+ * reads the clock source (a paravirtual clock in a VM); a tick is precise
+ * enough for one-second windows. Kept requests still read the exact time.
+ */
+static __always_inline __u64 window_clock(void)
+{
+	if (CONFIG_HZ)
+		return bpf_jiffies64() * (NSEC_PER_SEC / CONFIG_HZ);
+	return bpf_ktime_get_ns();
+}
+
+/*
  * How many requests a start kept now stands for: 1 below the rate cap, k
  * (one in k kept) above it, 0 when this one is left out. Flushes are rare
  * and always kept.
+ *
+ * k comes from the previous second's starts. A burst after a quiet second
+ * would then be kept whole for a second, so every max_per_sec starts within
+ * the window its rate is projected from the time elapsed, and k raised to
+ * match: the kept starts of a window stay under about twice the cap. Each
+ * kept request weighs the k in force when it was drawn, so the estimate stays
+ * unbiased.
  */
 static __always_inline __u32 sample_weight(__u64 now, __u32 info,
 					   struct sonde_blockio_counters *cnt)
 {
 	struct rate *r;
 	__u32 zero = 0, k;
+	__u64 pace;
 
 	if (!max_per_sec || (info & SONDE_BIO_OP_MASK) == SONDE_BIO_OP_FLUSH)
 		return 1;
@@ -194,8 +229,18 @@ static __always_inline __u32 sample_weight(__u64 now, __u32 info,
 		r->window_start = now;
 		r->n = 0;
 		r->k = k;
+		r->check = max_per_sec;
 	}
-	r->n++;
+	if (++r->n == r->check) {
+		/* This window's pace so far, in starts a second, then the k it needs. */
+		pace = (__u64)r->n * NSEC_PER_SEC / (now - r->window_start + 1);
+		pace = (pace + max_per_sec - 1) / max_per_sec;
+		if (pace > SONDE_BIO_WEIGHT_MAX)
+			pace = SONDE_BIO_WEIGHT_MAX;
+		if (pace > r->k)
+			r->k = (__u32)pace;
+		r->check += max_per_sec;
+	}
 	if (r->k <= 1)
 		return 1;
 	if (bpf_get_prandom_u32() % r->k) {
@@ -213,28 +258,24 @@ static __always_inline __u32 sample_weight(__u64 now, __u32 info,
 #define RQ_FIELD(btf, rq, field) ((btf) ? (rq)->field : BPF_CORE_READ(rq, field))
 
 /*
- * Builds the pending record of a request starting in the current task's
- * context, in the per-CPU scratch. NULL when the request is not recorded.
+ * Sends the start record of a kept request, built in the per-CPU scratch:
+ * the submitting task's stacks and names, the operation and disk, the
+ * request's address (aux) and the start time (ts_ns). 0 or -errno.
  */
-static __always_inline struct pending *build(void *ctx, struct request *rq, bool btf, __u32 issued,
-					     struct sonde_blockio_counters *cnt)
+static __always_inline long send_start(void *ctx, struct request *rq, __u64 key, __u64 now,
+				       __u32 info, struct sonde_blockio_counters *cnt)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 pid_tgid = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
-	__u32 info, weight, zero = 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct sonde_sample_hdr *h;
-	struct pending *p;
-	long kbytes;
+	struct sonde_sample *rec;
+	long kbytes, size;
+	__u32 zero = 0;
 
-	info = op_info(RQ_FIELD(btf, rq, cmd_flags), RQ_FIELD(btf, rq, __data_len));
-	weight = sample_weight(now, info, cnt);
-	if (!weight)
-		return NULL;
-	p = bpf_map_lookup_elem(&scratch, &zero);
-	if (!p)
-		return NULL;
-	p->issued = issued;
-	h = &p->s.hdr;
+	rec = bpf_map_lookup_elem(&scratch, &zero);
+	if (!rec)
+		return -2; /* -ENOENT */
+	h = &rec->hdr;
 	h->kind = SONDE_EV_BLOCKIO;
 	h->cpu = bpf_get_smp_processor_id();
 	h->pid = pid_tgid >> 32;
@@ -243,122 +284,186 @@ static __always_inline struct pending *build(void *ctx, struct request *rq, bool
 	h->cgroup_id = bpf_get_current_cgroup_id();
 	h->start_ns = proc_start_ns(task);
 	h->value = 0;
-	h->aux = 0;
-	h->info = info | weight << SONDE_BIO_WEIGHT_SHIFT;
+	h->aux = key;
+	h->info = info;
 	h->info2 = disk_devt(rq);
 	bpf_get_current_comm(&h->thread_name, sizeof(h->thread_name));
 	if (BPF_CORE_READ_STR_INTO(&h->comm, task, group_leader, comm) < 0)
 		__builtin_memcpy(h->comm, h->thread_name, sizeof(h->comm));
-	kbytes = stack_bytes(bpf_get_stack(ctx, p->s.frames, SONDE_STACK_BYTES, 0), &h->kstack_sz,
+	kbytes = stack_bytes(bpf_get_stack(ctx, rec->frames, SONDE_STACK_BYTES, 0), &h->kstack_sz,
 			     &cnt->v[SONDE_BIO_KSTACK_ERR]);
 	/* A kernel thread has no user stack: that reads as 0 bytes, not as an error. */
-	stack_bytes(bpf_get_stack(ctx, (void *)p->s.frames + kbytes, SONDE_STACK_BYTES,
-				  BPF_F_USER_STACK),
-		    &h->ustack_sz, &cnt->v[SONDE_BIO_USTACK_ERR]);
-	return p;
-}
-
-/* Puts a built record in the table, replacing one the request's address still held. */
-static __always_inline void store(__u64 key, struct pending *p, struct sonde_blockio_counters *cnt)
-{
-	long err = bpf_map_update_elem(&inflight, &key, p, BPF_NOEXIST);
-
-	if (err == -17) { /* -EEXIST: the previous request here ended unseen (merged away) */
-		cnt->v[SONDE_BIO_STALE]++;
-		err = bpf_map_update_elem(&inflight, &key, p, BPF_ANY);
-	}
-	if (err)
-		cnt->v[SONDE_BIO_TABLE_FULL]++;
+	h->ustack_sz = (__s32)ustack_walk((void *)rec->frames + kbytes, SONDE_STACK_BYTES);
+	size = sizeof(*h) + kbytes + recorded_bytes(h->ustack_sz);
+	if (size > sizeof(*rec))
+		return -22; /* -EINVAL, for the verifier */
+	return bpf_ringbuf_output(&events, rec, size, submit_flags());
 }
 
 /*
- * A request left out by sampling must not leave behind a record of an earlier
+ * The request's address as a number. Where the program has the kernel's
+ * pointer type (tp_btf), the verifier allows no arithmetic on it, so it is
+ * read back from the stack as a plain value.
+ */
+static __always_inline __u64 rq_key(struct request *rq, bool btf)
+{
+	__u64 key = 0;
+
+	if (!btf)
+		return (__u64)rq;
+	bpf_probe_read_kernel(&key, sizeof(key), &rq);
+	return key;
+}
+
+/* The in-flight slot of the request at address key (NULL only for the verifier). */
+static __always_inline struct pending *slot_of(__u64 key)
+{
+	__u32 idx = (__u32)((key * 0x9e3779b97f4a7c15ull) >> 32) & slot_mask;
+
+	return bpf_map_lookup_elem(&inflight, &idx);
+}
+
+/*
+ * Claims the slot of a kept request, taking over an entry the request's
+ * address still held. NULL when another request in flight holds it.
+ */
+static __always_inline struct pending *claim(__u64 key, struct sonde_blockio_counters *cnt)
+{
+	struct pending *p = slot_of(key);
+	__u64 held;
+
+	if (!p)
+		return NULL;
+	held = __sync_val_compare_and_swap(&p->rq, 0, key);
+	if (held == key) /* the previous request here ended unseen (merged away) */
+		cnt->v[SONDE_BIO_STALE]++;
+	else if (held) {
+		cnt->v[SONDE_BIO_TABLE_FULL]++;
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * A request left out by sampling must not leave behind the entry of an earlier
  * request at its address (one merged away unseen): its completion would send it.
  */
 static __always_inline void drop_stale(__u64 key, struct sonde_blockio_counters *cnt)
 {
-	if (bpf_map_lookup_elem(&inflight, &key)) {
+	struct pending *p = slot_of(key);
+
+	if (p && p->rq == key && __sync_val_compare_and_swap(&p->rq, key, 0) == key)
 		cnt->v[SONDE_BIO_STALE]++;
-		bpf_map_delete_elem(&inflight, &key);
-	}
 }
 
-static __always_inline void start(void *ctx, struct request *rq)
+/*
+ * A request starts in the current task's context. Returns whether it is
+ * kept (its start record sent or counted as lost, its entry stored).
+ */
+static __always_inline bool start(void *ctx, struct request *rq, bool btf, __u32 issued,
+				  struct sonde_blockio_counters *cnt)
 {
-	struct sonde_blockio_counters *cnt = counters_get();
-	__u64 key = (__u64)rq;
+	__u64 key = rq_key(rq, btf), now;
+	__u32 info, weight;
 	struct pending *p;
+	long err;
 
-	if (!cnt)
-		return;
 	cnt->v[SONDE_BIO_STARTED]++;
-	p = build(ctx, rq, true, 1, cnt);
-	if (p)
-		store(key, p, cnt);
-	else
+	info = op_info(RQ_FIELD(btf, rq, cmd_flags), RQ_FIELD(btf, rq, __data_len));
+	weight = sample_weight(window_clock(), info, cnt);
+	if (!weight) {
 		drop_stale(key, cnt);
+		return false;
+	}
+	p = claim(key, cnt);
+	if (!p)
+		return false;
+	now = bpf_ktime_get_ns();
+	p->start_ns = now;
+	p->bytes = 0;
+	p->issued = issued;
+	err = send_start(ctx, rq, key, now, info | weight << SONDE_BIO_WEIGHT_SHIFT, cnt);
+	if (err)
+		cnt->v[SONDE_BIO_RB_DROPS]++;
+	p->no_send = err != 0;
+	return true;
+}
+
+/* A completion of a request that has no entry: counted, unless a flush's. */
+static __always_inline void no_record(struct request *rq, bool btf, __u32 left,
+				      struct sonde_blockio_counters *cnt)
+{
+	/*
+	 * One request of each flush sequence has no start in either hook
+	 * (the internal flush request, or the submitter's empty preflush
+	 * write): not a loss, so not counted.
+	 */
+	if ((op_info(RQ_FIELD(btf, rq, cmd_flags), left) & SONDE_BIO_OP_MASK) != SONDE_BIO_OP_FLUSH)
+		cnt->v[SONDE_BIO_NO_RECORD]++;
 }
 
 /*
  * A completion of nr_bytes; the request is done when they cover what was
- * left of it (drivers may complete a request in parts).
+ * left of it (drivers may complete a request in parts). A kept one sends its
+ * completion record.
  */
-static __always_inline void complete(struct request *rq, bool btf, __u32 nr_bytes)
+static __always_inline void complete(struct request *rq, bool btf, __u32 nr_bytes, int error)
 {
-	__u32 left = RQ_FIELD(btf, rq, __data_len), info;
+	__u32 left = RQ_FIELD(btf, rq, __data_len);
 	struct sonde_blockio_counters *cnt;
-	__u64 key = (__u64)rq, now;
+	struct sonde_blockio_done *d;
+	__u64 key = rq_key(rq, btf);
 	struct pending *p;
-	long bytes;
 
-	p = bpf_map_lookup_elem(&inflight, &key);
-	if (!p) {
-		if (nr_bytes < left)
-			return;
-		/*
-		 * One request of each flush sequence has no start in either hook
-		 * (the internal flush request, or the submitter's empty preflush
-		 * write): not a loss, so not counted.
-		 */
-		info = op_info(RQ_FIELD(btf, rq, cmd_flags), left);
-		cnt = counters_get();
-		if (cnt && (info & SONDE_BIO_OP_MASK) != SONDE_BIO_OP_FLUSH)
-			cnt->v[SONDE_BIO_NO_RECORD]++;
+	p = slot_of(key);
+	if (!p || p->rq != key) {
+		cnt = nr_bytes < left ? NULL : counters_get();
+		if (cnt)
+			no_record(rq, btf, left, cnt);
 		return;
 	}
-	p->s.hdr.aux += nr_bytes;
+	p->bytes += nr_bytes;
 	if (nr_bytes < left)
 		return;
 	cnt = counters_get();
 	if (!cnt)
 		return;
-	now = bpf_ktime_get_ns();
-	p->s.hdr.value = now - p->s.hdr.ts_ns;
-	p->s.hdr.ts_ns = now;
-	bytes = sizeof(p->s.hdr) + recorded_bytes(p->s.hdr.kstack_sz) +
-		recorded_bytes(p->s.hdr.ustack_sz);
-	if (bytes <= sizeof(p->s) && bpf_ringbuf_output(&events, &p->s, bytes, submit_flags()) == 0)
-		cnt->v[SONDE_BIO_EMITTED]++;
-	else
-		cnt->v[SONDE_BIO_RB_DROPS]++;
-	bpf_map_delete_elem(&inflight, &key);
+	if (!p->no_send) {
+		d = bpf_ringbuf_reserve(&events, sizeof(*d), 0);
+		if (d) {
+			d->kind = SONDE_EV_BLOCKIO_DONE;
+			d->status = error;
+			d->rq = key;
+			d->start_ns = p->start_ns;
+			d->end_ns = bpf_ktime_get_ns();
+			d->bytes = p->bytes;
+			bpf_ringbuf_submit(d, submit_flags());
+			cnt->v[SONDE_BIO_EMITTED]++;
+		} else {
+			cnt->v[SONDE_BIO_RB_DROPS]++;
+		}
+	}
+	p->rq = 0; /* the slot is free again */
 }
 
 SEC("tp_btf/block_io_start")
 int BPF_PROG(sonde_bio_start, struct request *rq)
 {
-	start(ctx, rq);
+	struct sonde_blockio_counters *cnt = counters_get();
+
+	if (cnt)
+		start(ctx, rq, true, 1, cnt);
 	return 0;
 }
 
 SEC("tp_btf/block_rq_complete")
 int BPF_PROG(sonde_bio_done, struct request *rq, blk_status_t error, unsigned int nr_bytes)
 {
-	complete(rq, true, nr_bytes);
+	complete(rq, true, nr_bytes, error);
 	return 0;
 }
 
-/* The raw-tracepoint fallback: the first of insert and issue starts the record. */
+/* The raw-tracepoint fallback: the first of insert and issue starts the request. */
 SEC("raw_tp/block_rq_insert")
 int sonde_bio_insert(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -370,20 +475,14 @@ int sonde_bio_insert(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!cnt)
 		return 0;
-	p = bpf_map_lookup_elem(&inflight, &key);
+	p = slot_of(key);
 	/* Issued before: a requeued request, still timed from its first start. */
-	if (p && p->issued)
+	if (p && p->rq == key && p->issued)
 		return 0;
-	cnt->v[SONDE_BIO_STARTED]++;
-	p = build(ctx, rq, false, 0, cnt);
-	if (p) {
-		store(key, p, cnt);
+	if (start(ctx, rq, false, 0, cnt))
 		bpf_map_delete_elem(&skipped, &key);
-	} else {
-		drop_stale(key, cnt);
-		if (max_per_sec)
-			bpf_map_update_elem(&skipped, &key, &one, BPF_ANY);
-	}
+	else if (max_per_sec)
+		bpf_map_update_elem(&skipped, &key, &one, BPF_ANY);
 	return 0;
 }
 
@@ -395,8 +494,8 @@ int sonde_bio_issue(struct bpf_raw_tracepoint_args *ctx)
 	__u64 key = (__u64)rq;
 	struct pending *p;
 
-	p = bpf_map_lookup_elem(&inflight, &key);
-	if (p) {
+	p = slot_of(key);
+	if (p && p->rq == key) {
 		p->issued = 1;
 		return 0;
 	}
@@ -404,18 +503,14 @@ int sonde_bio_issue(struct bpf_raw_tracepoint_args *ctx)
 	if (max_per_sec && bpf_map_delete_elem(&skipped, &key) == 0)
 		return 0;
 	cnt = counters_get();
-	if (!cnt)
-		return 0;
-	cnt->v[SONDE_BIO_STARTED]++;
-	p = build(ctx, rq, false, 1, cnt);
-	if (p)
-		store(key, p, cnt);
+	if (cnt)
+		start(ctx, rq, false, 1, cnt);
 	return 0;
 }
 
 SEC("raw_tp/block_rq_complete")
 int sonde_bio_done_raw(struct bpf_raw_tracepoint_args *ctx)
 {
-	complete((struct request *)ctx->args[0], false, (__u32)ctx->args[2]);
+	complete((struct request *)ctx->args[0], false, (__u32)ctx->args[2], (int)ctx->args[1]);
 	return 0;
 }

@@ -7,11 +7,19 @@
 
 #include <bpf/libbpf.h>
 
+#include "biojoin.h"
 #include "clock.h"
 #include "collector.h"
 #include "log.h"
 #include "sonde_events.h"
 #include "unwinder.h"
+
+/*
+ * Block-I/O start records waiting for their completion: as many as the BPF
+ * in-flight table has slots by default, though only kept requests hold one.
+ * The rest is room for requests merged away unseen, which never complete.
+ */
+#define COLLECTOR_BLOCKIO_PENDING 4096
 
 struct collector_session {
 	uint64_t start_ns;
@@ -35,6 +43,8 @@ struct collector {
 	collector_stack_top_fn stack_top_fn;
 	void *stack_top_ctx;
 	uint64_t ustack[SONDE_MAX_STACK_DEPTH]; /* the stack the unwinder made of a record */
+	struct biojoin *bio;			/* block-I/O start records by request */
+	struct sonde_sample bio_rec;		/* a completed request's start record */
 };
 
 void collector__set_unwinder(struct collector *c, struct unwinder *u)
@@ -106,16 +116,23 @@ int collector__new(int ringbuf_fd, struct collector **out)
 	if (!c)
 		return -ENOMEM;
 	c->rng = collector__now_ns() | 1;
+	c->bio = biojoin__new(COLLECTOR_BLOCKIO_PENDING);
+	if (!c->bio) {
+		err = -ENOMEM;
+		goto err_free_collector;
+	}
 	if (ringbuf_fd >= 0) {
 		c->rb = ring_buffer__new(ringbuf_fd, on_ringbuf_record, c, NULL);
 		if (!c->rb) {
 			err = -errno;
-			goto err_free_collector;
+			goto err_free_biojoin;
 		}
 	}
 	*out = c;
 	return 0;
 
+err_free_biojoin:
+	biojoin__free(c->bio);
 err_free_collector:
 	free(c);
 	return err;
@@ -128,6 +145,7 @@ void collector__free(struct collector *c)
 	while (c->sessions)
 		collector__session_cancel(c, c->sessions);
 	ring_buffer__free(c->rb);
+	biojoin__free(c->bio);
 	free(c);
 }
 
@@ -209,54 +227,26 @@ static uint64_t offcpu_overlap(const struct collector_session *ses,
 	return to > from ? to - from : 0;
 }
 
-int collector__handle_event(struct collector *c, const void *data, size_t size)
+/* The record kinds the ring buffers carry. */
+static bool known_kind(uint32_t kind)
 {
-	const struct sonde_sample *ev = data;
-	char comm[SONDE_COMM_LEN + 1], thread_name[SONDE_COMM_LEN + 1];
-	const struct sonde_ustack_copy *copy;
-	struct agg_sample s = {0};
-	size_t n, kbytes, ubytes;
-	uint32_t kind_bit, weight;
-	bool offcpu;
+	return kind == SONDE_EV_ONCPU || kind == SONDE_EV_OFFCPU || kind == SONDE_EV_BLOCKIO ||
+	       kind == SONDE_EV_BLOCKIO_DONE;
+}
 
-	c->stats.events++;
-	if (size < sizeof(ev->hdr) ||
-	    (ev->hdr.kind != SONDE_EV_ONCPU && ev->hdr.kind != SONDE_EV_OFFCPU &&
-	     ev->hdr.kind != SONDE_EV_BLOCKIO)) {
-		c->stats.malformed++;
-		return -EINVAL;
-	}
-	/* bpf_get_stack() sizes are bytes, or a negative errno: no frames then. */
-	kbytes = ev->hdr.kstack_sz > 0 ? (size_t)ev->hdr.kstack_sz : 0;
-	ubytes = ev->hdr.ustack_sz > 0 ? (size_t)ev->hdr.ustack_sz : 0;
-	if (kbytes > SONDE_STACK_BYTES || ubytes > SONDE_STACK_BYTES || kbytes % 8 || ubytes % 8 ||
-	    size < sizeof(ev->hdr) + kbytes + ubytes) {
-		c->stats.malformed++;
-		return -EINVAL;
-	}
-	/* The user-stack copy, when the record carries one, follows the user frames. */
-	copy = NULL;
-	if (ev->hdr.kind != SONDE_EV_BLOCKIO &&
-	    size >= sizeof(ev->hdr) + kbytes + ubytes + sizeof(*copy)) {
-		copy = (const void *)((const char *)data + sizeof(ev->hdr) + kbytes + ubytes);
-		if (copy->copy_sz > size - sizeof(ev->hdr) - kbytes - ubytes - sizeof(*copy) ||
-		    copy->copy_sz > SONDE_UCOPY_MAX) {
-			c->stats.malformed++;
-			return -EINVAL;
-		}
-	}
-	offcpu = ev->hdr.kind == SONDE_EV_OFFCPU;
-	if (offcpu)
-		c->stats.offcpu_events++;
-	else if (ev->hdr.kind == SONDE_EV_BLOCKIO)
-		c->stats.blockio_events++;
-	if (ev->hdr.kind == SONDE_EV_ONCPU && (ev->hdr.info & SONDE_ONCPU_NEW_MM)) {
-		c->stats.new_address_spaces++;
-		if (c->new_mm_fn)
-			c->new_mm_fn(c->new_mm_ctx, ev->hdr.pid, ev->hdr.start_ns);
-	}
-	if (!c->sessions)
-		return 0;
+/*
+ * Hands a sample record, checked, to every session it belongs to. A block-I/O
+ * record here is a start record completed by the join: ts_ns the completion,
+ * value the latency and aux the bytes.
+ */
+static void dispatch(struct collector *c, const struct sonde_sample *ev, size_t kbytes,
+		     size_t ubytes, const struct sonde_ustack_copy *copy)
+{
+	char comm[SONDE_COMM_LEN + 1], thread_name[SONDE_COMM_LEN + 1];
+	struct agg_sample s = {0};
+	uint32_t kind_bit, weight;
+	bool offcpu = ev->hdr.kind == SONDE_EV_OFFCPU;
+	size_t n;
 
 	n = bounded_strlen(ev->hdr.comm, SONDE_COMM_LEN);
 	memcpy(comm, ev->hdr.comm, n);
@@ -338,6 +328,99 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 		if (agg__add(ses->agg, &s) == -ENOSPC)
 			c->stats.agg_overflow++;
 	}
+}
+
+/*
+ * Checks a sample record's stack sizes against its size and finds the
+ * user-stack copy it may carry. 0 or -EINVAL.
+ */
+static int sample_layout(const struct sonde_sample *ev, size_t size, size_t *kbytes, size_t *ubytes,
+			 const struct sonde_ustack_copy **copy)
+{
+	size_t rest;
+
+	/* bpf_get_stack() sizes are bytes, or a negative errno: no frames then. */
+	*kbytes = ev->hdr.kstack_sz > 0 ? (size_t)ev->hdr.kstack_sz : 0;
+	*ubytes = ev->hdr.ustack_sz > 0 ? (size_t)ev->hdr.ustack_sz : 0;
+	if (*kbytes > SONDE_STACK_BYTES || *ubytes > SONDE_STACK_BYTES || *kbytes % 8 ||
+	    *ubytes % 8 || size < sizeof(ev->hdr) + *kbytes + *ubytes)
+		return -EINVAL;
+	/* The user-stack copy, when the record carries one, follows the user frames. */
+	*copy = NULL;
+	rest = size - sizeof(ev->hdr) - *kbytes - *ubytes;
+	if (ev->hdr.kind == SONDE_EV_BLOCKIO) {
+		/* Start records carry no copy, and wait in the join as a struct sonde_sample. */
+		return size <= sizeof(*ev) ? 0 : -EINVAL;
+	}
+	if (rest >= sizeof(**copy)) {
+		*copy = (const void *)((const char *)ev + sizeof(ev->hdr) + *kbytes + *ubytes);
+		if ((*copy)->copy_sz > rest - sizeof(**copy) || (*copy)->copy_sz > SONDE_UCOPY_MAX)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * A block-I/O completion: its start record, out of the join, becomes the
+ * request's sample, in the window of the completion.
+ */
+static void blockio_done(struct collector *c, const struct sonde_blockio_done *d)
+{
+	const struct sonde_ustack_copy *copy;
+	struct sonde_sample *rec = &c->bio_rec;
+	size_t size, kbytes, ubytes;
+
+	if (biojoin__take(c->bio, d->rq, d->start_ns, rec, &size))
+		return;
+	if (!c->sessions || sample_layout(rec, size, &kbytes, &ubytes, &copy))
+		return;
+	rec->hdr.ts_ns = d->end_ns;
+	rec->hdr.value = d->end_ns > d->start_ns ? d->end_ns - d->start_ns : 0;
+	rec->hdr.aux = d->bytes;
+	dispatch(c, rec, kbytes, ubytes, NULL);
+}
+
+int collector__handle_event(struct collector *c, const void *data, size_t size)
+{
+	const struct sonde_sample *ev = data;
+	const struct sonde_ustack_copy *copy;
+	size_t kbytes, ubytes;
+
+	c->stats.events++;
+	if (size < sizeof(uint32_t) || !known_kind(*(const uint32_t *)data)) {
+		c->stats.malformed++;
+		return -EINVAL;
+	}
+	if (ev->hdr.kind == SONDE_EV_BLOCKIO_DONE) {
+		if (size < sizeof(struct sonde_blockio_done)) {
+			c->stats.malformed++;
+			return -EINVAL;
+		}
+		c->stats.blockio_events++;
+		blockio_done(c, data);
+		return 0;
+	}
+	if (size < sizeof(ev->hdr) || sample_layout(ev, size, &kbytes, &ubytes, &copy)) {
+		c->stats.malformed++;
+		return -EINVAL;
+	}
+	if (ev->hdr.kind == SONDE_EV_OFFCPU)
+		c->stats.offcpu_events++;
+	else if (ev->hdr.kind == SONDE_EV_BLOCKIO)
+		c->stats.blockio_events++;
+	if (ev->hdr.kind == SONDE_EV_ONCPU && (ev->hdr.info & SONDE_ONCPU_NEW_MM)) {
+		c->stats.new_address_spaces++;
+		if (c->new_mm_fn)
+			c->new_mm_fn(c->new_mm_ctx, ev->hdr.pid, ev->hdr.start_ns);
+	}
+	if (ev->hdr.kind == SONDE_EV_BLOCKIO) {
+		/* Kept until its completion, whether or not a session is open now. */
+		if (biojoin__add(c->bio, ev, size) == -ENOMEM)
+			c->stats.blockio_nomem++;
+		return 0;
+	}
+	if (c->sessions)
+		dispatch(c, ev, kbytes, ubytes, copy);
 	return 0;
 }
 
@@ -416,5 +499,11 @@ void collector__session_cancel(struct collector *c, struct collector_session *s)
 
 void collector__stats(const struct collector *c, struct collector_stats *out)
 {
+	struct biojoin_stats bs;
+
 	*out = c->stats;
+	biojoin__stats(c->bio, &bs);
+	out->blockio_pending = bs.pending;
+	out->blockio_unmatched = bs.unmatched;
+	out->blockio_evicted = bs.evicted;
 }

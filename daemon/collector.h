@@ -26,7 +26,11 @@ struct unwinder;
 struct collector_stats {
 	uint64_t events;	     /* records read from the ring buffers */
 	uint64_t offcpu_events;	     /* of which off-CPU records */
-	uint64_t blockio_events;     /* of which block-I/O records */
+	uint64_t blockio_events;     /* of which block-I/O records (starts and completions) */
+	uint64_t blockio_pending;    /* block-I/O start records waiting for their completion */
+	uint64_t blockio_unmatched;  /* block-I/O completions whose start record was not there */
+	uint64_t blockio_evicted;    /* block-I/O start records dropped to bound the wait */
+	uint64_t blockio_nomem;	     /* block-I/O start records dropped: no memory */
 	uint64_t malformed;	     /* records of unexpected size or kind */
 	uint64_t read_errors;	     /* ring_buffer__consume() failures */
 	uint64_t dispatched;	     /* (record, session) pairs aggregated */

@@ -41,7 +41,7 @@ enum offcpu_hook {
 };
 
 /* Block-I/O request starts kept with their stacks, a second per CPU (docs/blockio.md). */
-#define CONFIG_DEFAULT_BLOCKIO_MAX_RATE 1000
+#define CONFIG_DEFAULT_BLOCKIO_MAX_RATE 200
 
 /* User stack copied per sample for CFI unwinding (docs/unwinding.md); 0: frame pointers only. */
 #define CONFIG_DEFAULT_UNWIND_STACK_BYTES 8192

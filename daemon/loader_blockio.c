@@ -20,11 +20,12 @@
 #include "log.h"
 
 /*
- * Requests that can be in flight with a pending record, preallocated at about
- * 2.2 KiB each: 2.3 MiB. Above --blockio-max-rate only one request in k is
- * kept, so the kept ones in flight stay far below the host's queue depths.
+ * Slots for kept requests in flight, 32 bytes each: 128 KiB. Above
+ * --blockio-max-rate only one request in k is kept, so the kept ones in
+ * flight stay far below the host's queue depths; the slots are many more so
+ * that two requests seldom hash to the same one.
  */
-#define BLOCKIO_IN_FLIGHT 1024
+#define BLOCKIO_IN_FLIGHT 4096
 
 static bool kernel_has_tracepoint(const char *name)
 {
@@ -82,6 +83,7 @@ static int try_load(struct loader_blockio *bio, const struct loader_opts *opts,
 		    uint32_t ringbuf_bytes, enum blockio_hook hook, char *err, size_t err_len)
 {
 	uint32_t in_flight = opts->blockio_in_flight ? opts->blockio_in_flight : BLOCKIO_IN_FLIGHT;
+	uint32_t slots = 1;
 	bool btf = hook == BLOCKIO_HOOK_TP_BTF;
 	struct blockio_bpf *skel;
 	uint32_t n = 0;
@@ -95,6 +97,10 @@ static int try_load(struct loader_blockio *bio, const struct loader_opts *opts,
 	}
 	skel->rodata->wakeup_bytes = ringbuf_bytes / 4;
 	skel->rodata->max_per_sec = opts->blockio_max_rate;
+	/* The in-flight table's slots are found by masking a hash: a power of two. */
+	while (slots < in_flight && slots < (1u << 24))
+		slots <<= 1;
+	skel->rodata->slot_mask = slots - 1;
 
 	bpf_program__set_autoload(skel->progs.sonde_bio_start, btf);
 	bpf_program__set_autoload(skel->progs.sonde_bio_done, btf);
@@ -104,7 +110,7 @@ static int try_load(struct loader_blockio *bio, const struct loader_opts *opts,
 	/* Only the raw_tp hook must remember what it left out (and only with sampling). */
 	bpf_map__set_autocreate(skel->maps.skipped, !btf);
 	rc = bpf_map__set_max_entries(skel->maps.events, ringbuf_bytes);
-	rc = rc ?: bpf_map__set_max_entries(skel->maps.inflight, in_flight);
+	rc = rc ?: bpf_map__set_max_entries(skel->maps.inflight, slots);
 	rc = rc ?: bpf_map__set_max_entries(skel->maps.skipped, in_flight);
 	if (rc) {
 		snprintf(err, err_len, "sizing the block-I/O maps: %s", strerror(-rc));

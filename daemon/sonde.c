@@ -298,7 +298,8 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 "Block-I/O requests seen starting by the block-layer hook.",
 		 bio[SONDE_BIO_STARTED]},
 		{"sonde_blockio_events_total", "counter",
-		 "Block-I/O records (completed requests) written to the ring buffer.",
+		 "Block-I/O completion records (kept requests completed) written to the ring "
+		 "buffer.",
 		 bio[SONDE_BIO_EMITTED]},
 		{"sonde_blockio_sampled_out_total", "counter",
 		 "Block-I/O requests left out by rate sampling above --blockio-max-rate "
@@ -313,7 +314,11 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 "request: the first ended unseen, typically merged into another request.",
 		 bio[SONDE_BIO_STALE]},
 		{"sonde_blockio_records_received_total", "counter",
-		 "Block-I/O records read from the ring buffer.", cs.blockio_events},
+		 "Block-I/O records (starts and completions) read from the ring buffer.",
+		 cs.blockio_events},
+		{"sonde_blockio_pending_records", "gauge",
+		 "Block-I/O start records waiting in the daemon for their request's completion.",
+		 cs.blockio_pending},
 		{"sonde_blockio_attached", "gauge",
 		 "1 while the block-I/O hooks are attached; 0 when off or paused by a reload.",
 		 loader__blockio_attached(s->loader)},
@@ -506,11 +511,22 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		  {"ringbuf_full", bio[SONDE_BIO_RB_DROPS]}}},
 		{"sonde_blockio_incomplete_total",
 		 "counter",
-		 "Block-I/O records sent without a stack they should have, by reason.",
+		 "Block-I/O records sent without a stack they should have, by reason (the user "
+		 "stack's walk stops where its frames end, and has no failure to count).",
 		 "reason",
-		 2,
-		 {{"kernel_stack", bio[SONDE_BIO_KSTACK_ERR]},
-		  {"user_stack", bio[SONDE_BIO_USTACK_ERR]}}},
+		 1,
+		 {{"kernel_stack", bio[SONDE_BIO_KSTACK_ERR]}}},
+		{"sonde_blockio_join_failures_total",
+		 "counter",
+		 "Block-I/O records the daemon could not join: start records dropped before "
+		 "their completion (evicted, oldest first, when 4096 wait: mostly requests merged "
+		 "away, which never complete; no_memory), and completions without a start record "
+		 "(no_start).",
+		 "reason",
+		 3,
+		 {{"evicted", cs.blockio_evicted},
+		  {"no_memory", cs.blockio_nomem},
+		  {"no_start", cs.blockio_unmatched}}},
 	};
 
 	err = render_plain(out, plain, sizeof(plain) / sizeof(plain[0]));

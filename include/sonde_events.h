@@ -17,7 +17,8 @@
 enum sonde_event_kind {
 	SONDE_EV_ONCPU = 1,
 	SONDE_EV_OFFCPU = 2,
-	SONDE_EV_BLOCKIO = 3,
+	SONDE_EV_BLOCKIO = 3,	   /* a block-I/O request's start: who submitted it */
+	SONDE_EV_BLOCKIO_DONE = 4, /* its completion: struct sonde_blockio_done */
 };
 
 /*
@@ -96,13 +97,12 @@ enum sonde_blockio_op {
 enum sonde_blockio_counter {
 	SONDE_BIO_STARTED = 0, /* requests seen starting */
 	SONDE_BIO_SAMPLED_OUT, /* requests left out by rate sampling (kept ones weigh for them) */
-	SONDE_BIO_EMITTED,     /* records written to the ring buffer */
+	SONDE_BIO_EMITTED,     /* completion records written to the ring buffer */
 	SONDE_BIO_NO_RECORD,   /* completions with no pending record (sampled out, or unmatched) */
-	SONDE_BIO_STALE,       /* pending records replaced: the request struct was reused unseen */
-	SONDE_BIO_TABLE_FULL,  /* no room for a pending record in the in-flight table */
-	SONDE_BIO_RB_DROPS,    /* bpf_ringbuf_output() failed */
+	SONDE_BIO_STALE,       /* pending entries dropped: the request struct was reused unseen */
+	SONDE_BIO_TABLE_FULL,  /* no room for a pending entry in the in-flight table */
+	SONDE_BIO_RB_DROPS,    /* start or completion records lost: the ring buffer was full */
 	SONDE_BIO_KSTACK_ERR,  /* kernel stack unreadable */
-	SONDE_BIO_USTACK_ERR,  /* user stack unreadable */
 	SONDE_BIO__MAX,
 };
 
@@ -133,11 +133,12 @@ struct sonde_sample_hdr {
 	 * On-CPU: the event period (nanoseconds for cpu-clock, events for cycles).
 	 * Off-CPU: the time the sample stands for, in nanoseconds: the block's own
 	 * length, or the minimum for a short block kept by sampling.
-	 * Block I/O: the request's latency in nanoseconds, from its start to its
-	 * completion (ts_ns is the completion).
+	 * Block I/O: 0 (the latency comes with the completion record; ts_ns is
+	 * the start).
 	 */
 	__u64 value;
-	__u64 aux;	 /* off-CPU: the block's measured length in ns; block I/O: bytes */
+	/* off-CPU: the block's measured length in ns; block I/O: the request's address */
+	__u64 aux;
 	__u32 info;	 /* on-CPU: SONDE_ONCPU_*; off-CPU: enum sonde_offcpu_state;
 			    block I/O: op, sync, weight (above) */
 	__u32 info2;	 /* block I/O: the disk as the kernel's dev_t, major << 20 | minor */
@@ -146,6 +147,23 @@ struct sonde_sample_hdr {
 	char comm[SONDE_COMM_LEN];	  /* process (group leader) name */
 	char thread_name[SONDE_COMM_LEN]; /* this thread's name */
 };
+
+/*
+ * The completion of a block-I/O request kept at its start. Its start record
+ * (SONDE_EV_BLOCKIO, same ring buffer, always before it) has hdr.aux == rq
+ * and hdr.ts_ns == start_ns: the daemon joins the two on that pair, since a
+ * request's address is reused by later requests.
+ */
+struct sonde_blockio_done {
+	__u32 kind;   /* SONDE_EV_BLOCKIO_DONE */
+	__s32 status; /* the kernel's blk_status_t of the last completion: 0 is success */
+	__u64 rq;     /* the address of the struct request */
+	__u64 start_ns;
+	__u64 end_ns; /* bpf_ktime_get_ns() at the completion: the window it counts in */
+	__u64 bytes;  /* bytes the device completed */
+};
+
+_Static_assert(sizeof(struct sonde_blockio_done) == 40, "sonde_blockio_done layout changed");
 
 /*
  * A ring-buffer record is the header followed by kstack_sz bytes of kernel

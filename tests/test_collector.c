@@ -582,49 +582,76 @@ static int bio_seen_fn(const struct agg_sample *e, void *ctx)
 	return 0;
 }
 
-static void make_blockio(struct sonde_sample *ev, uint64_t ts, uint32_t op, uint32_t weight,
-			 uint32_t devt, uint64_t latency, uint64_t bytes)
+/*
+ * One block-I/O request as the BPF program reports it: its start record
+ * (stacks, names, operation, disk; aux the request's address) and then its
+ * completion record.
+ */
+static void blockio_start(struct collector *c, uint64_t rq, uint64_t start, uint32_t op,
+			  uint32_t weight, uint32_t devt)
 {
-	make_event(ev, 9, ts);
-	ev->hdr.kind = SONDE_EV_BLOCKIO;
-	ev->hdr.value = latency;
-	ev->hdr.aux = bytes;
-	ev->hdr.info = op | SONDE_BIO_SYNC | weight << SONDE_BIO_WEIGHT_SHIFT;
-	ev->hdr.info2 = devt;
+	struct sonde_sample ev;
+
+	make_event(&ev, 9, start);
+	ev.hdr.kind = SONDE_EV_BLOCKIO;
+	ev.hdr.value = 0;
+	ev.hdr.aux = rq;
+	ev.hdr.info = op | SONDE_BIO_SYNC | weight << SONDE_BIO_WEIGHT_SHIFT;
+	ev.hdr.info2 = devt;
+	/* As long as its stacks: the collector must keep no more than it got. */
+	CHECK(collector__handle_event(c, &ev, sizeof(ev.hdr) + 3 * 8) == 0);
+}
+
+static void blockio_done(struct collector *c, uint64_t rq, uint64_t start, uint64_t end,
+			 uint64_t bytes)
+{
+	struct sonde_blockio_done d = {
+		.kind = SONDE_EV_BLOCKIO_DONE,
+		.rq = rq,
+		.start_ns = start,
+		.end_ns = end,
+		.bytes = bytes,
+	};
+
+	CHECK(collector__handle_event(c, &d, sizeof(d)) == 0);
+}
+
+static void blockio_request(struct collector *c, uint64_t rq, uint64_t end, uint32_t op,
+			    uint32_t weight, uint32_t devt, uint64_t latency, uint64_t bytes)
+{
+	blockio_start(c, rq, end - latency, op, weight, devt);
+	blockio_done(c, rq, end - latency, end, bytes);
 }
 
 static void test_blockio_records(void)
 {
 	const uint32_t vda = 254u << 20, sdb = 8u << 20 | 16;
+	const uint64_t t0 = 1000000, t1 = 2000000;
 	struct collector_session *bio, *cpu, *off;
 	struct bio_seen b = {0}, other = {0};
 	struct collector_stats st;
-	struct sonde_sample ev;
 	struct collector *c;
 	struct agg *a;
 
 	CHECK(collector__new(-1, &c) == 0);
-	CHECK(collector__session_open(c, 100, 200, 0, COLLECTOR_BLOCKIO, NULL, &bio) == 0);
-	CHECK(collector__session_open(c, 100, 200, 0, COLLECTOR_ONCPU, NULL, &cpu) == 0);
-	CHECK(collector__session_open(c, 100, 200, 0, COLLECTOR_OFFCPU, NULL, &off) == 0);
+	CHECK(collector__session_open(c, t0, t1, 0, COLLECTOR_BLOCKIO, NULL, &bio) == 0);
+	CHECK(collector__session_open(c, t0, t1, 0, COLLECTOR_ONCPU, NULL, &cpu) == 0);
+	CHECK(collector__session_open(c, t0, t1, 0, COLLECTOR_OFFCPU, NULL, &off) == 0);
 	/* Three reads of 4 KiB on vda, one of them standing for 5 (kept by sampling). */
-	make_blockio(&ev, 110, SONDE_BIO_OP_READ, 1, vda, 50000, 4096);
-	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
-	make_blockio(&ev, 120, SONDE_BIO_OP_READ, 0, vda, 70000, 4096); /* weight 0 reads as 1 */
-	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
-	make_blockio(&ev, 130, SONDE_BIO_OP_READ, 5, vda, 60000, 4096);
-	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+	blockio_request(c, 0xa000, t0 + 110000, SONDE_BIO_OP_READ, 1, vda, 50000, 4096);
+	/* weight 0 reads as 1 */
+	blockio_request(c, 0xa100, t0 + 120000, SONDE_BIO_OP_READ, 0, vda, 70000, 4096);
+	blockio_request(c, 0xa200, t0 + 130000, SONDE_BIO_OP_READ, 5, vda, 60000, 4096);
 	/* A write of 64 KiB on vda and one on sdb: other entries. */
-	make_blockio(&ev, 140, SONDE_BIO_OP_WRITE, 1, vda, 90000, 65536);
-	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
-	make_blockio(&ev, 150, SONDE_BIO_OP_WRITE, 1, sdb, 80000, 65536);
-	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+	blockio_request(c, 0xa300, t0 + 140000, SONDE_BIO_OP_WRITE, 1, vda, 90000, 65536);
+	blockio_request(c, 0xa400, t0 + 150000, SONDE_BIO_OP_WRITE, 1, sdb, 80000, 65536);
 	/* Completed after the window: not in it, whenever it started. */
-	make_blockio(&ev, 200, SONDE_BIO_OP_READ, 1, vda, 150, 4096);
-	CHECK(collector__handle_event(c, &ev, sizeof(ev)) == 0);
+	blockio_request(c, 0xa500, t1, SONDE_BIO_OP_READ, 1, vda, 150, 4096);
 
 	collector__stats(c, &st);
-	CHECK_EQ_U64(st.blockio_events, 6);
+	CHECK_EQ_U64(st.blockio_events, 12);
+	CHECK_EQ_U64(st.blockio_pending, 0);
+	CHECK_EQ_U64(st.blockio_unmatched, 0);
 	CHECK_EQ_U64(st.offcpu_events, 0);
 	CHECK_EQ_U64(st.malformed, 0);
 	a = collector__session_close(c, bio);
@@ -649,6 +676,68 @@ static void test_blockio_records(void)
 	collector__free(c);
 }
 
+/*
+ * The join of start and completion records: by address and start time, in
+ * the window of the completion, across sessions opened in between.
+ */
+static void test_blockio_join(void)
+{
+	const uint32_t vda = 254u << 20;
+	struct collector_session *first, *second;
+	struct bio_seen b1 = {0}, b2 = {0};
+	struct sonde_blockio_done short_done = {.kind = SONDE_EV_BLOCKIO_DONE};
+	struct collector_stats st;
+	struct sonde_sample big;
+	struct collector *c;
+	struct agg *a;
+
+	CHECK(collector__new(-1, &c) == 0);
+	/* Started while no session was open: still joined when it completes in one. */
+	blockio_start(c, 0xb000, 500, SONDE_BIO_OP_READ, 1, vda);
+	/* Two requests in turn at one address, the first still pending (merged away). */
+	blockio_start(c, 0xb100, 600, SONDE_BIO_OP_WRITE, 1, vda);
+	blockio_start(c, 0xb100, 700, SONDE_BIO_OP_READ, 3, vda);
+	collector__stats(c, &st);
+	CHECK_EQ_U64(st.blockio_pending, 3);
+
+	CHECK(collector__session_open(c, 1000, 2000, 0, COLLECTOR_BLOCKIO, NULL, &first) == 0);
+	CHECK(collector__session_open(c, 2000, 3000, 0, COLLECTOR_BLOCKIO, NULL, &second) == 0);
+	blockio_done(c, 0xb000, 500, 1500, 4096);
+	blockio_done(c, 0xb100, 700, 2500, 8192);
+	/* Started in the first window, completed in the second: the second's. */
+	blockio_start(c, 0xb200, 1800, SONDE_BIO_OP_READ, 1, vda);
+	blockio_done(c, 0xb200, 1800, 2100, 512);
+	/* A completion whose start was never seen, and one whose start is gone. */
+	blockio_done(c, 0xb300, 1100, 1200, 4096);
+	blockio_done(c, 0xb000, 500, 1600, 4096);
+	/* Records too short for what they say they are. */
+	CHECK(collector__handle_event(c, &short_done, sizeof(short_done) - 8) == -EINVAL);
+	make_event(&big, 9, 1700);
+	big.hdr.kind = SONDE_EV_BLOCKIO;
+	big.hdr.kstack_sz = 16;
+	CHECK(collector__handle_event(c, &big, sizeof(big.hdr) + 8) == -EINVAL);
+
+	collector__stats(c, &st);
+	CHECK_EQ_U64(st.blockio_pending, 1); /* the merged-away write */
+	CHECK_EQ_U64(st.blockio_unmatched, 2);
+	CHECK_EQ_U64(st.malformed, 2);
+	a = collector__session_close(c, first);
+	agg__for_each(a, bio_seen_fn, &b1);
+	agg__free(a);
+	CHECK_EQ_U64(b1.count, 1);
+	CHECK_EQ_U64(b1.latency, 1000);
+	CHECK_EQ_U64(b1.bytes, 4096);
+	a = collector__session_close(c, second);
+	agg__for_each(a, bio_seen_fn, &b2);
+	agg__free(a);
+	CHECK_EQ_U64(b2.count, 3 + 1);
+	CHECK_EQ_U64(b2.reads, 4);
+	CHECK_EQ_U64(b2.writes, 0);
+	CHECK_EQ_U64(b2.latency, 3 * 1800 + 300);
+	CHECK_EQ_U64(b2.bytes, 3 * 8192 + 512);
+	collector__free(c); /* frees the pending write */
+}
+
 int main(void)
 {
 	test_dispatch();
@@ -664,5 +753,6 @@ int main(void)
 	test_offcpu_stats_and_kinds();
 	test_clock();
 	test_blockio_records();
+	test_blockio_join();
 	return test__finish("test_collector");
 }

@@ -935,16 +935,19 @@ static void test_bearer_token(struct env *env)
 
 static void inject_blockio(struct env *env, uint32_t pid, int n)
 {
+	struct sonde_blockio_done done = {.kind = SONDE_EV_BLOCKIO_DONE, .bytes = 4096};
 	struct sonde_sample ev;
+	uint64_t now;
 
 	for (int i = 0; i < n; i++) {
+		/* A request's start record, then its completion 80 us later. */
+		now = collector__now_ns();
 		memset(&ev, 0, sizeof(ev));
 		ev.hdr.kind = SONDE_EV_BLOCKIO;
 		ev.hdr.pid = pid;
 		ev.hdr.tid = pid;
-		ev.hdr.ts_ns = collector__now_ns();
-		ev.hdr.value = 80000; /* latency */
-		ev.hdr.aux = 4096;    /* bytes */
+		ev.hdr.ts_ns = now - 80000;
+		ev.hdr.aux = 0x1000 + (uint64_t)i; /* the request's address */
 		ev.hdr.info = SONDE_BIO_OP_READ | SONDE_BIO_SYNC;
 		ev.hdr.info2 = 254u << 20;
 		memcpy(ev.hdr.comm, "db", 3);
@@ -952,6 +955,10 @@ static void inject_blockio(struct env *env, uint32_t pid, int n)
 		ev.hdr.ustack_sz = 8;
 		ev.frames[0] = 0x401000;
 		collector__handle_event(env->coll, &ev, sizeof(ev.hdr) + 8);
+		done.rq = ev.hdr.aux;
+		done.start_ns = ev.hdr.ts_ns;
+		done.end_ns = now;
+		collector__handle_event(env->coll, &done, sizeof(done));
 	}
 }
 
