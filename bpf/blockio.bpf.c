@@ -38,6 +38,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u64 wakeup_bytes = 0; /* 0: wake userspace on every record */
 const volatile __u32 max_per_sec = 0;  /* kept starts a second per CPU; 0: keep every one */
 const volatile __u32 slot_mask = 1023; /* slots in the in-flight table - 1: a power of two - 1 */
+const volatile __u32 ucopy_bytes = 0;  /* user stack copied for unwinding; 0: none */
 
 /* The kernel's tick rate, from its config where libbpf finds it; else 0. */
 extern unsigned int CONFIG_HZ __kconfig __weak;
@@ -81,12 +82,15 @@ struct {
 	__type(value, struct pending);
 } inflight SEC(".maps");
 
-/* Where a start record is built before it goes to the ring buffer: too big for the stack. */
+/*
+ * Where a start record is built before it goes to the ring buffer: too big
+ * for the stack. With room for the user-stack copy.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct sonde_sample);
+	__type(value, struct sonde_sample_uc);
 } scratch SEC(".maps");
 
 /* raw_tp with sampling: requests left out at insert, so that their issue does not draw again. */
@@ -114,6 +118,7 @@ struct {
 } rates SEC(".maps");
 
 #include "sonde_bpf.h"
+#include "sonde_ucopy.h"
 
 /* Kernels before 5.15 (no request_queue.disk) name the disk in the request. */
 struct request___pre515 {
@@ -267,14 +272,18 @@ static __always_inline long send_start(void *ctx, struct request *rq, __u64 key,
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 ip = 0, sp = 0, bp = 0, mm = 0, want = 0;
 	struct sonde_sample_hdr *h;
+	struct sonde_sample_uc *u;
 	struct sonde_sample *rec;
 	long kbytes, size;
+	bool to_top = false;
 	__u32 zero = 0;
 
-	rec = bpf_map_lookup_elem(&scratch, &zero);
-	if (!rec)
+	u = bpf_map_lookup_elem(&scratch, &zero);
+	if (!u)
 		return -2; /* -ENOENT */
+	rec = &u->s;
 	h = &rec->hdr;
 	h->kind = SONDE_EV_BLOCKIO;
 	h->cpu = bpf_get_smp_processor_id();
@@ -292,12 +301,26 @@ static __always_inline long send_start(void *ctx, struct request *rq, __u64 key,
 		__builtin_memcpy(h->comm, h->thread_name, sizeof(h->comm));
 	kbytes = stack_bytes(bpf_get_stack(ctx, rec->frames, SONDE_STACK_BYTES, 0), &h->kstack_sz,
 			     &cnt->v[SONDE_BIO_KSTACK_ERR]);
+	/*
+	 * The submitter's user stack, copied for CFI as on-CPU samples are (a
+	 * kernel thread has none); the frame-pointer walk is left out when the
+	 * copy reaches the thread's learnt stack top.
+	 */
+	if (ucopy_bytes && !(BPF_CORE_READ(task, flags) & SONDE_PF_KTHREAD)) {
+		ucopy_task_regs(&ip, &sp, &bp);
+		mm = ucopy_mm_tag(task, h->start_ns);
+		want = ucopy_plan(h->tid, mm, sp, &to_top);
+	}
 	/* A kernel thread has no user stack: that reads as 0 bytes, not as an error. */
-	h->ustack_sz = (__s32)ustack_walk((void *)rec->frames + kbytes, SONDE_STACK_BYTES);
+	h->ustack_sz =
+		to_top ? 0 : (__s32)ustack_walk((void *)rec->frames + kbytes, SONDE_STACK_BYTES);
 	size = sizeof(*h) + kbytes + recorded_bytes(h->ustack_sz);
-	if (size > sizeof(*rec))
+	if (want)
+		size += ucopy_append(u, size, ip, sp, bp, mm, want,
+				     to_top ? SONDE_UCOPY_TO_TOP : 0);
+	if (size > sizeof(*u))
 		return -22; /* -EINVAL, for the verifier */
-	return bpf_ringbuf_output(&events, rec, size, submit_flags());
+	return bpf_ringbuf_output(&events, u, size, submit_flags());
 }
 
 /*

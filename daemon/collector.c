@@ -235,6 +235,63 @@ static bool known_kind(uint32_t kind)
 }
 
 /*
+ * Unwinds a record's stack copy into c->ustack, with its frame-pointer frames
+ * (fp, n_fp) as the fallback, and tells the stack-top callback what it
+ * learnt. Returns the number of frames.
+ */
+static size_t unwind_copy(struct collector *c, const struct sonde_sample *ev, const uint64_t *fp,
+			  size_t n_fp, const struct sonde_ustack_copy *copy)
+{
+	struct unwinder_input in = {
+		.pid = ev->hdr.pid,
+		.start_ns = ev->hdr.start_ns,
+		.ip = copy->ip,
+		.sp = copy->sp,
+		.bp = copy->bp,
+		.stack = (const uint8_t *)(copy + 1),
+		.stack_len = copy->copy_sz,
+		.fp_frames = fp,
+		.n_fp = n_fp,
+	};
+	struct unwinder_result res;
+	size_t n;
+
+	n = unwinder__unwind(c->unwinder, &in, c->ustack, SONDE_MAX_STACK_DEPTH, &res);
+	stack_top_feedback(c, &ev->hdr, copy, &res);
+	return n;
+}
+
+/*
+ * A block-I/O start record waits in the join as a struct sonde_sample: one
+ * that carries a stack copy is unwound now, while its process runs, and
+ * kept with the unwound frames in place of the frame-pointer ones (or
+ * without the copy when there is no unwinder).
+ */
+static void blockio_start(struct collector *c, const struct sonde_sample *ev, size_t size,
+			  size_t kbytes, size_t ubytes, const struct sonde_ustack_copy *copy)
+{
+	struct sonde_sample *rec = &c->bio_rec;
+	size_t n;
+
+	if (copy) {
+		memcpy(rec, ev, sizeof(ev->hdr) + kbytes);
+		n = ubytes / 8;
+		if (c->unwinder) {
+			n = unwind_copy(c, ev, (const uint64_t *)ev->frames + kbytes / 8, n, copy);
+			memcpy(rec->frames + kbytes / 8, c->ustack, n * 8);
+		} else {
+			memcpy(rec->frames + kbytes / 8, ev->frames + kbytes / 8, n * 8);
+		}
+		rec->hdr.ustack_sz = (int32_t)(n * 8);
+		ev = rec;
+		size = sizeof(ev->hdr) + kbytes + n * 8;
+	}
+	/* Kept until its completion, whether or not a session is open now. */
+	if (biojoin__add(c->bio, ev, size) == -ENOMEM)
+		c->stats.blockio_nomem++;
+}
+
+/*
  * Hands a sample record, checked, to every session it belongs to. A block-I/O
  * record here is a start record completed by the join: ts_ns the completion,
  * value the latency and aux the bytes.
@@ -267,24 +324,8 @@ static void dispatch(struct collector *c, const struct sonde_sample *ev, size_t 
 	s.ustack = s.kstack + s.n_kstack;
 	s.n_ustack = (uint32_t)(ubytes / 8);
 	if (copy && c->unwinder) {
-		struct unwinder_input in = {
-			.pid = ev->hdr.pid,
-			.start_ns = ev->hdr.start_ns,
-			.ip = copy->ip,
-			.sp = copy->sp,
-			.bp = copy->bp,
-			.stack = (const uint8_t *)(copy + 1),
-			.stack_len = copy->copy_sz,
-			.fp_frames = s.ustack,
-			.n_fp = s.n_ustack,
-		};
-
-		struct unwinder_result res;
-
-		s.n_ustack = (uint32_t)unwinder__unwind(c->unwinder, &in, c->ustack,
-							SONDE_MAX_STACK_DEPTH, &res);
+		s.n_ustack = (uint32_t)unwind_copy(c, ev, s.ustack, s.n_ustack, copy);
 		s.ustack = c->ustack;
-		stack_top_feedback(c, &ev->hdr, copy, &res);
 	}
 	s.count = 1;
 	s.value = ev->hdr.value;
@@ -348,10 +389,6 @@ static int sample_layout(const struct sonde_sample *ev, size_t size, size_t *kby
 	/* The user-stack copy, when the record carries one, follows the user frames. */
 	*copy = NULL;
 	rest = size - sizeof(ev->hdr) - *kbytes - *ubytes;
-	if (ev->hdr.kind == SONDE_EV_BLOCKIO) {
-		/* Start records carry no copy, and wait in the join as a struct sonde_sample. */
-		return size <= sizeof(*ev) ? 0 : -EINVAL;
-	}
 	if (rest >= sizeof(**copy)) {
 		*copy = (const void *)((const char *)ev + sizeof(ev->hdr) + *kbytes + *ubytes);
 		if ((*copy)->copy_sz > rest - sizeof(**copy) || (*copy)->copy_sz > SONDE_UCOPY_MAX)
@@ -414,9 +451,7 @@ int collector__handle_event(struct collector *c, const void *data, size_t size)
 			c->new_mm_fn(c->new_mm_ctx, ev->hdr.pid, ev->hdr.start_ns);
 	}
 	if (ev->hdr.kind == SONDE_EV_BLOCKIO) {
-		/* Kept until its completion, whether or not a session is open now. */
-		if (biojoin__add(c->bio, ev, size) == -ENOMEM)
-			c->stats.blockio_nomem++;
+		blockio_start(c, ev, size, kbytes, ubytes, copy);
 		return 0;
 	}
 	if (c->sessions)

@@ -301,13 +301,17 @@ int loader__new(const struct loader_opts *opts, struct loader **out, char *err, 
 			goto err_destroy_links;
 	}
 	if (opts->blockio) {
-		/* Block-I/O records carry no stack copy: the ring is sized without it. */
+		/*
+		 * Block-I/O start records are capped at --blockio-max-rate a second
+		 * per CPU, so the ring is sized without the stack copy: even with a
+		 * full copy each, a 200 ms drain of the default rate fits it.
+		 */
 		err_code = loader_blockio__load(
 			&ld->bio, opts,
 			opts->ringbuf_bytes
 				? opts->ringbuf_bytes
 				: default_ringbuf_bytes((uint32_t)n_cpus, opts->frequency, 0),
-			err, err_len);
+			bpf_map__fd(ld->skel->maps.stack_tops), err, err_len);
 		if (err_code)
 			goto err_unload_offcpu;
 	}

@@ -80,7 +80,8 @@ void loader_blockio__detach(struct loader_blockio *bio)
 
 /* One attempt with a given hook. 0 or -errno with a reason in err. */
 static int try_load(struct loader_blockio *bio, const struct loader_opts *opts,
-		    uint32_t ringbuf_bytes, enum blockio_hook hook, char *err, size_t err_len)
+		    uint32_t ringbuf_bytes, int stack_tops_fd, enum blockio_hook hook, char *err,
+		    size_t err_len)
 {
 	uint32_t in_flight = opts->blockio_in_flight ? opts->blockio_in_flight : BLOCKIO_IN_FLIGHT;
 	uint32_t slots = 1;
@@ -97,6 +98,7 @@ static int try_load(struct loader_blockio *bio, const struct loader_opts *opts,
 	}
 	skel->rodata->wakeup_bytes = ringbuf_bytes / 4;
 	skel->rodata->max_per_sec = opts->blockio_max_rate;
+	skel->rodata->ucopy_bytes = opts->unwind_stack_bytes;
 	/* The in-flight table's slots are found by masking a hash: a power of two. */
 	while (slots < in_flight && slots < (1u << 24))
 		slots <<= 1;
@@ -112,6 +114,9 @@ static int try_load(struct loader_blockio *bio, const struct loader_opts *opts,
 	rc = bpf_map__set_max_entries(skel->maps.events, ringbuf_bytes);
 	rc = rc ?: bpf_map__set_max_entries(skel->maps.inflight, slots);
 	rc = rc ?: bpf_map__set_max_entries(skel->maps.skipped, in_flight);
+	/* The stack tops learnt from every kind of record: the on-CPU object's map. */
+	if (stack_tops_fd >= 0)
+		rc = rc ?: bpf_map__reuse_fd(skel->maps.stack_tops, stack_tops_fd);
 	if (rc) {
 		snprintf(err, err_len, "sizing the block-I/O maps: %s", strerror(-rc));
 		goto err_destroy_skel;
@@ -150,7 +155,7 @@ err_destroy_skel:
 }
 
 int loader_blockio__load(struct loader_blockio *bio, const struct loader_opts *opts,
-			 uint32_t ringbuf_bytes, char *err, size_t err_len)
+			 uint32_t ringbuf_bytes, int stack_tops_fd, char *err, size_t err_len)
 {
 	int rc;
 
@@ -158,7 +163,8 @@ int loader_blockio__load(struct loader_blockio *bio, const struct loader_opts *o
 	if (opts->blockio_hook != BLOCKIO_HOOK_RAW_TP) {
 		if (kernel_has_tracepoint("block_io_start")) {
 			loader__libbpf_quiet(opts->blockio_hook != BLOCKIO_HOOK_TP_BTF);
-			rc = try_load(bio, opts, ringbuf_bytes, BLOCKIO_HOOK_TP_BTF, err, err_len);
+			rc = try_load(bio, opts, ringbuf_bytes, stack_tops_fd, BLOCKIO_HOOK_TP_BTF,
+				      err, err_len);
 			loader__libbpf_quiet(false);
 		} else {
 			snprintf(err, err_len,
@@ -169,7 +175,7 @@ int loader_blockio__load(struct loader_blockio *bio, const struct loader_opts *o
 			return rc;
 		log_warn("block I/O: %s; falling back to the raw block_rq tracepoints", err);
 	}
-	return try_load(bio, opts, ringbuf_bytes, BLOCKIO_HOOK_RAW_TP, err, err_len);
+	return try_load(bio, opts, ringbuf_bytes, stack_tops_fd, BLOCKIO_HOOK_RAW_TP, err, err_len);
 }
 
 void loader_blockio__unload(struct loader_blockio *bio)

@@ -44,9 +44,13 @@ struct loader_blockio {
 	char mode[96];
 };
 
-/* Opens, sizes, loads and attaches the block-I/O programs. 0 or -errno with a reason in err. */
+/*
+ * Opens, sizes, loads and attaches the block-I/O programs; they share the
+ * on-CPU object's stack_tops map when stack_tops_fd >= 0. 0 or -errno with a
+ * reason in err.
+ */
 int loader_blockio__load(struct loader_blockio *bio, const struct loader_opts *opts,
-			 uint32_t ringbuf_bytes, char *err, size_t err_len);
+			 uint32_t ringbuf_bytes, int stack_tops_fd, char *err, size_t err_len);
 /* Detaches and unloads. Accepts a zeroed struct. */
 void loader_blockio__unload(struct loader_blockio *bio);
 /* Attaches the loaded programs again (a no-op if attached); 0 or -errno with a reason. */

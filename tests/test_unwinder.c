@@ -625,9 +625,38 @@ static void test_collector(struct unwinder *u, const struct snap *s)
 	in_rec->copy_sz = uc.copy_sz;
 	in_rec->flags = 0;
 	agg__free(collector__session_close(c, ses));
+
+	/*
+	 * A block-I/O start record with a copy is unwound as it arrives and
+	 * waits in the join with the unwound frames: its completion gives the
+	 * session the same stack.
+	 */
+	{
+		struct sonde_blockio_done d = {.kind = SONDE_EV_BLOCKIO_DONE,
+					       .rq = 0xfeed0,
+					       .start_ns = 120,
+					       .end_ns = 160,
+					       .bytes = 4096};
+		struct sonde_sample_hdr *h = (void *)rec;
+
+		h->kind = SONDE_EV_BLOCKIO;
+		h->ts_ns = 120;
+		h->aux = 0xfeed0;
+		h->info = SONDE_BIO_OP_READ | SONDE_BIO_SYNC;
+		CHECK(collector__session_open(c, 100, 200, 0, COLLECTOR_BLOCKIO, NULL, &ses) == 0);
+		CHECK(collector__handle_event(c, rec, size) == 0);
+		CHECK(collector__handle_event(c, &d, sizeof(d)) == 0);
+		a = collector__session_close(c, ses);
+		got = (struct first_stack){0};
+		agg__for_each(a, first_stack_fn, &got);
+		agg__free(a);
+		CHECK_EQ_U64(got.n, n);
+		CHECK(memcmp(got.pcs, want, n * sizeof(want[0])) == 0);
+		h->kind = SONDE_EV_ONCPU;
+	}
 	collector__stats(c, &st);
 	CHECK_EQ_U64(st.copies_to_top, 2);
-	CHECK_EQ_U64(st.stack_tops_learnt, 1);
+	CHECK_EQ_U64(st.stack_tops_learnt, 2); /* again from the block-I/O start record */
 	CHECK_EQ_U64(st.stack_tops_cleared, 1);
 	collector__free(c);
 	free(rec);

@@ -5,7 +5,9 @@
 #   cpu:   at least 90% of hot_leaf's samples carry hot_leaf <- hot_caller <- main;
 #   block: at least 95% of its off-CPU time names the function that called
 #          nanosleep or read (nap_site, pipe_site, writer_site);
-#   libc:  at least 90% of its samples (memcpy, qsort) name copy_site or sort_site.
+#   libc:  at least 90% of its samples (memcpy, qsort) name copy_site or sort_site;
+#   io:    at least 90% of its block-I/O requests (O_DIRECT pwrite through libc)
+#          name io_site, the function that called pwrite.
 # The same with --unwind-stack-bytes 0 (frame pointers only) must show the
 # defect, or the test would not prove that the feature matters. Checked with
 # go tool pprof -traces and -raw, not our own decoder.
@@ -15,11 +17,21 @@ require_bpf
 FREQ=199
 HOG=$SONDE_WORKLOADS/unwind_hog
 
+# A directory on a disk (not tmpfs) for the io mode's O_DIRECT writes: the build tree,
+# else /var/tmp.
+IO_DIR=
+for d in "$SONDE_WORKLOADS" /var/tmp; do
+	case "$(stat -f -c %T "$d" 2>/dev/null)" in tmpfs | ramfs | "") continue ;; esac
+	[ "$(stat -c %Hd "$d")" -ne 0 ] || continue
+	IO_DIR=$d
+	break
+done
+
 # profile_mode MODE ENDPOINT OUT: runs unwind_hog MODE for 6 s and fetches a 4 s profile
 # of it (pid filter) from ENDPOINT into OUT.
 profile_mode() {
 	local mode=$1 endpoint=$2 out=$3 pid code
-	"$HOG" "$mode" --seconds 6 >"$TMP/$mode.hog" &
+	"$HOG" "$mode" --seconds 6 --dir "${IO_DIR:-.}" >"$TMP/$mode.hog" &
 	local hp=$!
 	if ! wait_for_line "$TMP/$mode.hog" '^pid ' 10; then
 		echo "unwind_hog $mode printed no pid"
@@ -97,6 +109,16 @@ measure() {
 	LIBC_SHARE=$(time_share "$TMP/$label.libc.pb.gz" samples copy_site,sort_site) || LIBC_SHARE=0
 	echo "$label: samples under copy_site/sort_site: $LIBC_SHARE of" \
 		"$(sum_of "$TMP/$label.libc.pb.gz" samples)"
+
+	IO_SHARE=0
+	IO_N=0
+	if [ -n "$IO_DIR" ]; then
+		check "$label: block-I/O profile fetched" profile_mode io blockio "$TMP/$label.io.pb.gz"
+		IO_SHARE=$(time_share "$TMP/$label.io.pb.gz" io io_site) || IO_SHARE=0
+		IO_N=$(sum_of "$TMP/$label.io.pb.gz" io)
+		echo "$label: block-I/O requests under io_site: $IO_SHARE of $IO_N" \
+			"($(awk '$1 == "writes" { print $2 }' "$TMP/io.hog") writes)"
+	fi
 }
 
 # --- With CFI (the default copy of 8 KiB). ---
@@ -110,6 +132,9 @@ at_least "$BLOCK_SHARE" 0.95 || cat "$TMP/cfi.block.traces"
 check "block: nanosleep's caller follows libc's wrapper" \
 	grep -Eq '^ +nap_site$' "$TMP/cfi.block.traces"
 check "libc: >= 90% of samples name copy_site or sort_site" at_least "$LIBC_SHARE" 0.90
+check "io: a disk for O_DIRECT writes" test -n "$IO_DIR"
+check "io: enough block-I/O requests" test "${IO_N:-0}" -ge 100
+check "io: >= 90% of block-I/O requests name the caller of pwrite" at_least "$IO_SHARE" 0.90
 check "libc: memcpy is under copy_site" test "$(sum_of "$TMP/cfi.libc.pb.gz" samples \
 	@copy_site)" -gt 0
 curl -sf "$URL/metrics" >"$TMP/metrics.txt"
@@ -141,6 +166,8 @@ check "fp only: the callers of nanosleep/read are lost (under 50%)" \
 	awk -v s="$BLOCK_SHARE" 'BEGIN { exit !(s < 0.5) }'
 check "fp only: the callers of memcpy/qsort are lost (under 50%)" \
 	awk -v s="$LIBC_SHARE" 'BEGIN { exit !(s < 0.5) }'
+check "fp only: the caller of pwrite is lost in block I/O (under 50%)" \
+	awk -v s="$IO_SHARE" 'BEGIN { exit !(s < 0.5) }'
 curl -sf "$URL/metrics" >"$TMP/metrics0.txt"
 check "fp only: nothing is unwound with CFI" \
 	grep -q '^sonde_unwind_stacks_total 0$' "$TMP/metrics0.txt"

@@ -14,14 +14,20 @@
  *   libc    main -> libc_loop -> copy_site                  libc memcpy of 4 MiB
  *                             -> sort_site                  libc qsort of 64k ints
  *                                                           (and its comparator, by_value)
+ *   io      main -> io_loop -> io_site                      libc pwrite of 4 KiB with
+ *                                                           O_DIRECT | O_DSYNC to a file
+ *                                                           in DIR (--dir, a disk), each
+ *                                                           a block-I/O request
  *
  * Debian's libc has no frame pointers, and neither has this program: a
  * frame-pointer walk loses the caller of every libc function and, in the cpu
  * mode, hot_leaf's caller.
  *
- * Usage: unwind_hog MODE [--seconds S]   (default 6 s). Prints "pid PID" at once.
+ * Usage: unwind_hog MODE [--seconds S] [--dir DIR]   (default 6 s, DIR .). Prints
+ * "pid PID" at once; the io mode prints "writes N" at the end.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -150,18 +156,52 @@ static NOINLINE void libc_loop(void)
 	free(a);
 }
 
+static NOINLINE int io_site(int fd, void *buf, off_t off)
+{
+	int ok = pwrite(fd, buf, 4096, off) == 4096;
+
+	sink++;
+	return ok;
+}
+
+/* Direct, synchronous writes: each one a request the submitting thread waits for. */
+static NOINLINE long io_loop(const char *dir)
+{
+	char path[4096];
+	void *buf;
+	long n = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/unwind_hog.%d", dir, (int)getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT | O_DSYNC, 0600);
+	if (fd < 0 || posix_memalign(&buf, 4096, 4096)) {
+		perror(path);
+		exit(1);
+	}
+	memset(buf, 7, 4096);
+	while (now_ns() < deadline_ns)
+		n += io_site(fd, buf, (off_t)(n % 256) * 4096);
+	close(fd);
+	unlink(path);
+	free(buf);
+	return n;
+}
+
 int main(int argc, char **argv)
 {
+	const char *dir = ".";
 	double seconds = 6;
 	pthread_t writer;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: unwind_hog cpu|block|libc [--seconds S]\n");
+		fprintf(stderr, "usage: unwind_hog cpu|block|libc|io [--seconds S] [--dir DIR]\n");
 		return 2;
 	}
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
 			seconds = atof(argv[++i]);
+		else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+			dir = argv[++i];
 	}
 	printf("pid %d\n", (int)getpid());
 	fflush(stdout);
@@ -177,6 +217,8 @@ int main(int argc, char **argv)
 		pthread_join(writer, NULL);
 	} else if (strcmp(argv[1], "libc") == 0) {
 		libc_loop();
+	} else if (strcmp(argv[1], "io") == 0) {
+		printf("writes %ld\n", io_loop(dir));
 	} else {
 		fprintf(stderr, "unwind_hog: unknown mode '%s'\n", argv[1]);
 		return 2;
