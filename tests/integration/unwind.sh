@@ -166,8 +166,14 @@ check "fp only: the callers of nanosleep/read are lost (under 50%)" \
 	awk -v s="$BLOCK_SHARE" 'BEGIN { exit !(s < 0.5) }'
 check "fp only: the callers of memcpy/qsort are lost (under 50%)" \
 	awk -v s="$LIBC_SHARE" 'BEGIN { exit !(s < 0.5) }'
-check "fp only: the caller of pwrite is lost in block I/O (under 50%)" \
-	awk -v s="$IO_SHARE" 'BEGIN { exit !(s < 0.5) }'
+# Under ASan, pwrite goes through libasan's interceptor, which keeps a frame
+# pointer: the frame-pointer walk then finds io_site, and there is no defect to show.
+if sanitized_build; then
+	echo "fp only: block I/O through libasan's pwrite interceptor keeps io_site ($IO_SHARE)"
+else
+	check "fp only: the caller of pwrite is lost in block I/O (under 50%)" \
+		awk -v s="$IO_SHARE" 'BEGIN { exit !(s < 0.5) }'
+fi
 curl -sf "$URL/metrics" >"$TMP/metrics0.txt"
 check "fp only: nothing is unwound with CFI" \
 	grep -q '^sonde_unwind_stacks_total 0$' "$TMP/metrics0.txt"
