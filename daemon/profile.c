@@ -171,7 +171,7 @@ static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t sta
 	if (pid == KERNEL_PID)
 		err = ctx->sym ? symbolizer__kernel(ctx->sym, lookup, &f) : -ENOENT;
 	else
-		err = ctx->sym ? symbolizer__user_of(ctx->sym, pid, start, lookup, &f) : -ENOENT;
+		err = ctx->sym ? symbolizer__user_named(ctx->sym, pid, start, lookup, &f) : -ENOENT;
 
 	if (err || !f.map_path) {
 		name = "[unknown]";
@@ -196,11 +196,9 @@ static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t sta
 		/* Kernel frames nothing names still belong in the kernel mapping. */
 		if (pid == KERNEL_PID && strcmp(f.map_path, "[kernel.kallsyms]") == 0)
 			ctx->kernel_map_id = map_id;
+		/* A user frame's name comes with its source line, where DWARF has one. */
 		if (f.name) {
 			name = f.name;
-			/* A name from this side comes with its source line, where DWARF has one. */
-			if (pid != KERNEL_PID)
-				(void)symbolizer__user_line(ctx->sym, &f);
 		} else {
 			const char *b = base_name(f.map_path);
 

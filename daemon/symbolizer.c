@@ -45,6 +45,7 @@
 #include <linux/openat2.h>
 
 #include "clock.h"
+#include "framecache.h"
 #include "linecache.h"
 #include "log.h"
 #include "symbolizer_internal.h"
@@ -178,6 +179,8 @@ struct symbolizer {
 	/* Lines of (DWARF opening, address), across batches; entries go with their DWARF. */
 	struct linecache *lines;
 	uint64_t next_dwarf_id;
+	/* Names of (file, offset), across batches: symbolizer__user_named. */
+	struct framecache *frames;
 
 	struct ksyms ksyms;
 	int ksyms_err;	      /* 0 loaded, 1 never tried, < 0 the last load failed */
@@ -1365,6 +1368,10 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->lines = linecache__new(opts ? opts->max_cached_lines : 0);
 	if (!sym->lines)
 		goto err_free_gone;
+	sym->frames = framecache__new(opts ? opts->max_cached_frames : 0,
+				      opts ? opts->max_cached_frame_bytes : 0);
+	if (!sym->frames)
+		goto err_free_lines;
 	lru__init(&sym->elf_lru);
 	lru__init(&sym->proc_lru);
 	sym->batch = 1;
@@ -1372,6 +1379,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->vdso_err = 1;
 	return sym;
 
+err_free_lines:
+	linecache__free(sym->lines);
 err_free_gone:
 	free(sym->gone);
 err_free_proc_buckets:
@@ -1394,6 +1403,7 @@ void symbolizer__free(struct symbolizer *sym)
 	while (elf_cache__evict(sym))
 		;
 	linecache__free(sym->lines);
+	framecache__free(sym->frames);
 	free(sym->proc_buckets);
 	free(sym->gone);
 	free(sym->elf_buckets);
@@ -1747,6 +1757,55 @@ int symbolizer__user_of(struct symbolizer *sym, uint32_t pid, uint64_t start_ns,
 	return 0;
 }
 
+int symbolizer__user_named(struct symbolizer *sym, uint32_t pid, uint64_t start_ns, uint64_t addr,
+			   struct sym_frame *out)
+{
+	struct framecache_key key = {0};
+	const struct proc_map *m;
+	struct elf_file *f;
+	struct proc *p;
+	bool keyed;
+	int err;
+
+	err = proc_cache__get(sym, pid, start_ticks_of(sym, start_ns), &p);
+	m = err ? NULL : proc__find(p, addr);
+	keyed = m && m->kind == MAP_FILE && m->inode;
+	if (keyed) {
+		key.inode = m->inode;
+		key.offset = addr - m->start + m->offset;
+		key.dev_major = m->dev_major;
+		key.dev_minor = m->dev_minor;
+		memset(out, 0, sizeof(*out));
+		memset(&sym->last, 0, sizeof(sym->last));
+		if (framecache__get(sym->frames, &key, out) == 0) {
+			out->map_start = m->start;
+			out->map_limit = m->end;
+			out->map_offset = m->offset;
+			sym->stats.user_lookups++;
+			if (!out->name)
+				sym->stats.user_no_symbol++;
+			else if (out->file)
+				sym->stats.line_hits++;
+			else
+				sym->stats.line_misses++;
+			return 0;
+		}
+	}
+	err = symbolizer__user_of(sym, pid, start_ns, addr, out);
+	if (err)
+		return err;
+	if (out->name)
+		(void)symbolizer__user_line(sym, out);
+	/*
+	 * Only what does not change is kept: the names read from a loaded file,
+	 * whose DWARF, when a name asked for it, was read or is known absent.
+	 */
+	f = sym->last.file;
+	if (keyed && f && (!out->name || f->dwarf_err == 0 || f->dwarf_err == -ENODATA))
+		(void)framecache__put(sym->frames, &key, out);
+	return 0;
+}
+
 /* f's DWARF, opened now if it never was (or failed in an earlier batch). 0 or -errno. */
 static int elf_file__open_dwarf(struct symbolizer *sym, struct elf_file *f,
 				const struct last_user *at)
@@ -1884,6 +1943,7 @@ int symbolizer__open_mapping(struct symbolizer *sym, uint32_t pid, uint64_t star
 
 void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *out)
 {
+	struct framecache_stats fc;
 	struct linecache_stats lc;
 
 	*out = sym->stats;
@@ -1894,4 +1954,10 @@ void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *ou
 	out->line_cache_evictions = lc.evictions;
 	out->line_cache_entries = lc.entries;
 	out->line_cache_bytes = lc.bytes;
+	framecache__stats(sym->frames, &fc);
+	out->frame_cache_hits = fc.hits;
+	out->frame_cache_misses = fc.misses;
+	out->frame_cache_evictions = fc.evictions;
+	out->frame_cache_entries = fc.entries;
+	out->frame_cache_bytes = fc.bytes;
 }

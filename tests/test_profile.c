@@ -410,11 +410,18 @@ static void test_lines_once(void)
 	CHECK_EQ_U64(asked1, 3);
 	CHECK_EQ_U64(asked2, 3);
 	CHECK_EQ_U64(st1.line_hits - st0.line_hits, 3);
-	/* The second profile read no DWARF: every line came from the cache. */
+	/*
+	 * The second profile read no DWARF, nor even the line cache: each frame's
+	 * names, lines included, came whole from the cache of (file, offset).
+	 */
 	CHECK_EQ_U64(st1.line_cache_hits - st0.line_cache_hits, 0);
-	CHECK_EQ_U64(st2.line_cache_hits - st1.line_cache_hits, 3);
+	CHECK_EQ_U64(st2.line_cache_hits - st1.line_cache_hits, 0);
+	CHECK_EQ_U64(st1.frame_cache_misses - st0.frame_cache_misses, 3);
+	CHECK_EQ_U64(st2.frame_cache_misses - st1.frame_cache_misses, 0);
+	CHECK_EQ_U64(st2.frame_cache_hits - st1.frame_cache_hits, 3);
 	CHECK_EQ_U64(st2.line_cache_entries, st1.line_cache_entries);
 	CHECK_EQ_U64(st1.line_cache_entries, 3);
+	CHECK_EQ_U64(st2.frame_cache_entries, 3);
 out_free:
 	agg__free(agg);
 	symbolizer__free(sym);
