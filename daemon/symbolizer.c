@@ -436,6 +436,30 @@ static bool start__matches(uint64_t have, uint64_t want)
 	return !have || !want || have == want;
 }
 
+/*
+ * Gives back what the arrays grew past: thousands of exited processes are
+ * kept for the history, each with a handful of mappings, and the doubling
+ * left most of their room unused (1.8 KiB of maps for 5 used).
+ */
+static void proc__fit(struct proc *p, size_t cap)
+{
+	struct proc_map *maps;
+	char *paths;
+
+	if (p->nr_maps && p->nr_maps < cap) {
+		maps = realloc(p->maps, p->nr_maps * sizeof(*maps));
+		if (maps)
+			p->maps = maps;
+	}
+	if (p->paths.buf && p->paths.len + 1 < p->paths.cap) {
+		paths = realloc(p->paths.buf, p->paths.len + 1);
+		if (paths) {
+			p->paths.buf = paths;
+			p->paths.cap = p->paths.len + 1;
+		}
+	}
+}
+
 /* Reads the executable mappings of p->pid into p (cleared first). */
 static int proc__read_maps(struct symbolizer *sym, struct proc *p)
 {
@@ -476,6 +500,7 @@ static int proc__read_maps(struct symbolizer *sym, struct proc *p)
 	}
 	if (!sorted)
 		qsort(p->maps, p->nr_maps, sizeof(*p->maps), proc_map_cmp);
+	proc__fit(p, cap);
 	free(line);
 	fclose(f);
 	return 0;
