@@ -666,6 +666,7 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 	ropts.window_ns = cfg->window_ns;
 	ropts.retention_ns = cfg->retention_ns;
 	ropts.max_bytes = cfg->max_memory;
+	ropts.max_rss = cfg->max_memory;
 	ropts.agg_max_entries = cfg->agg_max_entries;
 	ropts.kinds = COLLECTOR_ONCPU | (cfg->offcpu ? COLLECTOR_OFFCPU : 0) |
 		      (cfg->blockio ? COLLECTOR_BLOCKIO : 0);
