@@ -19,8 +19,10 @@
  * A query of the same history is repeated `queries` times, a new window
  * being added before each but the first (as the daemon's windows rotate
  * between scrapes); the first is cold (empty caches), the others warm.
+ * Each window's frames are named when it ends (profile__warm), as the
+ * daemon's recorder does, unless --no-warm.
  *
- * Usage: histbench [--windows N] [--procs N] [--stacks N] [--queries N]
+ * Usage: histbench [--windows N] [--procs N] [--stacks N] [--queries N] [--no-warm]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -58,6 +60,7 @@ struct child {
 struct bench {
 	const char *self;
 	unsigned windows, procs, stacks, queries;
+	bool warm; /* name each window's frames when it ends, as the recorder does */
 	uint64_t kaddrs[N_KADDRS];
 	size_t n_kaddrs;
 	struct symbolizer *sym;
@@ -257,6 +260,8 @@ static int add_window(struct bench *b, unsigned w)
 		err = add_stacks(b, tables[1], &b->steady, b->stacks * STEADY_FACTOR, w % 3 + 1);
 	for (unsigned i = 0; i < started; i++)
 		child_stop(&kids[i]);
+	if (!err && b->warm)
+		err = profile__warm(tables[1], b->sym);
 	if (!err)
 		err = history__add(b->hist, b->now_ns, b->now_ns + WINDOW_NS,
 				   1800000000000000000ll + (int64_t)b->now_ns, tables);
@@ -308,9 +313,10 @@ int main(int argc, char **argv)
 		{"stacks", required_argument, NULL, 's'},
 		{"queries", required_argument, NULL, 'q'},
 		{"child", no_argument, NULL, 'c'},
+		{"no-warm", no_argument, NULL, 'n'},
 		{0},
 	};
-	struct bench b = {.windows = 30, .procs = 40, .stacks = 6, .queries = 4};
+	struct bench b = {.windows = 30, .procs = 40, .stacks = 6, .queries = 4, .warm = true};
 	struct symbolizer_stats ss;
 	char self[PATH_MAX];
 	int opt, err = 0;
@@ -331,10 +337,13 @@ int main(int argc, char **argv)
 		case 'q':
 			b.queries = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'n':
+			b.warm = false;
+			break;
 		default:
 			fprintf(stderr,
 				"usage: %s [--windows N] [--procs N] [--stacks N] "
-				"[--queries N]\n",
+				"[--queries N] [--no-warm]\n",
 				argv[0]);
 			return 2;
 		}

@@ -470,3 +470,51 @@ out_free_builder:
 	pprof_builder__free(ctx.b);
 	return err;
 }
+
+struct warm_ctx {
+	struct symbolizer *sym;
+	struct frame_cache seen;
+};
+
+static int warm_entry(const struct agg_sample *e, void *arg)
+{
+	struct warm_ctx *w = arg;
+	struct sym_frame f;
+
+	for (uint32_t i = 0; !e->overflow && i < e->n_kstack + e->n_ustack; i++) {
+		bool kernel = i < e->n_kstack;
+		uint64_t addr = kernel ? e->kstack[i] : e->ustack[i - e->n_kstack];
+		uint32_t pid = kernel ? KERNEL_PID : e->pid;
+		uint64_t start = kernel ? 0 : e->start_ns;
+		/* As frame_location looks it up: a return address at the call. */
+		uint64_t lookup = i == 0 || addr == 0 ? addr : addr - 1;
+		struct frame_slot *slot = cache_slot(&w->seen, pid, start, lookup);
+
+		if (!slot)
+			return -ENOMEM;
+		if (slot->used)
+			continue;
+		slot->used = 1;
+		slot->pid = pid;
+		slot->start = start;
+		slot->addr = lookup;
+		w->seen.n++;
+		/* Kernel symbols are read once, at the first window, not at the first query. */
+		if (kernel)
+			(void)symbolizer__kernel(w->sym, lookup, &f);
+		else
+			(void)symbolizer__user_named(w->sym, pid, start, lookup, &f);
+	}
+	return 0;
+}
+
+int profile__warm(const struct agg *agg, struct symbolizer *sym)
+{
+	struct warm_ctx w = {.sym = sym};
+	int err;
+
+	symbolizer__begin(sym);
+	err = agg__for_each(agg, warm_entry, &w);
+	free(w.seen.slots);
+	return err;
+}

@@ -427,6 +427,66 @@ out_free:
 	symbolizer__free(sym);
 }
 
+/*
+ * Warming names each distinct user frame of a table once, as a build would,
+ * so that the build after it finds every name cached; a leaf and a return
+ * address are looked up where a build looks them up.
+ */
+static void test_warm(void)
+{
+	uint64_t ustack[] = {
+		(uint64_t)(uintptr_t)profile_test_leaf + 1,
+		(uint64_t)(uintptr_t)profile_test_caller + 5,
+		(uint64_t)(uintptr_t)test_warm + 8,
+	};
+	struct symbolizer *sym = symbolizer__new(NULL);
+	struct profile_meta meta = {.period = 10101010};
+	struct agg *agg = agg__new(NULL);
+	struct symbolizer_stats st0, st1, st2;
+	struct strbuf out = STRBUF_INIT;
+
+	CHECK(sym != NULL && agg != NULL);
+	if (!sym || !agg)
+		goto out_free;
+	for (uint32_t tid = 1; tid <= 4; tid++) {
+		struct agg_sample smp = {
+			.pid = (uint32_t)getpid(),
+			.tid = tid,
+			.comm = "warm",
+			.thread_name = "w",
+			.ustack = ustack,
+			.n_ustack = 3,
+			.count = 1,
+			.value = 10101010,
+		};
+
+		CHECK_EQ_U64(agg__add(agg, &smp), 0);
+	}
+	symbolizer__stats(sym, &st0);
+	CHECK_EQ_U64(profile__warm(agg, sym), 0);
+	symbolizer__stats(sym, &st1);
+	/* Three distinct frames in four entries: three look-ups, each named and kept. */
+	CHECK_EQ_U64(st1.frame_cache_misses - st0.frame_cache_misses, 3);
+	CHECK_EQ_U64(st1.frame_cache_hits - st0.frame_cache_hits, 0);
+	CHECK_EQ_U64(st1.frame_cache_entries, 3);
+	CHECK_EQ_U64(profile__build(agg, sym, &meta, &out, NULL), 0);
+	CHECK(out.len > 0);
+	symbolizer__stats(sym, &st2);
+	CHECK_EQ_U64(st2.frame_cache_misses - st1.frame_cache_misses, 0);
+	CHECK_EQ_U64(st2.frame_cache_hits - st1.frame_cache_hits, 3);
+	/* An empty table warms nothing. */
+	agg__free(agg);
+	agg = agg__new(NULL);
+	CHECK(agg && profile__warm(agg, sym) == 0);
+	symbolizer__stats(sym, &st1);
+	CHECK_EQ_U64(st1.frame_cache_misses, st2.frame_cache_misses);
+	CHECK_EQ_U64(st1.frame_cache_hits, st2.frame_cache_hits);
+out_free:
+	strbuf__release(&out);
+	agg__free(agg);
+	symbolizer__free(sym);
+}
+
 int main(void)
 {
 	uint64_t kaddr = test__kernel_symbol("vfs_read");
@@ -461,6 +521,7 @@ int main(void)
 
 	test_offcpu_shape();
 	test_lines_once();
+	test_warm();
 	test_wall_shape();
 	test_blockio_shape();
 
