@@ -387,6 +387,12 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 "Files whose DWARF could not be opened: unreadable, corrupt, or a debug "
 		 "file whose build ID changed.",
 		 ss.dwarf_errors},
+		{"sonde_dwarf_closed_total", "counter",
+		 "Files whose DWARF was closed to keep the open debug sections under their cap "
+		 "(least recently used first; opened again for an address never named).",
+		 ss.dwarf_closed},
+		{"sonde_dwarf_bytes", "gauge", "Debug sections of the DWARF held open.",
+		 ss.dwarf_bytes},
 		{"sonde_line_cache_hits_total", "counter",
 		 "Line look-ups answered from the cache of (file, address) lines, without DWARF.",
 		 ss.line_cache_hits},

@@ -50,10 +50,11 @@
 #include "log.h"
 #include "symbolizer_internal.h"
 
-#define DEFAULT_MAX_ELF_FILES 128
-#define DEFAULT_DEBUG_DIR     "/usr/lib/debug"
-#define DEBUG_MAX_CRC_BYTES   (1ull << 30) /* debug files checked by CRC up to 1 GiB */
-#define DEFAULT_MAX_PROCESSES 8192	   /* live and exited; about 1.5 KiB each */
+#define DEFAULT_MAX_ELF_FILES	128
+#define DEFAULT_MAX_DWARF_BYTES ((size_t)32 << 20)
+#define DEFAULT_DEBUG_DIR	"/usr/lib/debug"
+#define DEBUG_MAX_CRC_BYTES	(1ull << 30) /* debug files checked by CRC up to 1 GiB */
+#define DEFAULT_MAX_PROCESSES	8192	     /* live and exited; about 1.5 KiB each */
 /* The default history retention: exited processes stay named for as long. */
 #define DEFAULT_KEEP_EXITED_NS (600ull * 1000000000ull)
 #define MAX_BUCKETS	       (1u << 16)
@@ -155,6 +156,7 @@ struct elf_file {
 	int dwarf_err;	      /* 0 open, 1 never tried, < 0 the open failed (-ENODATA: no DWARF) */
 	uint64_t dwarf_batch; /* batch of a failed open: tried again in a later batch */
 	uint64_t dwarf_id;    /* this opening's lines in sym->lines; 0 when not open */
+	size_t dwarf_bytes;   /* its debug sections, counted in sym->dwarf_bytes */
 };
 
 /* What the last symbolizer__user_of call found: the file a line look-up reads. */
@@ -181,6 +183,7 @@ struct symbolizer {
 	uint64_t next_dwarf_id;
 	/* Names of (file, offset), across batches: symbolizer__user_named. */
 	struct framecache *frames;
+	size_t dwarf_bytes, max_dwarf_bytes; /* of the files' DWARF open */
 
 	struct ksyms ksyms;
 	int ksyms_err;	      /* 0 loaded, 1 never tried, < 0 the last load failed */
@@ -1015,13 +1018,22 @@ static size_t elf_key__hash(const struct elf_key *k)
 	return hash_u64(k->inode ^ hash_u64((uint64_t)k->dev_major << 32 | k->dev_minor));
 }
 
-/* Forgets f's DWARF, its cached lines and debug file, for a load of the file afresh. */
-static void elf_file__clear_dwarf(struct symbolizer *sym, struct elf_file *f)
+/* Closes f's DWARF and forgets its cached lines; it is opened again when asked for. */
+static void elf_file__close_dwarf(struct symbolizer *sym, struct elf_file *f)
 {
 	if (f->dwarf_id)
 		linecache__drop_owner(sym->lines, f->dwarf_id);
 	f->dwarf_id = 0;
 	sym_dwarf__release(&f->dwarf);
+	sym->dwarf_bytes -= f->dwarf_bytes;
+	f->dwarf_bytes = 0;
+	f->dwarf_err = 1;
+}
+
+/* Forgets f's DWARF, its cached lines and debug file, for a load of the file afresh. */
+static void elf_file__clear_dwarf(struct symbolizer *sym, struct elf_file *f)
+{
+	elf_file__close_dwarf(sym, f);
 	free(f->debug_path);
 	f->debug_path = NULL;
 	f->debug_host = false;
@@ -1390,6 +1402,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->gone = calloc(GONE_SETS * GONE_WAYS, sizeof(*sym->gone));
 	if (!sym->gone)
 		goto err_free_proc_buckets;
+	sym->max_dwarf_bytes =
+		opts && opts->max_dwarf_bytes ? opts->max_dwarf_bytes : DEFAULT_MAX_DWARF_BYTES;
 	sym->lines = linecache__new(opts ? opts->max_cached_lines : 0);
 	if (!sym->lines)
 		goto err_free_gone;
@@ -1831,6 +1845,26 @@ int symbolizer__user_named(struct symbolizer *sym, uint32_t pid, uint64_t start_
 	return 0;
 }
 
+/*
+ * Closes the DWARF of the least recently used files until what is open fits
+ * under max_dwarf_bytes; keep's stays open, even alone over the cap.
+ */
+static void dwarf_fit(struct symbolizer *sym, const struct elf_file *keep)
+{
+	struct lru *n, *prev;
+
+	for (n = sym->elf_lru.prev; n != &sym->elf_lru && sym->dwarf_bytes > sym->max_dwarf_bytes;
+	     n = prev) {
+		struct elf_file *f = container_of(n, struct elf_file, lru);
+
+		prev = n->prev;
+		if (f == keep || !f->dwarf_id)
+			continue;
+		elf_file__close_dwarf(sym, f);
+		sym->stats.dwarf_closed++;
+	}
+}
+
 /* f's DWARF, opened now if it never was (or failed in an earlier batch). 0 or -errno. */
 static int elf_file__open_dwarf(struct symbolizer *sym, struct elf_file *f,
 				const struct last_user *at)
@@ -1854,6 +1888,11 @@ static int elf_file__open_dwarf(struct symbolizer *sym, struct elf_file *f,
 	f->dwarf_batch = sym->batch;
 	if (err && err != -ENODATA)
 		sym->stats.dwarf_errors++;
+	if (!err) {
+		f->dwarf_bytes = sym_dwarf__bytes(&f->dwarf);
+		sym->dwarf_bytes += f->dwarf_bytes;
+		dwarf_fit(sym, f);
+	}
 	return err;
 }
 
@@ -1979,6 +2018,7 @@ void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *ou
 	out->line_cache_evictions = lc.evictions;
 	out->line_cache_entries = lc.entries;
 	out->line_cache_bytes = lc.bytes;
+	out->dwarf_bytes = sym->dwarf_bytes;
 	framecache__stats(sym->frames, &fc);
 	out->frame_cache_hits = fc.hits;
 	out->frame_cache_misses = fc.misses;

@@ -41,6 +41,12 @@ struct symbolizer_opts {
 	/* Names of (file, offset) remembered across profiles (LRU); 0: 65 536 and 16 MiB. */
 	size_t max_cached_frames;
 	size_t max_cached_frame_bytes;
+	/*
+	 * Debug sections of the DWARF kept open (LRU, by file); 0: 32 MiB. The
+	 * names found stay in the frame cache: a file's DWARF is only read
+	 * again for an address never named before.
+	 */
+	size_t max_dwarf_bytes;
 };
 
 /* A function inlined at an address (symbolizer__user_line). */
@@ -107,6 +113,8 @@ struct symbolizer_stats {
 	uint64_t line_hits;	    /* frames given a source file and line from DWARF */
 	uint64_t line_misses;	    /* frames asked for a line that their file's DWARF lacks */
 	uint64_t dwarf_errors;	    /* files whose DWARF could not be opened or read */
+	uint64_t dwarf_closed;	    /* files' DWARF closed to stay under max_dwarf_bytes */
+	uint64_t dwarf_bytes;	    /* gauge: debug sections of the DWARF open */
 	uint64_t line_cache_hits;   /* line look-ups answered without reading DWARF */
 	uint64_t line_cache_evictions; /* addresses' lines forgotten for room (LRU) */
 	uint64_t line_cache_entries;   /* gauge: addresses whose lines are remembered */
