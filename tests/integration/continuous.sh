@@ -148,6 +148,16 @@ curl -sf "$URL/metrics" >"$TMP/metrics.txt"
 check "/metrics: windows held" test "$(awk '$1 == "sonde_history_windows" { print $2 }' "$TMP/metrics.txt")" -gt 0
 check "/metrics: pushes sent" test "$(awk '$1 == "sonde_push_sent_total" { print $2 }' "$TMP/metrics.txt")" -ge 6
 check "/metrics: history bytes" test "$(awk '$1 == "sonde_history_bytes" { print $2 }' "$TMP/metrics.txt")" -gt 0
+metric() { awk -v n="$1" '$1 == n { print $2 }' "$TMP/metrics.txt"; }
+# The RSS cap is the default 256 MiB: read at every window's end, it is far from it here.
+check "/metrics: the memory cap is --max-memory" test "$(metric sonde_memory_max_bytes)" = $((256 << 20))
+check "/metrics: the daemon's RSS, read at a window's end" test "$(metric sonde_memory_rss_bytes)" -gt $((1 << 20))
+check "/metrics: RSS under the cap, nothing dropped for it" test "$(metric sonde_memory_over_total)" = 0
+# Windows are named as they end: the queries above found names cached, by file offset.
+check "/metrics: frames named from the cache" test "$(metric sonde_frame_cache_hits_total)" -gt 0
+check "/metrics: named frames cached" test "$(metric sonde_frame_cache_entries)" -gt 0
+check "/metrics: DWARF held, counted" test -n "$(metric sonde_dwarf_bytes)"
+check "/metrics: CFI held, counted" test -n "$(metric sonde_unwind_file_bytes)"
 
 check "SIGTERM exits 0" stop_daemon
 check "every BPF program of the daemon is released" daemon_progs_released
