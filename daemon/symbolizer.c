@@ -51,7 +51,7 @@
 #include "symbolizer_internal.h"
 
 #define DEFAULT_MAX_ELF_FILES	128
-#define DEFAULT_MAX_DWARF_BYTES ((size_t)16 << 20)
+#define DEFAULT_MAX_DWARF_BYTES ((size_t)32 << 20)
 #define DEFAULT_DEBUG_DIR	"/usr/lib/debug"
 #define DEBUG_MAX_CRC_BYTES	(1ull << 30) /* debug files checked by CRC up to 1 GiB */
 #define DEFAULT_MAX_PROCESSES	8192	     /* live and exited; about 1.5 KiB each */

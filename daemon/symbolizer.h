@@ -42,7 +42,7 @@ struct symbolizer_opts {
 	size_t max_cached_frames;
 	size_t max_cached_frame_bytes;
 	/*
-	 * Debug sections of the DWARF kept open (LRU, by file); 0: 16 MiB. The
+	 * Debug sections of the DWARF kept open (LRU, by file); 0: 32 MiB. The
 	 * names found stay in the frame cache: a file's DWARF is only read
 	 * again for an address never named before.
 	 */

@@ -20,7 +20,7 @@
  * Bytes of CFI sections held by the open files together (read into memory:
  * .eh_frame, .eh_frame_hdr, and a .debug_frame file's debug sections).
  */
-#define DEFAULT_MAX_BYTES (8ull << 20)
+#define DEFAULT_MAX_BYTES (16ull << 20)
 #define DEFAULT_MAX_RULES 8192
 /* DWARF operations a row may hold over its three rules: glibc's PLT CFA expression takes 9. */
 #define RULE_MAX_OPS 16

@@ -32,7 +32,7 @@ struct unwinder;
 struct unwinder_opts {
 	size_t max_files; /* ELF files kept open with their CFI (LRU); 0: 64 */
 	size_t max_rules; /* compiled CFI rows kept (LRU); 0: 8192 */
-	size_t max_bytes; /* CFI sections the open files hold in memory (LRU); 0: 8 MiB */
+	size_t max_bytes; /* CFI sections the open files hold in memory (LRU); 0: 16 MiB */
 };
 
 struct unwinder_stats {
