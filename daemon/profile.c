@@ -266,6 +266,7 @@ static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t sta
 {
 	struct frame_slot *slot = cache_slot(&ctx->cache, pid, start, addr), *shared = NULL;
 	uint64_t lookup = leaf || addr == 0 ? addr : addr - 1, loc_addr = addr;
+	bool server_names_done = false;
 	struct sym_frame f = {0};
 	uint64_t map_id = 0;
 	struct pprof_line lines[SYM_MAX_INLINE + 1];
@@ -328,6 +329,7 @@ static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t sta
 			if (!slot->loc_id)
 				return 0;
 			ctx->stats->address_only_frames++;
+			server_names_done = true;
 			goto out_shared;
 		}
 		/* Kernel frames nothing names still belong in the kernel mapping. */
@@ -356,7 +358,11 @@ static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t sta
 	if (!slot->loc_id)
 		return 0;
 out_shared:
-	if (shared) {
+	/*
+	 * Only a named frame speaks for every process: one whose file could not
+	 * be read (a process gone with its root) is another process's to name.
+	 */
+	if (shared && (f.name || server_names_done)) {
 		shared->used = 1;
 		shared->pid = (uint32_t)map_id;
 		shared->start = 0;
