@@ -19,10 +19,10 @@
  * A query of the same history is repeated `queries` times, a new window
  * being added before each but the first (as the daemon's windows rotate
  * between scrapes); the first is cold (empty caches), the others warm.
- * Each window's frames are named when it ends (profile__warm), as the
- * daemon's recorder does, unless --no-warm.
+ * With --warm, each window's frames are named when it ends (profile__warm),
+ * which the daemon does not do (it cost short-lived processes their names).
  *
- * Usage: histbench [--windows N] [--procs N] [--stacks N] [--queries N] [--no-warm]
+ * Usage: histbench [--windows N] [--procs N] [--stacks N] [--queries N] [--warm]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -60,7 +60,7 @@ struct child {
 struct bench {
 	const char *self;
 	unsigned windows, procs, stacks, queries;
-	bool warm; /* name each window's frames when it ends, as the recorder does */
+	bool warm; /* name each window's frames when it ends (profile__warm) */
 	uint64_t kaddrs[N_KADDRS];
 	size_t n_kaddrs;
 	struct symbolizer *sym;
@@ -313,10 +313,10 @@ int main(int argc, char **argv)
 		{"stacks", required_argument, NULL, 's'},
 		{"queries", required_argument, NULL, 'q'},
 		{"child", no_argument, NULL, 'c'},
-		{"no-warm", no_argument, NULL, 'n'},
+		{"warm", no_argument, NULL, 'n'},
 		{0},
 	};
-	struct bench b = {.windows = 30, .procs = 40, .stacks = 6, .queries = 4, .warm = true};
+	struct bench b = {.windows = 30, .procs = 40, .stacks = 6, .queries = 4};
 	struct symbolizer_stats ss;
 	char self[PATH_MAX];
 	int opt, err = 0;
@@ -338,12 +338,12 @@ int main(int argc, char **argv)
 			b.queries = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		case 'n':
-			b.warm = false;
+			b.warm = true;
 			break;
 		default:
 			fprintf(stderr,
 				"usage: %s [--windows N] [--procs N] [--stacks N] "
-				"[--queries N] [--no-warm]\n",
+				"[--queries N] [--warm]\n",
 				argv[0]);
 			return 2;
 		}

@@ -73,9 +73,8 @@ int profile__build(const struct agg *agg, struct symbolizer *sym, const struct p
 /*
  * Names every frame of agg once with sym and forgets the result: the
  * symbolizer keeps what it found (the kernel's symbols, the names of each
- * file offset, the processes' maps), so that a later profile of the same samples only reads
- * its caches. The recorder calls it when a window ends, while the window's
- * processes are freshest. Starts a symbolizer batch. 0 or -ENOMEM.
+ * file offset, the processes' maps), so that a later profile of the same
+ * samples only reads its caches. Starts a symbolizer batch. 0 or -ENOMEM.
  */
 int profile__warm(const struct agg *agg, struct symbolizer *sym);
 

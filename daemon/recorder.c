@@ -167,14 +167,6 @@ void recorder__rotate(struct recorder *r)
 			agg__free(tables[k]);
 		return;
 	}
-	/*
-	 * Named now, while its processes are freshest, the window costs history
-	 * queries only cache look-ups: each window is named once, not once per
-	 * query that covers it.
-	 */
-	for (int k = 0; k < HISTORY_KINDS && r->opts.sym; k++)
-		if (tables[k] && profile__warm(tables[k], r->opts.sym))
-			r->stats.warm_errors++;
 	history__add(r->history, start, now, start_unix, tables);
 	r->stats.windows_closed++;
 	fit_memory(r);
@@ -359,11 +351,6 @@ int recorder__render_metrics(const struct recorder *r, struct strbuf *out)
 	err = err
 		      ?: prom__metric(out, "sonde_push_queue_length", "gauge",
 				      "Profiles waiting to be pushed.", ps.queue_len);
-	err = err
-		      ?: prom__metric(out, "sonde_history_warm_errors_total", "counter",
-				      "Windows whose frames could not all be named at their end "
-				      "(out of memory).",
-				      r->stats.warm_errors);
 	err = err
 		      ?: prom__metric(out, "sonde_push_build_errors_total", "counter",
 				      "Pushed profiles that could not be built.",

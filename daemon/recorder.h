@@ -25,9 +25,8 @@ struct recorder;
 struct recorder_opts {
 	struct evloop *loop;
 	struct collector *collector;
-	/* Names each window's frames at its end, and pushed profiles; NULL: neither. */
-	struct symbolizer *sym;
-	struct cgroups *cg; /* labels of pushed profiles; may be NULL */
+	struct symbolizer *sym; /* for pushed profiles */
+	struct cgroups *cg;	/* labels of pushed profiles; may be NULL */
 	uint64_t window_ns;
 	uint64_t retention_ns;
 	size_t max_bytes; /* memory of the history */
@@ -57,7 +56,6 @@ struct recorder_stats {
 	uint64_t rss_over;     /* windows' ends that found the daemon over max_rss */
 	uint64_t rss_shrunk;   /* bytes of history tables dropped for it */
 	uint64_t pushes_built; /* profiles built for pushing */
-	uint64_t warm_errors;  /* windows whose frames could not all be named at their end */
 	uint64_t push_build_errors;
 };
 
