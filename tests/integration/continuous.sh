@@ -15,8 +15,8 @@ SINK=$!
 wait_for_line "$TMP/sink.out" '^port [0-9]+' || { echo "FAIL: ingest_sink did not start"; exit 1; }
 SINK_PORT=$(awk '$1 == "port" { print $2 }' "$TMP/sink.out")
 
-# --max-memory caps the daemon's RSS, the history giving way. ASan's shadow memory and
-# quarantine count in a sanitized daemon's RSS: it gets room for them.
+# --max-memory caps the daemon's RSS, the history giving way; a sanitized daemon gets
+# room for ASan's shadow memory (as start_daemon gives it).
 CAP_MIB=256
 if sanitized_build; then CAP_MIB=4096; fi
 # Every 2 s a window ends: it goes into the history and is pushed, per kind.
