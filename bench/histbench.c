@@ -19,8 +19,10 @@
  * A query of the same history is repeated `queries` times, a new window
  * being added before each but the first (as the daemon's windows rotate
  * between scrapes); the first is cold (empty caches), the others warm.
+ * With --warm, each window's frames are named when it ends (profile__warm),
+ * which the daemon does not do (it cost short-lived processes their names).
  *
- * Usage: histbench [--windows N] [--procs N] [--stacks N] [--queries N]
+ * Usage: histbench [--windows N] [--procs N] [--stacks N] [--queries N] [--warm]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -58,6 +60,7 @@ struct child {
 struct bench {
 	const char *self;
 	unsigned windows, procs, stacks, queries;
+	bool warm; /* name each window's frames when it ends (profile__warm) */
 	uint64_t kaddrs[N_KADDRS];
 	size_t n_kaddrs;
 	struct symbolizer *sym;
@@ -257,6 +260,8 @@ static int add_window(struct bench *b, unsigned w)
 		err = add_stacks(b, tables[1], &b->steady, b->stacks * STEADY_FACTOR, w % 3 + 1);
 	for (unsigned i = 0; i < started; i++)
 		child_stop(&kids[i]);
+	if (!err && b->warm)
+		err = profile__warm(tables[1], b->sym);
 	if (!err)
 		err = history__add(b->hist, b->now_ns, b->now_ns + WINDOW_NS,
 				   1800000000000000000ll + (int64_t)b->now_ns, tables);
@@ -308,6 +313,7 @@ int main(int argc, char **argv)
 		{"stacks", required_argument, NULL, 's'},
 		{"queries", required_argument, NULL, 'q'},
 		{"child", no_argument, NULL, 'c'},
+		{"warm", no_argument, NULL, 'n'},
 		{0},
 	};
 	struct bench b = {.windows = 30, .procs = 40, .stacks = 6, .queries = 4};
@@ -331,10 +337,13 @@ int main(int argc, char **argv)
 		case 'q':
 			b.queries = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'n':
+			b.warm = true;
+			break;
 		default:
 			fprintf(stderr,
 				"usage: %s [--windows N] [--procs N] [--stacks N] "
-				"[--queries N]\n",
+				"[--queries N] [--warm]\n",
 				argv[0]);
 			return 2;
 		}

@@ -73,7 +73,7 @@ struct config {
 	uint32_t blockio_max_rate; /* request starts kept a second per CPU; 0: every one */
 	uint64_t window_ns;	   /* length of a history window */
 	uint64_t retention_ns;	   /* how long windows are kept */
-	uint64_t max_memory;	   /* bytes the history may hold */
+	uint64_t max_memory;	   /* the daemon's RSS cap, bytes; the history gives way */
 	uint32_t labels;	   /* enum label_bit mask */
 	char pyroscope_url[512];   /* "" : no push */
 	char pyroscope_app[128];   /* application name in pushes */

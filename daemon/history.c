@@ -179,6 +179,18 @@ int history__query(const struct history *h, uint64_t from_ns, uint64_t to_ns, ui
 	return 0;
 }
 
+size_t history__shrink(struct history *h, size_t bytes)
+{
+	size_t freed = 0;
+
+	while (h->n > 1 && freed < bytes) {
+		freed += window_at(h, 0)->bytes;
+		drop_oldest(h);
+		h->stats.shrunk++;
+	}
+	return freed;
+}
+
 void history__stats(const struct history *h, struct history_stats *out)
 {
 	*out = h->stats;

@@ -41,6 +41,7 @@ struct history_stats {
 	uint64_t added;		  /* windows ever added */
 	uint64_t expired;	  /* windows dropped for age (retention) */
 	uint64_t evicted;	  /* windows dropped early to stay under the memory cap */
+	uint64_t shrunk;	  /* windows dropped early for the daemon's memory (shrink) */
 	uint64_t oldest_start_ns; /* start of the oldest window held, 0 if none */
 	uint64_t newest_end_ns;	  /* end of the newest window held, 0 if none */
 };
@@ -79,6 +80,14 @@ int history__add(struct history *h, uint64_t start_ns, uint64_t end_ns, int64_t 
 int history__query(const struct history *h, uint64_t from_ns, uint64_t to_ns, uint32_t kinds,
 		   history_filter_fn filter, void *filter_ctx, const struct agg_opts *opts,
 		   struct agg **out, struct history_range *covered);
+
+/*
+ * Drops the oldest windows until their tables held at least `bytes`, but
+ * never the newest window: the memory of the rest of the daemon has grown
+ * into the history's share. Every window dropped is counted (shrunk).
+ * Returns the bytes of the tables dropped.
+ */
+size_t history__shrink(struct history *h, size_t bytes);
 
 void history__stats(const struct history *h, struct history_stats *out);
 

@@ -70,4 +70,12 @@ struct profile_stats {
 int profile__build(const struct agg *agg, struct symbolizer *sym, const struct profile_meta *meta,
 		   struct strbuf *out, struct profile_stats *stats);
 
+/*
+ * Names every frame of agg once with sym and forgets the result: the
+ * symbolizer keeps what it found (the kernel's symbols, the names of each
+ * file offset, the processes' maps), so that a later profile of the same
+ * samples only reads its caches. Starts a symbolizer batch. 0 or -ENOMEM.
+ */
+int profile__warm(const struct agg *agg, struct symbolizer *sym);
+
 #endif

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,43 @@ static void push_kind(struct recorder *r, enum profile_kind pk, uint32_t kinds, 
 		     strbuf__detach(&body, &len), len);
 }
 
+/* The daemon's resident memory, from /proc/self/statm; 0 when unreadable. */
+static size_t self_rss(void)
+{
+	unsigned long long pages, resident;
+	FILE *f = fopen("/proc/self/statm", "re");
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "%llu %llu", &pages, &resident);
+	fclose(f);
+	return n == 2 ? (size_t)resident * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+/*
+ * Keeps the daemon under max_rss with the one part of its memory that can
+ * give way: the history's oldest windows. The rest (ring buffers, symbol,
+ * line, CFI and process caches) has caps of its own. The target leaves an
+ * eighth of the cap for what a query builds and frees.
+ */
+static void fit_memory(struct recorder *r)
+{
+	size_t rss, target;
+
+	/* Free memory goes back to the kernel, so that RSS counts what is in use. */
+	malloc_trim(0);
+	rss = self_rss();
+	r->stats.rss_bytes = rss;
+	if (!r->opts.max_rss || rss <= r->opts.max_rss)
+		return;
+	r->stats.rss_over++;
+	target = r->opts.max_rss - r->opts.max_rss / 8;
+	r->stats.rss_shrunk += history__shrink(r->history, rss - target);
+	malloc_trim(0);
+	r->stats.rss_bytes = self_rss();
+}
+
 void recorder__rotate(struct recorder *r)
 {
 	struct collector_session *old[HISTORY_KINDS];
@@ -131,6 +169,7 @@ void recorder__rotate(struct recorder *r)
 	}
 	history__add(r->history, start, now, start_unix, tables);
 	r->stats.windows_closed++;
+	fit_memory(r);
 
 	if (!r->pusher)
 		return;
@@ -271,6 +310,26 @@ int recorder__render_metrics(const struct recorder *r, struct strbuf *out)
 	err = err
 		      ?: prom__sample(out, "sonde_history_evictions_total", "reason=\"memory\"",
 				      hs.evicted);
+	err = err
+		      ?: prom__sample(out, "sonde_history_evictions_total", "reason=\"rss\"",
+				      hs.shrunk);
+	err = err
+		      ?: prom__metric(out, "sonde_memory_rss_bytes", "gauge",
+				      "The daemon's resident memory at the end of the last window.",
+				      r->stats.rss_bytes);
+	err = err
+		      ?: prom__metric(out, "sonde_memory_max_bytes", "gauge",
+				      "The cap on the daemon's resident memory (--max-memory).",
+				      r->opts.max_rss);
+	err = err
+		      ?: prom__metric(out, "sonde_memory_over_total", "counter",
+				      "Windows' ends that found the daemon over --max-memory.",
+				      r->stats.rss_over);
+	err = err
+		      ?: prom__metric(out, "sonde_history_shrunk_bytes_total", "counter",
+				      "Bytes of history windows dropped to keep the daemon under "
+				      "--max-memory.",
+				      r->stats.rss_shrunk);
 	err = err
 		      ?: prom__metric(out, "sonde_push_queued_total", "counter",
 				      "Profiles queued for Pyroscope.", ps.queued);

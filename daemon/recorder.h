@@ -29,7 +29,12 @@ struct recorder_opts {
 	struct cgroups *cg;	/* labels of pushed profiles; may be NULL */
 	uint64_t window_ns;
 	uint64_t retention_ns;
-	size_t max_bytes;	  /* memory of the history */
+	size_t max_bytes; /* memory of the history */
+	/*
+	 * The daemon's resident memory cap (0: none): at every window's end, when
+	 * the daemon is over it, the history gives up its oldest windows.
+	 */
+	size_t max_rss;
 	uint32_t agg_max_entries; /* per table */
 	uint32_t kinds;		  /* COLLECTOR_* mask of the kinds collected */
 	/* What pushed profiles need to know about on-CPU samples and labels. */
@@ -47,6 +52,9 @@ struct recorder_opts {
 
 struct recorder_stats {
 	uint64_t windows_closed;
+	uint64_t rss_bytes;    /* the daemon's resident memory at the last window's end */
+	uint64_t rss_over;     /* windows' ends that found the daemon over max_rss */
+	uint64_t rss_shrunk;   /* bytes of history tables dropped for it */
 	uint64_t pushes_built; /* profiles built for pushing */
 	uint64_t push_build_errors;
 };

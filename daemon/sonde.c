@@ -404,6 +404,12 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 "Files whose DWARF could not be opened: unreadable, corrupt, or a debug "
 		 "file whose build ID changed.",
 		 ss.dwarf_errors},
+		{"sonde_dwarf_closed_total", "counter",
+		 "Files whose DWARF was closed to keep the open debug sections under their cap "
+		 "(least recently used first; opened again for an address never named).",
+		 ss.dwarf_closed},
+		{"sonde_dwarf_bytes", "gauge", "Debug sections of the DWARF held open.",
+		 ss.dwarf_bytes},
 		{"sonde_line_cache_hits_total", "counter",
 		 "Line look-ups answered from the cache of (file, address) lines, without DWARF.",
 		 ss.line_cache_hits},
@@ -414,6 +420,19 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 ss.line_cache_entries},
 		{"sonde_line_cache_bytes", "gauge", "Memory held by the cache of source lines.",
 		 ss.line_cache_bytes},
+		{"sonde_frame_cache_hits_total", "counter",
+		 "User frames named from the cache of (file, offset) names, across profiles.",
+		 ss.frame_cache_hits},
+		{"sonde_frame_cache_misses_total", "counter",
+		 "User frames in a file named through the symbol tables and DWARF.",
+		 ss.frame_cache_misses},
+		{"sonde_frame_cache_evictions_total", "counter",
+		 "Cached names of (file, offset) dropped for room (least recently used).",
+		 ss.frame_cache_evictions},
+		{"sonde_frame_cache_entries", "gauge", "File offsets whose names are cached.",
+		 ss.frame_cache_entries},
+		{"sonde_frame_cache_bytes", "gauge", "Memory held by the cache of frame names.",
+		 ss.frame_cache_bytes},
 		{"sonde_dwarf_scope_walks_total", "counter",
 		 "Line look-ups that searched a whole compile unit for inlined calls, its "
 		 "functions being over the index's cap.",
@@ -449,6 +468,9 @@ static int render_metrics(void *ctx, struct strbuf *out)
 		 us.files_cached},
 		{"sonde_unwind_file_evictions_total", "counter",
 		 "ELF files closed to make room (least recently used first).", us.file_evictions},
+		{"sonde_unwind_file_bytes", "gauge",
+		 "CFI sections read into memory by the files held open (capped, LRU).",
+		 us.file_bytes},
 		{"sonde_unwind_maps_rereads_total", "counter",
 		 "Process maps read again (at most every 250 ms) for a pc in no mapping.",
 		 us.maps_rereads},
@@ -690,6 +712,7 @@ int sonde__new(const struct config *cfg, struct sonde **out, char *err, size_t e
 	ropts.window_ns = cfg->window_ns;
 	ropts.retention_ns = cfg->retention_ns;
 	ropts.max_bytes = cfg->max_memory;
+	ropts.max_rss = cfg->max_memory;
 	ropts.agg_max_entries = cfg->agg_max_entries;
 	ropts.kinds = COLLECTOR_ONCPU | (cfg->offcpu ? COLLECTOR_OFFCPU : 0) |
 		      (cfg->blockio ? COLLECTOR_BLOCKIO : 0);

@@ -45,14 +45,16 @@
 #include <linux/openat2.h>
 
 #include "clock.h"
+#include "framecache.h"
 #include "linecache.h"
 #include "log.h"
 #include "symbolizer_internal.h"
 
-#define DEFAULT_MAX_ELF_FILES 128
-#define DEFAULT_DEBUG_DIR     "/usr/lib/debug"
-#define DEBUG_MAX_CRC_BYTES   (1ull << 30) /* debug files checked by CRC up to 1 GiB */
-#define DEFAULT_MAX_PROCESSES 8192	   /* live and exited; about 1.5 KiB each */
+#define DEFAULT_MAX_ELF_FILES	128
+#define DEFAULT_MAX_DWARF_BYTES ((size_t)32 << 20)
+#define DEFAULT_DEBUG_DIR	"/usr/lib/debug"
+#define DEBUG_MAX_CRC_BYTES	(1ull << 30) /* debug files checked by CRC up to 1 GiB */
+#define DEFAULT_MAX_PROCESSES	8192	     /* live and exited; about 1.5 KiB each */
 /* The default history retention: exited processes stay named for as long. */
 #define DEFAULT_KEEP_EXITED_NS (600ull * 1000000000ull)
 #define MAX_BUCKETS	       (1u << 16)
@@ -154,6 +156,7 @@ struct elf_file {
 	int dwarf_err;	      /* 0 open, 1 never tried, < 0 the open failed (-ENODATA: no DWARF) */
 	uint64_t dwarf_batch; /* batch of a failed open: tried again in a later batch */
 	uint64_t dwarf_id;    /* this opening's lines in sym->lines; 0 when not open */
+	size_t dwarf_bytes;   /* its debug sections, counted in sym->dwarf_bytes */
 };
 
 /* What the last symbolizer__user_of call found: the file a line look-up reads. */
@@ -178,6 +181,9 @@ struct symbolizer {
 	/* Lines of (DWARF opening, address), across batches; entries go with their DWARF. */
 	struct linecache *lines;
 	uint64_t next_dwarf_id;
+	/* Names of (file, offset), across batches: symbolizer__user_named. */
+	struct framecache *frames;
+	size_t dwarf_bytes, max_dwarf_bytes; /* of the files' DWARF open */
 
 	struct ksyms ksyms;
 	int ksyms_err;	      /* 0 loaded, 1 never tried, < 0 the last load failed */
@@ -433,6 +439,30 @@ static bool start__matches(uint64_t have, uint64_t want)
 	return !have || !want || have == want;
 }
 
+/*
+ * Gives back what the arrays grew past: thousands of exited processes are
+ * kept for the history, each with a handful of mappings, and the doubling
+ * left most of their room unused (1.8 KiB of maps for 5 used).
+ */
+static void proc__fit(struct proc *p, size_t cap)
+{
+	struct proc_map *maps;
+	char *paths;
+
+	if (p->nr_maps && p->nr_maps < cap) {
+		maps = realloc(p->maps, p->nr_maps * sizeof(*maps));
+		if (maps)
+			p->maps = maps;
+	}
+	if (p->paths.buf && p->paths.len + 1 < p->paths.cap) {
+		paths = realloc(p->paths.buf, p->paths.len + 1);
+		if (paths) {
+			p->paths.buf = paths;
+			p->paths.cap = p->paths.len + 1;
+		}
+	}
+}
+
 /* Reads the executable mappings of p->pid into p (cleared first). */
 static int proc__read_maps(struct symbolizer *sym, struct proc *p)
 {
@@ -473,6 +503,7 @@ static int proc__read_maps(struct symbolizer *sym, struct proc *p)
 	}
 	if (!sorted)
 		qsort(p->maps, p->nr_maps, sizeof(*p->maps), proc_map_cmp);
+	proc__fit(p, cap);
 	free(line);
 	fclose(f);
 	return 0;
@@ -987,13 +1018,22 @@ static size_t elf_key__hash(const struct elf_key *k)
 	return hash_u64(k->inode ^ hash_u64((uint64_t)k->dev_major << 32 | k->dev_minor));
 }
 
-/* Forgets f's DWARF, its cached lines and debug file, for a load of the file afresh. */
-static void elf_file__clear_dwarf(struct symbolizer *sym, struct elf_file *f)
+/* Closes f's DWARF and forgets its cached lines; it is opened again when asked for. */
+static void elf_file__close_dwarf(struct symbolizer *sym, struct elf_file *f)
 {
 	if (f->dwarf_id)
 		linecache__drop_owner(sym->lines, f->dwarf_id);
 	f->dwarf_id = 0;
 	sym_dwarf__release(&f->dwarf);
+	sym->dwarf_bytes -= f->dwarf_bytes;
+	f->dwarf_bytes = 0;
+	f->dwarf_err = 1;
+}
+
+/* Forgets f's DWARF, its cached lines and debug file, for a load of the file afresh. */
+static void elf_file__clear_dwarf(struct symbolizer *sym, struct elf_file *f)
+{
+	elf_file__close_dwarf(sym, f);
 	free(f->debug_path);
 	f->debug_path = NULL;
 	f->debug_host = false;
@@ -1362,9 +1402,15 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->gone = calloc(GONE_SETS * GONE_WAYS, sizeof(*sym->gone));
 	if (!sym->gone)
 		goto err_free_proc_buckets;
+	sym->max_dwarf_bytes =
+		opts && opts->max_dwarf_bytes ? opts->max_dwarf_bytes : DEFAULT_MAX_DWARF_BYTES;
 	sym->lines = linecache__new(opts ? opts->max_cached_lines : 0);
 	if (!sym->lines)
 		goto err_free_gone;
+	sym->frames = framecache__new(opts ? opts->max_cached_frames : 0,
+				      opts ? opts->max_cached_frame_bytes : 0);
+	if (!sym->frames)
+		goto err_free_lines;
 	lru__init(&sym->elf_lru);
 	lru__init(&sym->proc_lru);
 	sym->batch = 1;
@@ -1372,6 +1418,8 @@ struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts)
 	sym->vdso_err = 1;
 	return sym;
 
+err_free_lines:
+	linecache__free(sym->lines);
 err_free_gone:
 	free(sym->gone);
 err_free_proc_buckets:
@@ -1394,6 +1442,7 @@ void symbolizer__free(struct symbolizer *sym)
 	while (elf_cache__evict(sym))
 		;
 	linecache__free(sym->lines);
+	framecache__free(sym->frames);
 	free(sym->proc_buckets);
 	free(sym->gone);
 	free(sym->elf_buckets);
@@ -1747,6 +1796,75 @@ int symbolizer__user_of(struct symbolizer *sym, uint32_t pid, uint64_t start_ns,
 	return 0;
 }
 
+int symbolizer__user_named(struct symbolizer *sym, uint32_t pid, uint64_t start_ns, uint64_t addr,
+			   struct sym_frame *out)
+{
+	struct framecache_key key = {0};
+	const struct proc_map *m;
+	struct elf_file *f;
+	struct proc *p;
+	bool keyed;
+	int err;
+
+	err = proc_cache__get(sym, pid, start_ticks_of(sym, start_ns), &p);
+	m = err ? NULL : proc__find(p, addr);
+	keyed = m && m->kind == MAP_FILE && m->inode;
+	if (keyed) {
+		key.inode = m->inode;
+		key.offset = addr - m->start + m->offset;
+		key.dev_major = m->dev_major;
+		key.dev_minor = m->dev_minor;
+		memset(out, 0, sizeof(*out));
+		memset(&sym->last, 0, sizeof(sym->last));
+		if (framecache__get(sym->frames, &key, out) == 0) {
+			out->map_start = m->start;
+			out->map_limit = m->end;
+			out->map_offset = m->offset;
+			sym->stats.user_lookups++;
+			if (!out->name)
+				sym->stats.user_no_symbol++;
+			else if (out->file)
+				sym->stats.line_hits++;
+			else
+				sym->stats.line_misses++;
+			return 0;
+		}
+	}
+	err = symbolizer__user_of(sym, pid, start_ns, addr, out);
+	if (err)
+		return err;
+	if (out->name)
+		(void)symbolizer__user_line(sym, out);
+	/*
+	 * Only what does not change is kept: the names read from a loaded file,
+	 * whose DWARF, when a name asked for it, was read or is known absent.
+	 */
+	f = sym->last.file;
+	if (keyed && f && (!out->name || f->dwarf_err == 0 || f->dwarf_err == -ENODATA))
+		(void)framecache__put(sym->frames, &key, out);
+	return 0;
+}
+
+/*
+ * Closes the DWARF of the least recently used files until what is open fits
+ * under max_dwarf_bytes; keep's stays open, even alone over the cap.
+ */
+static void dwarf_fit(struct symbolizer *sym, const struct elf_file *keep)
+{
+	struct lru *n, *prev;
+
+	for (n = sym->elf_lru.prev; n != &sym->elf_lru && sym->dwarf_bytes > sym->max_dwarf_bytes;
+	     n = prev) {
+		struct elf_file *f = container_of(n, struct elf_file, lru);
+
+		prev = n->prev;
+		if (f == keep || !f->dwarf_id)
+			continue;
+		elf_file__close_dwarf(sym, f);
+		sym->stats.dwarf_closed++;
+	}
+}
+
 /* f's DWARF, opened now if it never was (or failed in an earlier batch). 0 or -errno. */
 static int elf_file__open_dwarf(struct symbolizer *sym, struct elf_file *f,
 				const struct last_user *at)
@@ -1770,6 +1888,11 @@ static int elf_file__open_dwarf(struct symbolizer *sym, struct elf_file *f,
 	f->dwarf_batch = sym->batch;
 	if (err && err != -ENODATA)
 		sym->stats.dwarf_errors++;
+	if (!err) {
+		f->dwarf_bytes = sym_dwarf__bytes(&f->dwarf);
+		sym->dwarf_bytes += f->dwarf_bytes;
+		dwarf_fit(sym, f);
+	}
 	return err;
 }
 
@@ -1884,6 +2007,7 @@ int symbolizer__open_mapping(struct symbolizer *sym, uint32_t pid, uint64_t star
 
 void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *out)
 {
+	struct framecache_stats fc;
 	struct linecache_stats lc;
 
 	*out = sym->stats;
@@ -1894,4 +2018,11 @@ void symbolizer__stats(const struct symbolizer *sym, struct symbolizer_stats *ou
 	out->line_cache_evictions = lc.evictions;
 	out->line_cache_entries = lc.entries;
 	out->line_cache_bytes = lc.bytes;
+	out->dwarf_bytes = sym->dwarf_bytes;
+	framecache__stats(sym->frames, &fc);
+	out->frame_cache_hits = fc.hits;
+	out->frame_cache_misses = fc.misses;
+	out->frame_cache_evictions = fc.evictions;
+	out->frame_cache_entries = fc.entries;
+	out->frame_cache_bytes = fc.bytes;
 }

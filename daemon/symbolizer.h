@@ -38,6 +38,15 @@ struct symbolizer_opts {
 	const char *debug_dir;
 	/* Source lines of (file, address) remembered across profiles (LRU); 0: 65 536. */
 	size_t max_cached_lines;
+	/* Names of (file, offset) remembered across profiles (LRU); 0: 65 536 and 16 MiB. */
+	size_t max_cached_frames;
+	size_t max_cached_frame_bytes;
+	/*
+	 * Debug sections of the DWARF kept open (LRU, by file); 0: 32 MiB. The
+	 * names found stay in the frame cache: a file's DWARF is only read
+	 * again for an address never named before.
+	 */
+	size_t max_dwarf_bytes;
 };
 
 /* A function inlined at an address (symbolizer__user_line). */
@@ -104,6 +113,8 @@ struct symbolizer_stats {
 	uint64_t line_hits;	    /* frames given a source file and line from DWARF */
 	uint64_t line_misses;	    /* frames asked for a line that their file's DWARF lacks */
 	uint64_t dwarf_errors;	    /* files whose DWARF could not be opened or read */
+	uint64_t dwarf_closed;	    /* files' DWARF closed to stay under max_dwarf_bytes */
+	uint64_t dwarf_bytes;	    /* gauge: debug sections of the DWARF open */
 	uint64_t line_cache_hits;   /* line look-ups answered without reading DWARF */
 	uint64_t line_cache_evictions; /* addresses' lines forgotten for room (LRU) */
 	uint64_t line_cache_entries;   /* gauge: addresses whose lines are remembered */
@@ -111,8 +122,13 @@ struct symbolizer_stats {
 	/* Line look-ups that searched a whole unit for inlined calls: its functions were not
 	 * indexed (cap). */
 	uint64_t line_scope_walks;
-	uint64_t elf_cached;  /* gauge: ELF files held */
-	uint64_t proc_cached; /* gauge: processes held */
+	uint64_t frame_cache_hits;	/* user frames named from the cache of (file, offset) */
+	uint64_t frame_cache_misses;	/* named through maps, ELF and DWARF, then cached */
+	uint64_t frame_cache_evictions; /* names forgotten for room (LRU) */
+	uint64_t frame_cache_entries;	/* gauge */
+	uint64_t frame_cache_bytes;	/* gauge */
+	uint64_t elf_cached;		/* gauge: ELF files held */
+	uint64_t proc_cached;		/* gauge: processes held */
 };
 
 struct symbolizer *symbolizer__new(const struct symbolizer_opts *opts);
@@ -161,6 +177,17 @@ int symbolizer__user_of(struct symbolizer *sym, uint32_t pid, uint64_t start_ns,
  * and 0), -EINVAL when out is not the frame of the last call.
  */
 int symbolizer__user_line(struct symbolizer *sym, struct sym_frame *out);
+
+/*
+ * symbolizer__user_of, then symbolizer__user_line when the frame has a name:
+ * a frame as a profile shows it. The names of an address in a mapped file
+ * depend on the file and the offset only, so they are kept across batches
+ * by (file, offset) and every process mapping the file shares them; the
+ * process's maps are still read as symbolizer__user_of reads them, for the
+ * mapping range. The same returns and lifetime as symbolizer__user_of.
+ */
+int symbolizer__user_named(struct symbolizer *sym, uint32_t pid, uint64_t start_ns, uint64_t addr,
+			   struct sym_frame *out);
 
 /*
  * Reads pid's maps now, as a new address space (a new process, an exec, a

@@ -177,6 +177,31 @@ err_end_elf:
 	return err;
 }
 
+size_t sym_dwarf__bytes(const struct sym_dwarf *d)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx, bytes = 0;
+
+	if (!d->elf || elf_getshdrstrndx(d->elf, &shstrndx))
+		return 0;
+	while ((scn = elf_nextscn(d->elf, scn))) {
+		GElf_Shdr sh;
+		GElf_Chdr ch;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
+			continue;
+		name = elf_strptr(d->elf, shstrndx, sh.sh_name);
+		if (!name || (strncmp(name, ".debug_", 7) && strncmp(name, ".zdebug_", 8)))
+			continue;
+		if ((sh.sh_flags & SHF_COMPRESSED) && gelf_getchdr(scn, &ch))
+			bytes += (size_t)ch.ch_size;
+		else
+			bytes += (size_t)sh.sh_size;
+	}
+	return bytes;
+}
+
 void sym_dwarf__release(struct sym_dwarf *d)
 {
 	if (!d)

@@ -321,6 +321,30 @@ static int load_sections(struct elf_load *l)
 	return 0;
 }
 
+/*
+ * Gives back the room the symbols and their names grew past: up to 128
+ * files stay cached, their names took 10 MiB of the daemon's heap on a busy
+ * host (massif), and a doubling buffer leaves up to half of it unused.
+ */
+static void image_fit(struct elf_image *img)
+{
+	struct elf_sym *syms;
+	char *names;
+
+	if (img->nr_syms) {
+		syms = realloc(img->syms, img->nr_syms * sizeof(*syms));
+		if (syms)
+			img->syms = syms;
+	}
+	if (img->names.buf && img->names.len + 1 < img->names.cap) {
+		names = realloc(img->names.buf, img->names.len + 1);
+		if (names) {
+			img->names.buf = names;
+			img->names.cap = img->names.len + 1;
+		}
+	}
+}
+
 /* Sorts and keeps the best-named symbol at each address (with the largest size seen there). */
 static int finish_symbols(struct elf_load *l)
 {
@@ -344,6 +368,7 @@ static int finish_symbols(struct elf_load *l)
 		img->syms[n++] = *s;
 	}
 	img->nr_syms = n;
+	image_fit(img);
 	return 0;
 }
 

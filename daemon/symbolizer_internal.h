@@ -165,6 +165,11 @@ struct sym_dwarf {
 int sym_dwarf__open(struct sym_dwarf *d, int fd, const char *build_id);
 void sym_dwarf__release(struct sym_dwarf *d);
 /*
+ * The bytes of d's debug sections (decompressed): what libdw reads of the
+ * file, mapped or copied, a measure of what an open DWARF holds.
+ */
+size_t sym_dwarf__bytes(const struct sym_dwarf *d);
+/*
  * The line-table row covering vaddr (a link-time address, as st_value): its
  * source file (owned by d) and line; and in inl[0..*n_inl), at most max_inl,
  * the functions inlined at vaddr, innermost first (see struct sym_inline).

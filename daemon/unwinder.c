@@ -16,6 +16,11 @@
 #include "unwinder.h"
 
 #define DEFAULT_MAX_FILES 64
+/*
+ * Bytes of CFI sections held by the open files together (read into memory:
+ * .eh_frame, .eh_frame_hdr, and a .debug_frame file's debug sections).
+ */
+#define DEFAULT_MAX_BYTES (16ull << 20)
 #define DEFAULT_MAX_RULES 8192
 /* DWARF operations a row may hold over its three rules: glibc's PLT CFA expression takes 9. */
 #define RULE_MAX_OPS 16
@@ -23,7 +28,10 @@
 #define EVAL_STACK 8
 /* A file that could not be opened is tried again after this long (another process may map it). */
 #define FILE_RETRY_NS 10000000000ull
-/* Files whose debug sections are bigger than this are not opened for their .debug_frame. */
+/*
+ * Files whose debug sections are bigger than this are not opened for their
+ * .debug_frame, nor than a quarter of the byte cap (libdw reads them all).
+ */
 #define DEBUG_FRAME_MAX_DWARF (64ull << 20)
 /*
  * A process's maps are read again for a pc in none at most this often: the
@@ -85,6 +93,7 @@ struct uw_file {
 	Dwarf_CFI *dbg; /* .debug_frame, owned by dw */
 	int err;
 	uint64_t err_ns; /* when err was met */
+	size_t bytes;	 /* of its sections read into memory */
 };
 
 struct uw_op {
@@ -123,6 +132,7 @@ struct unwinder {
 
 	struct uw_file **file_buckets;
 	size_t file_mask, nr_files, max_files;
+	size_t file_bytes, max_bytes; /* of the files' sections read */
 	struct link file_lru;
 
 	struct uw_rule **rule_buckets;
@@ -166,6 +176,7 @@ struct unwinder *unwinder__new(struct symbolizer *sym, const struct unwinder_opt
 	u->sym = sym;
 	u->max_files = opts && opts->max_files ? opts->max_files : DEFAULT_MAX_FILES;
 	u->max_rules = opts && opts->max_rules ? opts->max_rules : DEFAULT_MAX_RULES;
+	u->max_bytes = opts && opts->max_bytes ? opts->max_bytes : DEFAULT_MAX_BYTES;
 	nf = buckets_for(u->max_files);
 	nr = buckets_for(u->max_rules);
 	u->file_buckets = calloc(nf, sizeof(*u->file_buckets));
@@ -216,6 +227,8 @@ static void file__unlink(struct unwinder *u, struct uw_file *f)
 		*pp = f->hnext;
 	link__del(&f->lru);
 	u->nr_files--;
+	u->file_bytes -= f->bytes;
+	f->bytes = 0;
 }
 
 static void rule__unlink(struct unwinder *u, struct uw_rule *r)
@@ -277,8 +290,41 @@ static int vdso_image(char **base, size_t *size)
 	return 0;
 }
 
+/* The bytes of a section in memory: its size once decompressed. */
+static size_t section_bytes(Elf_Scn *scn, const GElf_Shdr *sh)
+{
+	GElf_Chdr ch;
+
+	if (sh->sh_type == SHT_NOBITS)
+		return 0;
+	if ((sh->sh_flags & SHF_COMPRESSED) && gelf_getchdr(scn, &ch))
+		return (size_t)ch.ch_size;
+	return (size_t)sh->sh_size;
+}
+
+/* What libdw reads of e for its CFI: .eh_frame(_hdr), and with debug every debug section. */
+static size_t cfi_bytes(Elf *e, bool debug)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx, bytes = 0;
+
+	if (elf_getshdrstrndx(e, &shstrndx))
+		return 0;
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(e, shstrndx, sh.sh_name)))
+			continue;
+		if (!strncmp(name, ".eh_frame", 9) ||
+		    (debug && (!strncmp(name, ".debug_", 7) || !strncmp(name, ".zdebug_", 8))))
+			bytes += section_bytes(scn, &sh);
+	}
+	return bytes;
+}
+
 /* Whether e has a .debug_frame, and its debug sections together are small enough to read. */
-static bool has_debug_frame(Elf *e)
+static bool has_debug_frame(Elf *e, uint64_t max_bytes)
 {
 	uint64_t debug_bytes = 0;
 	bool found = false;
@@ -295,11 +341,10 @@ static bool has_debug_frame(Elf *e)
 			continue;
 		if (strncmp(name, ".debug_", 7) && strncmp(name, ".zdebug_", 8))
 			continue;
-		if (sh.sh_type != SHT_NOBITS)
-			debug_bytes += sh.sh_size;
+		debug_bytes += section_bytes(scn, &sh);
 		found |= strcmp(name, ".debug_frame") == 0 && sh.sh_type != SHT_NOBITS;
 	}
-	return found && debug_bytes <= DEBUG_FRAME_MAX_DWARF;
+	return found && debug_bytes <= DEBUG_FRAME_MAX_DWARF && debug_bytes <= max_bytes;
 }
 
 static int file__open(struct unwinder *u, struct uw_file *f, uint32_t pid, uint64_t start_ns,
@@ -329,13 +374,15 @@ static int file__open(struct unwinder *u, struct uw_file *f, uint32_t pid, uint6
 	 * libdw reads every debug section when it opens a file's DWARF: not past
 	 * the cap.
 	 */
-	if (has_debug_frame(f->elf)) {
+	if (has_debug_frame(f->elf, u->max_bytes / 4)) {
 		f->dw = dwarf_begin_elf(f->elf, DWARF_C_READ, NULL);
 		if (f->dw)
 			f->dbg = dwarf_getcfi(f->dw);
 	}
 	if (!f->eh && !f->dbg)
 		return -ENODATA;
+	f->bytes = cfi_bytes(f->elf, f->dw != NULL);
+	u->file_bytes += f->bytes;
 	return 0;
 }
 
@@ -384,6 +431,15 @@ static struct uw_file *file_get(struct unwinder *u, const struct file_key *key, 
 		file__close(f);
 		u->stats.file_errors++;
 		return NULL;
+	}
+	/* Over the byte cap: the least recently used others go, the new file stays. */
+	while (u->file_bytes > u->max_bytes && u->file_lru.prev != &f->lru) {
+		struct uw_file *old = container_of(u->file_lru.prev, struct uw_file, lru);
+
+		file__unlink(u, old);
+		file__close(old);
+		free(old);
+		u->stats.file_evictions++;
 	}
 	return f;
 }
@@ -896,4 +952,5 @@ void unwinder__stats(const struct unwinder *u, struct unwinder_stats *out)
 	*out = u->stats;
 	out->rules_cached = u->nr_rules;
 	out->files_cached = u->nr_files;
+	out->file_bytes = u->file_bytes;
 }

@@ -33,6 +33,7 @@ struct unwinder;
 struct unwinder_opts {
 	size_t max_files; /* ELF files kept open with their CFI (LRU); 0: 64 */
 	size_t max_rules; /* compiled CFI rows kept (LRU); 0: 8192 */
+	size_t max_bytes; /* CFI sections the open files hold in memory (LRU); 0: 16 MiB */
 };
 
 struct unwinder_stats {
@@ -54,6 +55,7 @@ struct unwinder_stats {
 	uint64_t file_evictions;
 	uint64_t rules_cached; /* gauge */
 	uint64_t files_cached; /* gauge */
+	uint64_t file_bytes;   /* gauge: their CFI sections in memory */
 };
 
 /* One user stack to unwind, as a record carries it. */

@@ -202,6 +202,45 @@ static void test_memory_cap(void)
 	history__free(h);
 }
 
+/* Shrinking drops the oldest windows for the bytes asked, never the newest, and counts them. */
+static void test_shrink(void)
+{
+	struct history_opts o = {.window_ns = 10 * S, .retention_ns = 3600 * S};
+	struct history *h = history__new(&o);
+	struct history_stats st;
+	struct history_range r;
+	size_t one, freed;
+
+	CHECK(h != NULL);
+	if (!h)
+		return;
+	CHECK_EQ_U64(history__shrink(h, 1), 0);
+	for (int i = 0; i < 6; i++)
+		add_window(h, (uint64_t)i * 10 * S, (uint32_t)i, 100);
+	history__stats(h, &st);
+	one = st.bytes / 6;
+	CHECK_EQ_U64(history__shrink(h, 0), 0);
+	/* A little over one window's bytes takes two windows. */
+	freed = history__shrink(h, one + 1);
+	CHECK(freed >= one + 1);
+	history__stats(h, &st);
+	CHECK_EQ_U64(st.windows, 4);
+	CHECK_EQ_U64(st.shrunk, 2);
+	CHECK_EQ_U64(st.evicted, 0);
+	CHECK_EQ_U64(st.bytes, 6 * one - freed);
+	CHECK_EQ_U64(st.oldest_start_ns, 20 * S);
+	/* More than it holds: only the newest window stays. */
+	freed = history__shrink(h, (size_t)1 << 40);
+	CHECK_EQ_U64(freed, 3 * one);
+	history__stats(h, &st);
+	CHECK_EQ_U64(st.windows, 1);
+	CHECK_EQ_U64(st.shrunk, 5);
+	CHECK_EQ_U64(st.oldest_start_ns, 50 * S);
+	CHECK_EQ_U64(query(h, 0, 1000 * S, 1u << SONDE_EV_ONCPU, NULL, NULL, &r).count, 100);
+	CHECK_EQ_U64(history__shrink(h, 1), 0);
+	history__free(h);
+}
+
 static void test_overflow_survives_merge(void)
 {
 	struct agg_opts tiny = {.max_entries = 2};
@@ -240,6 +279,7 @@ int main(void)
 	test_windows_and_merge();
 	test_retention();
 	test_memory_cap();
+	test_shrink();
 	test_overflow_survives_merge();
 	return test__finish("test_history");
 }

@@ -1046,6 +1046,63 @@ static bool text_range(int fd, uint64_t *start, uint64_t *end)
  * the per-unit index: across this test's own optimized code, the very same
  * chains as dwarf_getscopes walking each unit from the top gives.
  */
+/*
+ * Over the cap on open DWARF, the least recently used file's DWARF is closed
+ * and opened again when a line is asked of it; the frame cache still names
+ * the addresses named before without it.
+ */
+static void test_dwarf_cap(void)
+{
+	static const char exe_src[] = SONDE_SOURCE_DIR "/tests/fixtures/fixture_exe.c";
+	static const char lib_src[] = SONDE_SOURCE_DIR "/tests/fixtures/fixture_lib.c";
+	struct symbolizer_opts opts = {.max_dwarf_bytes = 1};
+	struct symbolizer *sym = symbolizer__new(&opts);
+	unsigned int a_lo, a_hi, b_lo, b_hi;
+	struct symbolizer_stats st, st1;
+	struct fixture_addrs a;
+	struct sym_frame f;
+	struct child c;
+
+	CHECK(sym != NULL);
+	if (!sym)
+		return;
+	CHECK(function_lines(exe_src, "void *fixture_exe_alpha(void)\n", &a_lo, &a_hi));
+	CHECK(function_lines(lib_src, "void *fixture_lib_beta(void)\n", &b_lo, &b_hi));
+	if (child__spawn(FIXTURE_PIE, &c, &a)) {
+		CHECK(0);
+		symbolizer__free(sym);
+		return;
+	}
+	check_line(sym, c.pid, a.alpha, "/tests/fixtures/fixture_exe.c", a_lo, a_hi);
+	symbolizer__stats(sym, &st);
+	CHECK(st.dwarf_bytes > 0);
+	CHECK_EQ_U64(st.dwarf_closed, 0);
+	/* The library's DWARF opens: the executable's, least recently used, closes. */
+	check_line(sym, c.pid, a.beta + 2, "/tests/fixtures/fixture_lib.c", b_lo, b_hi);
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.dwarf_closed, 1);
+	/* Asked again, the executable's DWARF is read again, and right. */
+	check_line(sym, c.pid, a.alpha + 1, "/tests/fixtures/fixture_exe.c", a_lo, a_hi);
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.dwarf_closed, 2);
+	CHECK_EQ_U64(st.dwarf_errors, 0);
+	/* Named once through the frame cache, an address needs no DWARF again. */
+	CHECK_EQ_U64(symbolizer__user_named(sym, (uint32_t)c.pid, 0, a.beta + 2, &f), 0);
+	CHECK(f.file && ends_with(f.file, "/tests/fixtures/fixture_lib.c"));
+	symbolizer__stats(sym, &st);
+	CHECK_EQ_U64(st.dwarf_closed, 3);
+	CHECK_EQ_U64(symbolizer__user_named(sym, (uint32_t)c.pid, 0, a.alpha + 1, &f), 0);
+	CHECK_EQ_U64(symbolizer__user_named(sym, (uint32_t)c.pid, 0, a.beta + 2, &f), 0);
+	CHECK_STR(f.name, "fixture_lib_beta");
+	CHECK(f.file && ends_with(f.file, "/tests/fixtures/fixture_lib.c"));
+	CHECK(f.line >= b_lo && f.line <= b_hi);
+	symbolizer__stats(sym, &st1);
+	CHECK_EQ_U64(st1.frame_cache_hits - st.frame_cache_hits, 1);
+	CHECK_EQ_U64(st1.dwarf_closed, 4);
+	CHECK_EQ_U64(child__reap(&c), 0);
+	symbolizer__free(sym);
+}
+
 static void test_inline_index(void)
 {
 	struct sym_dwarf fast, ref;
@@ -1954,6 +2011,7 @@ int main(void)
 	test_user_lines(FIXTURE_NOPIE, NULL);
 	test_user_lines(FIXTURE_STRIPPED, FIXTURE_DEBUG_DIR);
 	test_line_cache();
+	test_dwarf_cap();
 	test_inline_index();
 	test_nested_inline();
 	test_asm_lines();

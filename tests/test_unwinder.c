@@ -489,6 +489,22 @@ static void test_bounded(struct symbolizer *sym, const struct snap *s, size_t n_
 	CHECK_EQ_U64(st.complete, 20);
 	unwinder__free(u);
 	unwinder__free(NULL);
+
+	/* A byte cap under two files' CFI: each new file closes the other, and the answers hold. */
+	opts = (struct unwinder_opts){.max_bytes = 1};
+	u = unwinder__new(sym, &opts);
+	CHECK(u != NULL);
+	if (!u)
+		return;
+	for (int i = 0; i < 5; i++)
+		n = unwind_snap(u, s, NULL, 0, out, MAX_FRAMES);
+	CHECK_EQ_U64(n, n_expected);
+	unwinder__stats(u, &st);
+	CHECK_EQ_U64(st.files_cached, 1);
+	CHECK(st.file_bytes > 0);
+	CHECK(st.file_evictions > 0);
+	CHECK_EQ_U64(st.complete, 5);
+	unwinder__free(u);
 }
 
 struct first_stack {

@@ -15,8 +15,13 @@ SINK=$!
 wait_for_line "$TMP/sink.out" '^port [0-9]+' || { echo "FAIL: ingest_sink did not start"; exit 1; }
 SINK_PORT=$(awk '$1 == "port" { print $2 }' "$TMP/sink.out")
 
+# --max-memory caps the daemon's RSS, the history giving way; a sanitized daemon gets
+# room for ASan's shadow memory (as start_daemon gives it).
+CAP_MIB=256
+if sanitized_build; then CAP_MIB=4096; fi
 # Every 2 s a window ends: it goes into the history and is pushed, per kind.
-start_daemon --window 2s --retention 1m --pyroscope-url "http://127.0.0.1:$SINK_PORT" \
+start_daemon --window 2s --retention 1m --max-memory "$CAP_MIB" \
+	--pyroscope-url "http://127.0.0.1:$SINK_PORT" \
 	--pyroscope-app testapp --pyroscope-tag env=ci --pyroscope-tag team=perf \
 	--labels pid,comm,thread_name,cgroup,unit
 check "the log describes the history" grep -q 'history: 2 s windows kept 60 s' "$TMP/daemon.log"
@@ -148,6 +153,16 @@ curl -sf "$URL/metrics" >"$TMP/metrics.txt"
 check "/metrics: windows held" test "$(awk '$1 == "sonde_history_windows" { print $2 }' "$TMP/metrics.txt")" -gt 0
 check "/metrics: pushes sent" test "$(awk '$1 == "sonde_push_sent_total" { print $2 }' "$TMP/metrics.txt")" -ge 6
 check "/metrics: history bytes" test "$(awk '$1 == "sonde_history_bytes" { print $2 }' "$TMP/metrics.txt")" -gt 0
+metric() { awk -v n="$1" '$1 == n { print $2 }' "$TMP/metrics.txt"; }
+# Read at every window's end, the RSS is far from the cap here.
+check "/metrics: the memory cap is --max-memory" test "$(metric sonde_memory_max_bytes)" = $((CAP_MIB << 20))
+check "/metrics: the daemon's RSS, read at a window's end" test "$(metric sonde_memory_rss_bytes)" -gt $((1 << 20))
+check "/metrics: RSS under the cap, nothing dropped for it" test "$(metric sonde_memory_over_total)" = 0
+# Windows are named as they end: the queries above found names cached, by file offset.
+check "/metrics: frames named from the cache" test "$(metric sonde_frame_cache_hits_total)" -gt 0
+check "/metrics: named frames cached" test "$(metric sonde_frame_cache_entries)" -gt 0
+check "/metrics: DWARF held, counted" test -n "$(metric sonde_dwarf_bytes)"
+check "/metrics: CFI held, counted" test -n "$(metric sonde_unwind_file_bytes)"
 
 check "SIGTERM exits 0" stop_daemon
 check "every BPF program of the daemon is released" daemon_progs_released

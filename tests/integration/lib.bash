@@ -72,8 +72,14 @@ sanitized_build() {
 	return 1
 }
 
+# --max-memory caps the daemon's RSS, and ASan's shadow memory and quarantine count in
+# it: a sanitized daemon gets room for them (a test's own --max-memory, later, wins), or
+# its history would give way to them.
 start_daemon() {
-	"$SONDE_BIN" --listen 127.0.0.1:0 "$@" 2>"$TMP/daemon.log" &
+	local room=()
+
+	if sanitized_build; then room=(--max-memory 4096); fi
+	"$SONDE_BIN" --listen 127.0.0.1:0 "${room[@]}" "$@" 2>"$TMP/daemon.log" &
 	DAEMON_PID=$!
 	for _ in $(seq 1 100); do
 		PORT=$(sed -n 's#.*serving on http://127.0.0.1:\([0-9]*\)/.*#\1#p' "$TMP/daemon.log")
