@@ -39,29 +39,11 @@ struct label_slot {
 	struct pprof_label_ref refs[LABELS_MAX];
 };
 
-/*
- * One pprof mapping per mapped file, whatever the number of processes that
- * map it: (path, build ID, file offset, size) → the range of the first
- * process met; the frames of the others are moved into it.
- */
-struct file_maps {
-	struct file_map {
-		char *path; /* owned; NULL: free slot */
-		char *build_id;
-		uint64_t offset, size, start;
-		uint64_t hash;
-	} * slots;
-	size_t size, n;
-};
-
 struct build_ctx {
 	struct pprof_builder *b;
 	struct label_slot *label_cache;
 	struct symbolizer *sym;
 	struct frame_cache cache;
-	struct file_maps files;
-	/* (mapping id, address in it) → location id, across processes */
-	struct frame_cache shared;
 	struct profile_stats *stats;
 	uint64_t kernel_map_id;
 	enum profile_kind kind;
@@ -131,100 +113,6 @@ static struct frame_slot *cache_slot(struct frame_cache *fc, uint32_t pid, uint6
 	return &fc->slots[j];
 }
 
-static uint64_t hash_str(uint64_t h, const char *s)
-{
-	for (; s && *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return h;
-}
-
-static bool str_eq(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-static int file_maps_grow(struct file_maps *fm)
-{
-	size_t new_size = fm->size ? fm->size * 2 : 64;
-	struct file_map *t;
-
-	if ((fm->n + 1) * 2 <= fm->size)
-		return 0;
-	t = calloc(new_size, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	for (size_t i = 0; i < fm->size; i++) {
-		size_t j = fm->slots[i].hash & (new_size - 1);
-
-		if (!fm->slots[i].path)
-			continue;
-		while (t[j].path)
-			j = (j + 1) & (new_size - 1);
-		t[j] = fm->slots[i];
-	}
-	free(fm->slots);
-	fm->slots = t;
-	fm->size = new_size;
-	return 0;
-}
-
-static void file_maps_free(struct file_maps *fm)
-{
-	for (size_t i = 0; i < fm->size; i++) {
-		free(fm->slots[i].path);
-		free(fm->slots[i].build_id);
-	}
-	free(fm->slots);
-}
-
-/*
- * Where f's file is mapped in the profile: the start of the first mapping of
- * the same file, offset and size met in this build. 0 or -ENOMEM.
- */
-static int file_map_start(struct file_maps *fm, const struct sym_frame *f, uint64_t *start)
-{
-	uint64_t size = f->map_limit - f->map_start;
-	uint64_t h = hash_str(
-		hash_str(0xcbf29ce484222325ull ^ f->map_offset * 0x9e3779b97f4a7c15ull ^ size,
-			 f->map_path),
-		f->build_id);
-	struct file_map *m;
-	size_t j;
-
-	if (file_maps_grow(fm))
-		return -ENOMEM;
-	for (j = h & (fm->size - 1); fm->slots[j].path; j = (j + 1) & (fm->size - 1)) {
-		m = &fm->slots[j];
-		if (m->hash == h && m->offset == f->map_offset && m->size == size &&
-		    str_eq(m->path, f->map_path) && str_eq(m->build_id, f->build_id)) {
-			*start = m->start;
-			return 0;
-		}
-	}
-	m = &fm->slots[j];
-	m->path = strdup(f->map_path);
-	m->build_id = f->build_id ? strdup(f->build_id) : NULL;
-	if (!m->path || (f->build_id && !m->build_id)) {
-		free(m->path);
-		free(m->build_id);
-		m->path = m->build_id = NULL;
-		return -ENOMEM;
-	}
-	m->offset = f->map_offset;
-	m->size = size;
-	m->start = f->map_start;
-	m->hash = h;
-	fm->n++;
-	*start = m->start;
-	return 0;
-}
-
-/* Files and the vDSO hold the same code in every process; anonymous (JIT) memory does not. */
-static bool map_shared(const char *path)
-{
-	return path[0] == '/' || strcmp(path, "[vdso]") == 0;
-}
-
 static const char *base_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -264,9 +152,8 @@ static size_t frame_lines(struct build_ctx *ctx, const struct sym_frame *f, cons
 static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t start, uint64_t addr,
 			       bool leaf)
 {
-	struct frame_slot *slot = cache_slot(&ctx->cache, pid, start, addr), *shared = NULL;
-	uint64_t lookup = leaf || addr == 0 ? addr : addr - 1, loc_addr = addr;
-	bool server_names_done = false;
+	struct frame_slot *slot = cache_slot(&ctx->cache, pid, start, addr);
+	uint64_t lookup = leaf || addr == 0 ? addr : addr - 1;
 	struct sym_frame f = {0};
 	uint64_t map_id = 0;
 	struct pprof_line lines[SYM_MAX_INLINE + 1];
@@ -293,44 +180,18 @@ static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t sta
 	} else {
 		bool server_names = ctx->addresses_only && pid != KERNEL_PID && f.build_id &&
 				    f.map_path[0] == '/';
-		uint64_t map_start = f.map_start;
 
-		/*
-		 * Under process churn every process maps the same files at its own
-		 * addresses: one mapping per file, each process's addresses moved
-		 * into it (the file offset they stand for is unchanged), so that a
-		 * frame is one location whatever the number of processes.
-		 */
-		if (pid != KERNEL_PID && map_shared(f.map_path)) {
-			if (file_map_start(&ctx->files, &f, &map_start))
-				return 0;
-			loc_addr = addr - f.map_start + map_start;
-		}
 		/* The builder deduplicates mappings, so every frame simply asks for its own. */
-		map_id = pprof_builder__mapping(
-			ctx->b, map_start, map_start + (f.map_limit - f.map_start), f.map_offset,
-			f.map_path, f.build_id, !server_names);
+		map_id = pprof_builder__mapping(ctx->b, f.map_start, f.map_limit, f.map_offset,
+						f.map_path, f.build_id, !server_names);
 		if (!map_id)
 			return 0;
-		shared = cache_slot(&ctx->shared, (uint32_t)map_id, 0, loc_addr);
-		if (!shared)
-			return 0;
-		/* Another process's frame at the same place of the same file: the same location. */
-		if (shared->used) {
-			if (!f.name && !server_names)
-				ctx->stats->unnamed_frames++;
-			else if (server_names)
-				ctx->stats->address_only_frames++;
-			slot->loc_id = shared->loc_id;
-			goto out_cache;
-		}
 		if (server_names) {
-			slot->loc_id = pprof_builder__location(ctx->b, map_id, loc_addr, 0);
+			slot->loc_id = pprof_builder__location(ctx->b, map_id, addr, 0);
 			if (!slot->loc_id)
 				return 0;
 			ctx->stats->address_only_frames++;
-			server_names_done = true;
-			goto out_shared;
+			goto out_cache;
 		}
 		/* Kernel frames nothing names still belong in the kernel mapping. */
 		if (pid == KERNEL_PID && strcmp(f.map_path, "[kernel.kallsyms]") == 0)
@@ -354,22 +215,9 @@ static uint64_t frame_location(struct build_ctx *ctx, uint32_t pid, uint64_t sta
 	n_lines = frame_lines(ctx, &f, name, lines);
 	if (!n_lines)
 		return 0;
-	slot->loc_id = pprof_builder__location_lines(ctx->b, map_id, loc_addr, lines, n_lines);
+	slot->loc_id = pprof_builder__location_lines(ctx->b, map_id, addr, lines, n_lines);
 	if (!slot->loc_id)
 		return 0;
-out_shared:
-	/*
-	 * Only a named frame speaks for every process: one whose file could not
-	 * be read (a process gone with its root) is another process's to name.
-	 */
-	if (shared && (f.name || server_names_done)) {
-		shared->used = 1;
-		shared->pid = (uint32_t)map_id;
-		shared->start = 0;
-		shared->addr = loc_addr;
-		shared->loc_id = slot->loc_id;
-		ctx->shared.n++;
-	}
 out_cache:
 	slot->used = 1;
 	slot->pid = pid;
@@ -618,8 +466,6 @@ int profile__build(const struct agg *agg, struct symbolizer *sym, const struct p
 		err = pprof_builder__encode(ctx.b, true, out);
 	free(ctx.label_cache);
 	free(ctx.cache.slots);
-	free(ctx.shared.slots);
-	file_maps_free(&ctx.files);
 out_free_builder:
 	pprof_builder__free(ctx.b);
 	return err;

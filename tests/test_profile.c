@@ -4,12 +4,10 @@
  * kernel, decoded back with protobuf-c.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agg.h"
@@ -489,143 +487,6 @@ out_free:
 	symbolizer__free(sym);
 }
 
-/* A copy of the PIE fixture, running; alpha is the address of fixture_exe_alpha in it. */
-struct pie_child {
-	pid_t pid;
-	int in_fd; /* closing it ends the child */
-	uint64_t alpha;
-};
-
-static int pie_spawn(struct pie_child *c)
-{
-	static const char path[] = SONDE_FIXTURE_DIR "/fixture_pie";
-	int in[2], out[2];
-	char line[256];
-	FILE *f;
-
-	memset(c, 0, sizeof(*c));
-	if (pipe2(in, O_CLOEXEC))
-		return -1;
-	if (pipe2(out, O_CLOEXEC)) {
-		close(in[0]);
-		close(in[1]);
-		return -1;
-	}
-	c->pid = fork();
-	if (c->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		execl(path, path, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	c->in_fd = in[1];
-	f = c->pid > 0 ? fdopen(out[0], "r") : NULL;
-	if (!f)
-		close(out[0]);
-	while (f && fgets(line, sizeof(line), f) && strcmp(line, "ready\n")) {
-		unsigned long long v;
-
-		if (sscanf(line, "fixture_exe_alpha %llx", &v) == 1)
-			c->alpha = v;
-	}
-	if (f)
-		fclose(f);
-	return c->pid > 0 && c->alpha ? 0 : -1;
-}
-
-static void pie_stop(struct pie_child *c)
-{
-	close(c->in_fd);
-	if (c->pid > 0)
-		waitpid(c->pid, NULL, 0);
-}
-
-/*
- * Two processes running one file at two load addresses: one mapping, and one
- * location for the same place in the file, its address moved into that
- * mapping so that it still stands for the same file offset.
- */
-static void test_one_mapping_per_file(void)
-{
-	struct symbolizer *sym = symbolizer__new(NULL);
-	struct profile_meta meta = {.period = 10101010};
-	struct strbuf out = STRBUF_INIT, plain = STRBUF_INIT;
-	Perftools__Profiles__Profile *p = NULL;
-	struct agg *agg = agg__new(NULL);
-	struct pie_child c[2];
-	size_t pie_maps = 0;
-	int spawned = 0;
-
-	CHECK(sym != NULL && agg != NULL);
-	if (!sym || !agg)
-		goto out_free;
-	for (; spawned < 2; spawned++)
-		if (pie_spawn(&c[spawned])) {
-			CHECK(0);
-			goto out_stop;
-		}
-	for (int i = 0; i < 2; i++) {
-		uint64_t leaf = c[i].alpha + 1;
-		struct agg_sample smp = {
-			.pid = (uint32_t)c[i].pid,
-			.tid = (uint32_t)c[i].pid,
-			.comm = "pie",
-			.thread_name = "pie",
-			.ustack = &leaf,
-			.n_ustack = 1,
-			.count = 1,
-			.value = 10101010,
-		};
-
-		CHECK_EQ_U64(agg__add(agg, &smp), 0);
-	}
-	CHECK_EQ_U64(profile__build(agg, sym, &meta, &out, NULL), 0);
-	if (pprof__gunzip(out.buf, out.len, &plain) == 0)
-		p = perftools__profiles__profile__unpack(NULL, plain.len,
-							 (const uint8_t *)plain.buf);
-	CHECK(p != NULL);
-	if (!p)
-		goto out_stop;
-	/* Two samples (two pids), one location, named, in the one mapping of the fixture. */
-	CHECK_EQ_U64(p->n_sample, 2);
-	CHECK_EQ_U64(p->n_location, 1);
-	for (size_t i = 0; i < p->n_mapping; i++)
-		if (strstr(p->string_table[p->mapping[i]->filename], "fixture_pie"))
-			pie_maps++;
-	CHECK_EQ_U64(pie_maps, 1);
-	if (p->n_location == 1 && p->n_mapping >= 1) {
-		const Perftools__Profiles__Location *l = p->location[0];
-		const Perftools__Profiles__Mapping *m = p->mapping[l->mapping_id - 1];
-		uint64_t file_off = l->address - m->memory_start + m->file_offset;
-
-		CHECK(l->address >= m->memory_start && l->address < m->memory_limit);
-		/* Whichever process lent the mapping, the file offset is each one's own. */
-		for (int i = 0; i < 2; i++) {
-			struct sym_mapping sm;
-
-			CHECK_EQ_U64(symbolizer__mapping(sym, (uint32_t)c[i].pid, 0, c[i].alpha + 1,
-							 &sm),
-				     0);
-			CHECK_EQ_U64(c[i].alpha + 1 - sm.start + sm.offset, file_off);
-		}
-		CHECK_EQ_U64(l->n_line, 1);
-		if (l->n_line == 1)
-			CHECK_STR(p->string_table[p->function[l->line[0]->function_id - 1]->name],
-				  "fixture_exe_alpha");
-	}
-	perftools__profiles__profile__free_unpacked(p, NULL);
-out_stop:
-	for (int i = 0; i < spawned; i++)
-		pie_stop(&c[i]);
-out_free:
-	strbuf__release(&out);
-	strbuf__release(&plain);
-	agg__free(agg);
-	symbolizer__free(sym);
-}
-
 int main(void)
 {
 	uint64_t kaddr = test__kernel_symbol("vfs_read");
@@ -661,7 +522,6 @@ int main(void)
 	test_offcpu_shape();
 	test_lines_once();
 	test_warm();
-	test_one_mapping_per_file();
 	test_wall_shape();
 	test_blockio_shape();
 
