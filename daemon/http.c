@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -821,11 +820,6 @@ static enum MHD_Result profile_history(struct http_server *srv, struct MHD_Conne
 			      covered.duration_nanos, base, base ? &base_covered : NULL);
 	agg__free(base);
 	agg__free(agg);
-	/*
-	 * A range's merged tables and the builder's arrays are freed now: give
-	 * the pages back, so that the daemon's RSS falls to what it keeps.
-	 */
-	malloc_trim(0);
 	return ret;
 }
 
