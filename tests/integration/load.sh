@@ -67,6 +67,14 @@ for _ in $(seq 1 80); do
 	[ "$(metric sonde_profiles_pending)" = 0 ] && break
 	sleep 0.1
 done
+# Connections end as the daemon gets to them: a sanitized daemon, seconds behind
+# under this load, may still hold some. A leak stays; a backlog drains.
+SETTLE=30
+sanitized_build && SETTLE=120
+for _ in $(seq 1 "$SETTLE"); do
+	[ "$(nonfile_fds)" -le "$((NF0 + 2))" ] && break
+	sleep 1
+done
 FD1=$(fds)
 NF1=$(nonfile_fds)
 RSS1=$(rss_kib)
