@@ -185,6 +185,6 @@ done | awk -v hz="$AMP_HZ" -v configs="$CONFIGS" '
 			m[name[i]] = median(i, NR)
 			printf "%-11s %12.4f %15.4f%%\n", name[i], m[name[i]], 100 * m[name[i]] * 99 / hz
 		}
-		printf "ratio sonde/perf-dwarf (CFI, whole cost): %.3f\n", m["perf-dwarf"] > 0 ? m["sonde"] / m["perf-dwarf"] : 0
-		printf "ratio sonde-fp/perf-fp (frame pointers, whole cost): %.3f\n", m["perf-fp"] > 0 ? m["sonde-fp"] / m["perf-fp"] : 0
+		printf "ratio sonde/perf-dwarf (CFI, whole cost): %.3f\n", (m["perf-dwarf"] > 0 ? m["sonde"] / m["perf-dwarf"] : 0)
+		printf "ratio sonde-fp/perf-fp (frame pointers, whole cost): %.3f\n", (m["perf-fp"] > 0 ? m["sonde-fp"] / m["perf-fp"] : 0)
 	}'
