@@ -152,18 +152,7 @@ static size_t unwind_snap_res(struct unwinder *u, const struct snap *s, const ui
 static size_t unwind_snap(struct unwinder *u, const struct snap *s, const uint64_t *fp, size_t n_fp,
 			  uint64_t *out, size_t max)
 {
-	struct unwinder_input in = {
-		.pid = (uint32_t)getpid(),
-		.ip = s->ip,
-		.sp = s->sp,
-		.bp = s->bp,
-		.stack = s->stack,
-		.stack_len = s->len,
-		.fp_frames = fp,
-		.n_fp = n_fp,
-	};
-
-	return unwinder__unwind(u, &in, out, max, NULL);
+	return unwind_snap_res(u, s, fp, n_fp, out, max, NULL);
 }
 
 /* The function names of the frames, as profiles name them (return addresses at pc - 1). */

@@ -15,13 +15,7 @@ READS=400
 
 # A directory on a real block device (not tmpfs, not a device-less file system), for
 # O_DIRECT requests that reach a disk: the build tree, else /var/tmp.
-DIR=
-for d in "$SONDE_WORKLOADS" /var/tmp; do
-	case "$(stat -f -c %T "$d" 2>/dev/null)" in tmpfs | ramfs | "") continue ;; esac
-	[ "$(stat -c %Hd "$d")" -ne 0 ] || continue
-	DIR=$d
-	break
-done
+DIR=$(disk_dir)
 [ -n "$DIR" ] || skip "no directory on a block device for O_DIRECT requests"
 # The disk under it, as the profile names it: the kernel's name of the whole disk (the
 # parent of a partition) in /sys/dev/block.

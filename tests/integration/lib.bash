@@ -64,6 +64,20 @@ sonde_prog_ids() {
 }
 
 # start_daemon [ARGS...]: runs sonde on a free loopback port, sets PORT and URL.
+# disk_dir: prints a directory on a real block device (not tmpfs, not a device-less file
+# system), for O_DIRECT requests that reach a disk: the build tree, else /var/tmp; prints
+# nothing when there is none.
+disk_dir() {
+	local d
+	for d in "$SONDE_WORKLOADS" /var/tmp; do
+		case "$(stat -f -c %T "$d" 2>/dev/null)" in tmpfs | ramfs | "") continue ;; esac
+		[ "$(stat -c %Hd "$d")" -ne 0 ] || continue
+		echo "$d"
+		return 0
+	done
+	return 0
+}
+
 # sanitized_build: whether $SONDE_BIN is the ASan build. Not `ldd | grep -q`: under
 # pipefail, grep leaving early made ldd die of SIGPIPE now and then, and a sanitized
 # run got the plain build's bounds.

@@ -19,13 +19,7 @@ HOG=$SONDE_WORKLOADS/unwind_hog
 
 # A directory on a disk (not tmpfs) for the io mode's O_DIRECT writes: the build tree,
 # else /var/tmp.
-IO_DIR=
-for d in "$SONDE_WORKLOADS" /var/tmp; do
-	case "$(stat -f -c %T "$d" 2>/dev/null)" in tmpfs | ramfs | "") continue ;; esac
-	[ "$(stat -c %Hd "$d")" -ne 0 ] || continue
-	IO_DIR=$d
-	break
-done
+IO_DIR=$(disk_dir)
 
 # profile_mode MODE ENDPOINT OUT: runs unwind_hog MODE for 6 s and fetches a 4 s profile
 # of it (pid filter) from ENDPOINT into OUT.
